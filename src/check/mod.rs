@@ -1,0 +1,520 @@
+//! Validation of a parsed script for one dialect: everything a careful
+//! reader of the script would want to know before running it on patients.
+//!
+//! See the README's table of diagnostic codes; `tests/check_diagnostics.rs`
+//! shows each one on a broken script.
+
+pub mod keywords;
+pub mod signatures;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::dialect::Dialect;
+use crate::dialect::rsna::{self, RsnaOperation};
+use crate::script::Parsed;
+use crate::script::ast::{
+    Arg, ArgValue, Call, ElementRef, ElementRule, ElementSegment, Enabled, Item, Script, TagSpec,
+};
+use crate::script::span::Span;
+use crate::script::tag_forms::is_identifier;
+use signatures::{IF_CONDITIONS_WITH_OPERAND, Role, Signature};
+
+/// Every problem in `parsed` (its parse diagnostics included), sorted by position.
+pub fn check(parsed: &Parsed, dialect: Dialect) -> Vec<Diagnostic> {
+    let mut out = parsed.diagnostics.clone();
+    if let Some(script) = &parsed.script {
+        Checker::new(script, dialect, &mut out).run(script);
+    }
+    out.sort_by_key(|d| d.span.start);
+    out
+}
+
+/// Whether any diagnostic is an error.
+pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+struct Checker<'a> {
+    dialect: Dialect,
+    params: HashSet<&'a str>,
+    /// Names that the script gives to private elements (`n` of a private-group rule),
+    /// which CTP accepts as element references.
+    private_names: HashSet<&'a str>,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+/// The span from a call's `@` to the end of its name.
+fn call_name_span(call: &Call) -> Span {
+    Span {
+        end: call.name.span.end,
+        ..call.span
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn new(script: &'a Script, dialect: Dialect, out: &'a mut Vec<Diagnostic>) -> Self {
+        let mut params = HashSet::new();
+        let mut private_names = HashSet::new();
+        for item in &script.items {
+            match item {
+                Item::Param(p) => {
+                    if !params.insert(p.name.value.as_str()) {
+                        out.push(Diagnostic::warning(
+                            "duplicate-param",
+                            p.name.span,
+                            format!(
+                                "parameter `{}` is defined twice: the later value wins",
+                                p.name.value
+                            ),
+                        ));
+                    }
+                    if !is_identifier(&p.name.value) {
+                        out.push(Diagnostic::error(
+                            "invalid-param-name",
+                            p.name.span,
+                            format!("`{}` cannot be referenced as `@NAME`: a parameter name is letters, digits and `_`", p.name.value),
+                        ));
+                    }
+                }
+                Item::Element(e) => {
+                    let private = match &e.tag {
+                        Some(TagSpec::Tag { group, .. }) => group & 1 == 1,
+                        Some(TagSpec::Private { .. }) => true,
+                        None => false,
+                    };
+                    if let (true, Some(n)) = (private, &e.name) {
+                        if !n.value.trim().is_empty() {
+                            private_names.insert(n.value.trim());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Checker {
+            dialect,
+            params,
+            private_names,
+            out,
+        }
+    }
+
+    fn run(&mut self, script: &Script) {
+        let mut seen: HashMap<&TagSpec, u32> = HashMap::new();
+        for item in &script.items {
+            match item {
+                Item::Element(rule) => {
+                    self.enabled(&rule.enabled, rule.span, "rule");
+                    if let Some(tag) = &rule.tag {
+                        if let Some(first) = seen.insert(tag, rule.span.line) {
+                            self.out.push(Diagnostic::warning(
+                                "duplicate-rule",
+                                rule.tag_text.span,
+                                format!(
+                                    "a second rule for {}: the later rule wins in both tools (the first is on line {first})",
+                                    describe_tag(tag)
+                                ),
+                            ));
+                        }
+                    }
+                    self.element_rule(rule);
+                }
+                Item::Keep(k) => {
+                    self.enabled(&k.enabled, k.span, "keep rule");
+                    if self.dialect == Dialect::Rsna && k.enabled.is_enabled() {
+                        self.out.push(Diagnostic::info(
+                            "rsna-ignores-rule",
+                            k.span,
+                            "the RSNA tool ignores `<k>` rules: it keeps only elements that have an `<e>` rule",
+                        ));
+                    }
+                }
+                Item::Remove(r) => {
+                    self.enabled(&r.enabled, r.span, "remove rule");
+                    if self.dialect == Dialect::Rsna && !r.enabled.is_enabled() {
+                        self.out.push(Diagnostic::info(
+                            "rsna-ignores-rule",
+                            r.span,
+                            "the RSNA tool ignores `<r>` rules: it always removes private groups and every element without an `<e>` rule",
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The `en` attribute: present, `T` or `F`; disabled rules are noted.
+    fn enabled(&mut self, en: &Enabled, span: Span, what: &str) {
+        match &en.raw {
+            None => self.out.push(Diagnostic::warning(
+                "missing-en",
+                span,
+                format!("this {what} has no `en` attribute: CTP treats it as disabled, the RSNA tool applies it"),
+            ).with_help("write `en=\"T\"` or `en=\"F\"`")),
+            Some(v) if v.value == "T" => {}
+            Some(v) if v.value == "F" => match self.dialect {
+                Dialect::Ctp => self.out.push(Diagnostic::info(
+                    "disabled-rule",
+                    v.span,
+                    format!("this {what} is disabled (`en=\"F\"`): CTP ignores it"),
+                )),
+                Dialect::Rsna => self.out.push(Diagnostic::warning(
+                    "disabled-rule",
+                    v.span,
+                    format!("this {what} is disabled (`en=\"F\"`), but the RSNA tool ignores `en` and applies it"),
+                )),
+            },
+            Some(v) => self.out.push(Diagnostic::error(
+                "invalid-en",
+                v.span,
+                format!("`en` must be `T` or `F`, not `{}`", v.value),
+            )),
+        }
+    }
+
+    /// Whether the engine applies this rule (CTP honours `en`; the RSNA tool does not).
+    fn applied(&self, rule: &ElementRule) -> bool {
+        self.dialect == Dialect::Rsna || rule.enabled.is_enabled()
+    }
+
+    fn element_rule(&mut self, rule: &ElementRule) {
+        if self.dialect == Dialect::Rsna {
+            self.rsna_rule(rule);
+        }
+        let Some(expr) = &rule.expr else { return };
+        let applied = self.applied(rule);
+        for part in &expr.parts {
+            if let crate::script::ast::Part::Call(call) = part {
+                self.call(call, applied);
+            }
+        }
+    }
+
+    /// What the RSNA tool makes of a rule that is valid CTP.
+    fn rsna_rule(&mut self, rule: &ElementRule) {
+        let text = &rule.tag_text.value;
+        if text.bytes().any(|b| b.is_ascii_lowercase()) && rule.tag.is_some() {
+            self.out.push(
+                Diagnostic::warning(
+                    "rsna-tag-case",
+                    rule.tag_text.span,
+                    format!("the RSNA tool compares tags with upper-case hex, so `{text}` never matches: it removes the element instead"),
+                )
+                .with_help(format!("write `{}`", text.to_ascii_uppercase())),
+            );
+        }
+        match &rule.tag {
+            Some(TagSpec::Private { .. }) => self.out.push(Diagnostic::warning(
+                "rsna-private-rule",
+                rule.tag_text.span,
+                "the RSNA tool has no private-creator tags and removes private groups first: this rule never applies",
+            )),
+            Some(TagSpec::Tag { group, .. }) if group & 1 == 1 => self.out.push(Diagnostic::info(
+                "rsna-private-rule",
+                rule.tag_text.span,
+                "the RSNA tool removes every private element before it applies the script: this rule never applies",
+            )),
+            _ => {}
+        }
+        let Some(expr) = &rule.expr else { return };
+        let op = rsna::classify(&rule.text.value);
+        let foreign: Vec<&Call> = expr
+            .calls()
+            .into_iter()
+            .filter(|c| signatures::lookup(&c.name.value).is_some_and(|s| !s.rsna))
+            .collect();
+        let trimmed = rule.text.value.trim();
+        if let Some(TagSpec::Tag { group, element }) = rule.tag {
+            if rsna::WRITTEN_AFTER_SCRIPT.contains(&(group, element)) && op != RsnaOperation::Remove
+            {
+                self.out.push(Diagnostic::info(
+                    "rsna-writes-element",
+                    rule.text.span,
+                    format!(
+                        "the RSNA tool writes {} itself after applying the script: this rule's value is replaced",
+                        describe_tag(rule.tag.as_ref().expect("tag"))
+                    ),
+                ));
+                return;
+            }
+        }
+        if op == RsnaOperation::Unrecognised && !expr.is_blank() && trimmed != "@keep()" {
+            let mut d = Diagnostic::warning(
+                "rsna-keeps-value",
+                rule.text.span,
+                format!(
+                    "the RSNA tool does not understand `{trimmed}`: it keeps the element's original value"
+                ),
+            );
+            d = d.with_help(match foreign.first() {
+                Some(c) => format!(
+                    "`@{}` is a CTP function; use one the RSNA tool knows (`@remove()`, `@empty()`, `@uid`, `@ptid`, `@acc`, `@hashdate`, `@round(this,N)`, `@lookup`), or check with `--dialect ctp`",
+                    c.name.value
+                ),
+                None => "the RSNA tool writes no literal text: use `@empty()` or `@remove()`, or check with `--dialect ctp`".into(),
+            });
+            self.out.push(d);
+        } else if let Some(c) = foreign.first() {
+            self.out.push(Diagnostic::info(
+                "rsna-ignores-function",
+                call_name_span(c),
+                format!(
+                    "the RSNA tool does not evaluate `@{}`; from the rule's text it {}",
+                    c.name.value,
+                    op.describe()
+                ),
+            ));
+        }
+        if op == RsnaOperation::Round
+            && !expr
+                .calls()
+                .iter()
+                .any(|c| c.name.value == "round" && has_number(c))
+        {
+            self.out.push(Diagnostic::warning(
+                "rsna-round-width",
+                rule.text.span,
+                "the RSNA tool needs a width, as in `@round(this,5)`: without one it keeps the value",
+            ));
+        }
+    }
+
+    fn call(&mut self, call: &Call, applied: bool) {
+        let name = call.name.value.as_str();
+        let Some(sig) = signatures::lookup(name) else {
+            let mut d = Diagnostic::error(
+                "unknown-function",
+                call_name_span(call),
+                format!("unknown function `@{name}`"),
+            );
+            if let Some(s) = signatures::suggest(name) {
+                d = d.with_help(format!("did you mean `@{s}`?"));
+            }
+            self.out.push(d);
+            self.nested(call, applied);
+            return;
+        };
+        if self.dialect == Dialect::Ctp {
+            self.ctp_call(call, sig);
+        }
+        if let Some(args) = &call.args {
+            for (i, arg) in args.iter().enumerate() {
+                self.arg(sig, i, arg, applied);
+            }
+            if name == "if" {
+                if let Some(ArgValue::Name(cond)) = args.get(1).map(|a| &a.value) {
+                    if IF_CONDITIONS_WITH_OPERAND.contains(&cond.as_str()) && args.len() < 3 {
+                        self.out.push(Diagnostic::error(
+                            "argument-count",
+                            call_name_span(call),
+                            format!("`@if(…,{cond})` needs a third argument to compare with"),
+                        ));
+                    }
+                }
+            }
+        }
+        self.nested(call, applied);
+    }
+
+    /// Calls inside blocks and argument calls.
+    fn nested(&mut self, call: &Call, applied: bool) {
+        for arg in call.args.iter().flatten() {
+            if let ArgValue::Call(inner) = &arg.value {
+                self.call(inner, applied);
+            }
+        }
+        for block in &call.blocks {
+            for part in &block.body.parts {
+                if let crate::script::ast::Part::Call(inner) = part {
+                    self.call(inner, applied);
+                }
+            }
+        }
+    }
+
+    fn ctp_call(&mut self, call: &Call, sig: &Signature) {
+        let name = sig.name;
+        let Some((min, max)) = sig.ctp else {
+            let instead = match name {
+                "uid" => "`@hashuid(@UIDROOT,this)`",
+                "ptid" => "`@hashptid(@SITEID,PatientID)` or `@lookup(this,ptid)`",
+                _ => "`@hash(this,16)`",
+            };
+            self.out.push(
+                Diagnostic::error(
+                    "unsupported-function",
+                    call_name_span(call),
+                    format!("CTP has no `@{name}`: it would write the call's text into the element"),
+                )
+                .with_help(format!("`@{name}` is an RSNA DICOM Anonymizer function; in CTP use {instead}, or check with `--dialect rsna`")),
+            );
+            return;
+        };
+        let Some(args) = &call.args else {
+            self.out.push(
+                Diagnostic::error(
+                    "bare-call",
+                    call_name_span(call),
+                    format!("CTP needs an argument list after `@{name}`: it stops reading the rule at a bare call"),
+                )
+                .with_help(format!("write `@{name}()`")),
+            );
+            return;
+        };
+        if args.len() < min || args.len() > max {
+            let wanted = match (min, max) {
+                (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+                (a, usize::MAX) => {
+                    format!("at least {a} argument{}", if a == 1 { "" } else { "s" })
+                }
+                (a, b) => format!("{a} to {b} arguments"),
+            };
+            self.out.push(Diagnostic::error(
+                "argument-count",
+                call_name_span(call),
+                format!(
+                    "`@{name}` takes {wanted}, but {} {} given",
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" }
+                ),
+            ));
+        }
+    }
+
+    fn arg(&mut self, sig: &Signature, i: usize, arg: &Arg, applied: bool) {
+        if let ArgValue::Param(p) = &arg.value {
+            if !self.params.contains(p.as_str()) {
+                // Only CTP reads parameters; the RSNA tool ignores arguments.
+                let severity = if applied && self.dialect == Dialect::Ctp {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
+                let mut d = Diagnostic::new(
+                    severity,
+                    "undefined-param",
+                    arg.span,
+                    format!("the script defines no parameter `{p}`"),
+                );
+                let defined = self.params.iter().copied();
+                d = d.with_help(match signatures::closest(p, defined) {
+                    Some(s) => format!("did you mean `@{s}`? Otherwise add `<p t=\"{p}\">…</p>`"),
+                    None => format!("add `<p t=\"{p}\">…</p>` to the script"),
+                });
+                self.out.push(d);
+            }
+            return;
+        }
+        match sig.role(i) {
+            Role::Element => self.element_arg(arg),
+            Role::Elements => match &arg.value {
+                ArgValue::Text(t) if t.contains('|') => {
+                    for name in t.split('|').map(str::trim) {
+                        if is_identifier(name) {
+                            self.keyword(name, arg.span);
+                        }
+                    }
+                }
+                _ => self.element_arg(arg),
+            },
+            Role::Word(words) => {
+                let word = match &arg.value {
+                    ArgValue::Name(w) | ArgValue::Text(w) => Some(w.as_str()),
+                    _ => None,
+                };
+                if !word.is_some_and(|w| words.contains(&w)) {
+                    let code = if sig.name == "if" {
+                        "unknown-condition"
+                    } else {
+                        "unknown-action"
+                    };
+                    let mut d = Diagnostic::error(
+                        code,
+                        arg.span,
+                        format!(
+                            "`@{}` does not know `{}`: expected one of {}",
+                            sig.name,
+                            word.unwrap_or("this argument"),
+                            words.join(", ")
+                        ),
+                    );
+                    if let Some(s) =
+                        word.and_then(|w| signatures::closest(w, words.iter().copied()))
+                    {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.out.push(d);
+                }
+            }
+            Role::Integer => {
+                if matches!(
+                    arg.value,
+                    ArgValue::Name(_) | ArgValue::Text(_) | ArgValue::Quoted(_)
+                ) {
+                    self.out.push(Diagnostic::warning(
+                        "not-an-integer",
+                        arg.span,
+                        format!("`@{}` expects a whole number or a `@PARAM` here", sig.name),
+                    ));
+                }
+            }
+            Role::Any => {}
+        }
+    }
+
+    fn element_arg(&mut self, arg: &Arg) {
+        match &arg.value {
+            ArgValue::Name(name) => self.keyword(name, arg.span),
+            ArgValue::Element(ElementRef { segments, .. }) => {
+                for seg in segments {
+                    if let ElementSegment::Keyword { keyword } = seg {
+                        self.keyword(keyword, arg.span);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn keyword(&mut self, name: &str, span: Span) {
+        if self.private_names.contains(name) || keywords::tag_of(name).is_some() {
+            return;
+        }
+        let mut d = Diagnostic::error(
+            "unknown-keyword",
+            span,
+            format!(
+                "`{name}` is not a keyword of the DICOM dictionary, nor a private element named by this script"
+            ),
+        );
+        if let Some(s) = keywords::suggest(name) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.out.push(d);
+    }
+}
+
+fn has_number(call: &Call) -> bool {
+    call.args
+        .iter()
+        .flatten()
+        .any(|a| matches!(&a.value, ArgValue::Number(n) if n.bytes().any(|b| b.is_ascii_digit())))
+}
+
+fn describe_tag(tag: &TagSpec) -> String {
+    match tag {
+        TagSpec::Tag { group, element } => {
+            let name = keywords::keyword_of(*group, *element)
+                .map(|k| format!(" {k}"))
+                .unwrap_or_default();
+            format!("({group:04X},{element:04X}){name}")
+        }
+        TagSpec::Private {
+            group,
+            creator,
+            offset,
+        } => format!("({group:04X},[{creator}]{offset:02X})"),
+    }
+}

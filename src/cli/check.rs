@@ -1,0 +1,126 @@
+//! `dicom-anonymizer check FILE…`
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::EXIT_USAGE;
+use crate::check::{check, has_errors};
+use crate::diagnostic::Severity;
+use crate::dialect::Dialect;
+use crate::script::parse;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Script files to check.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Whose semantics to check against.
+    #[arg(long, value_enum, default_value = "rsna")]
+    dialect: Dialect,
+    /// How to print the diagnostics.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Print the syntax tree as JSON instead of the diagnostics.
+    #[arg(long)]
+    ast: bool,
+}
+
+/// Exit status: 0 when no file has an error, 1 when some do, 2 when a file
+/// cannot be read.
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let mut sources = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => sources.push((path.display().to_string(), text)),
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: not UTF-8 text (invalid byte at offset {}); scripts are read as UTF-8, as CTP reads them",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    );
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            },
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    let mut any_error = false;
+    let mut json = Vec::new();
+    let mut asts = Vec::new();
+    let mut counts = [0usize; 3];
+    for (file, source) in &sources {
+        let parsed = parse(source);
+        let diagnostics = check(&parsed, args.dialect);
+        any_error |= has_errors(&diagnostics);
+        if args.ast {
+            match &parsed.script {
+                Some(script) => asts.push(serde_json::json!({ "file": file, "script": script })),
+                None => {
+                    for d in &diagnostics {
+                        eprint!("{}", d.render(file, source, &parsed.lines));
+                    }
+                }
+            }
+            continue;
+        }
+        for d in &diagnostics {
+            counts[d.severity as usize] += 1;
+            match args.format {
+                Format::Text => {
+                    let _ = write!(stdout, "{}", d.render(file, source, &parsed.lines));
+                }
+                Format::Json => json.push(d.to_json(file, source, &parsed.lines)),
+            }
+        }
+    }
+
+    if args.ast {
+        let value = if asts.len() == 1 {
+            asts.remove(0)
+        } else {
+            serde_json::Value::Array(asts)
+        };
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else if args.format == Format::Json {
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    } else {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let _ = writeln!(
+            stdout,
+            "{}: {}, {}, {} ({} dialect)",
+            plural(sources.len(), "file"),
+            plural(counts[Severity::Error as usize], "error"),
+            plural(counts[Severity::Warning as usize], "warning"),
+            plural(counts[Severity::Info as usize], "note"),
+            args.dialect.as_str()
+        );
+    }
+    if any_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

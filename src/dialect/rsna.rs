@@ -1,0 +1,138 @@
+//! How the RSNA DICOM Anonymizer reads a rule.
+//!
+//! The RSNA tool (`anonymizer/model/anonymizer.py`, `_load_script`) keeps
+//! only the `<e>` rules, ignores `en`, drops every rule whose text contains
+//! `@remove`, and keys the rest by the `t` attribute exactly as written. Its
+//! controller (`anonymizer/controller/anonymizer.py`, `_anonymize_element`)
+//! deletes elements without a rule and picks an operation by testing the
+//! rule's text for substrings, in a fixed order; text that matches none of
+//! them leaves the element's value unchanged.
+
+use serde::Serialize;
+
+/// The operation the RSNA tool applies for one rule text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RsnaOperation {
+    /// The text contains `@remove`: the rule is dropped, so the element is deleted.
+    Remove,
+    /// Empty text or exactly `@keep`: the value is kept.
+    Keep,
+    /// `@empty`: the value is set to empty.
+    Empty,
+    /// `@uid`: the UID is replaced by a generated one.
+    Uid,
+    /// `@ptid`: the anonymized patient ID.
+    Ptid,
+    /// `@acc`: the anonymized accession number.
+    Acc,
+    /// `@hashdate`: the date is shifted by a per-patient offset.
+    HashDate,
+    /// `@lookup` with `dateoffset`: the date is shifted by the looked-up offset.
+    LookupDateOffset,
+    /// Any other `@lookup`: the anonymized patient ID.
+    Lookup,
+    /// `@round`: the age is rounded.
+    Round,
+    /// Text that matches no operation: the value is kept unchanged.
+    Unrecognised,
+}
+
+impl RsnaOperation {
+    /// What the operation does, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RsnaOperation::Remove => "removes the element",
+            RsnaOperation::Keep => "keeps the value",
+            RsnaOperation::Empty => "empties the value",
+            RsnaOperation::Uid => "replaces the UID (`@uid`)",
+            RsnaOperation::Ptid => "writes the anonymized patient ID (`@ptid`)",
+            RsnaOperation::Acc => "writes the anonymized accession number (`@acc`)",
+            RsnaOperation::HashDate => "shifts the date (`@hashdate`)",
+            RsnaOperation::LookupDateOffset => {
+                "shifts the date by the looked-up offset (`@lookup`)"
+            }
+            RsnaOperation::Lookup => "writes the anonymized patient ID (`@lookup`)",
+            RsnaOperation::Round => "rounds the age (`@round`)",
+            RsnaOperation::Unrecognised => "keeps the original value unchanged",
+        }
+    }
+}
+
+/// The names the RSNA tool recognises (by substring) in a rule's text.
+pub const FUNCTIONS: [&str; 9] = [
+    "remove", "keep", "empty", "uid", "ptid", "acc", "hashdate", "lookup", "round",
+];
+
+/// Elements the RSNA tool writes itself after applying the script
+/// (`AnonymizerController.anonymize`): PatientIdentityRemoved,
+/// DeidentificationMethod and DeidentificationMethodCodeSequence.
+pub const WRITTEN_AFTER_SCRIPT: [(u16, u16); 3] =
+    [(0x0012, 0x0062), (0x0012, 0x0063), (0x0012, 0x0064)];
+
+/// Classify a rule's text exactly as the RSNA tool does.
+pub fn classify(text: &str) -> RsnaOperation {
+    if text.contains("@remove") {
+        RsnaOperation::Remove
+    } else if text.is_empty() || text == "@keep" {
+        RsnaOperation::Keep
+    } else if text.contains("@empty") {
+        RsnaOperation::Empty
+    } else if text.contains("@uid") {
+        RsnaOperation::Uid
+    } else if text.contains("@ptid") {
+        RsnaOperation::Ptid
+    } else if text.contains("@acc") {
+        RsnaOperation::Acc
+    } else if text.contains("@hashdate") {
+        RsnaOperation::HashDate
+    } else if text.contains("@lookup") {
+        if text.contains("dateoffset") {
+            RsnaOperation::LookupDateOffset
+        } else {
+            RsnaOperation::Lookup
+        }
+    } else if text.contains("@round") {
+        RsnaOperation::Round
+    } else {
+        RsnaOperation::Unrecognised
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatch_is_by_substring_in_the_reference_order() {
+        assert_eq!(classify(""), RsnaOperation::Keep);
+        assert_eq!(classify("@keep"), RsnaOperation::Keep);
+        // `@keep()` is not the exact text `@keep`, and matches nothing else:
+        // the value is kept all the same.
+        assert_eq!(classify("@keep()"), RsnaOperation::Unrecognised);
+        assert_eq!(
+            classify("@if(this,isblank){@remove()}{x}"),
+            RsnaOperation::Remove
+        );
+        assert_eq!(classify("@empty()@uid"), RsnaOperation::Empty);
+        assert_eq!(
+            classify("@hashuid(@UIDROOT,this)"),
+            RsnaOperation::Unrecognised
+        );
+        assert_eq!(
+            classify("@hashptid(@SITEID,PatientID)"),
+            RsnaOperation::Unrecognised
+        );
+        assert_eq!(
+            classify("@hashdate(this,PatientID)"),
+            RsnaOperation::HashDate
+        );
+        assert_eq!(
+            classify("@lookup(this,dateoffset)"),
+            RsnaOperation::LookupDateOffset
+        );
+        assert_eq!(classify("@round(this,5)"), RsnaOperation::Round);
+        assert_eq!(classify("@hash(this,10)"), RsnaOperation::Unrecognised);
+        assert_eq!(classify("YES"), RsnaOperation::Unrecognised);
+    }
+}

