@@ -59,6 +59,7 @@ struct EnvelopeParser<'a> {
 /// An attribute as written: name, decoded value, and the value's source range.
 struct Attribute<'a> {
     name: &'a str,
+    name_start: usize,
     value: String,
     value_start: usize,
     value_end: usize,
@@ -275,6 +276,7 @@ impl<'a> EnvelopeParser<'a> {
             }
             attrs.push(Attribute {
                 name,
+                name_start: at,
                 value: decoded.text,
                 value_start,
                 value_end: value_start + raw.len(),
@@ -492,9 +494,9 @@ impl<'a> EnvelopeParser<'a> {
         }
     }
 
-    fn attr_spanned(&self, attr: &Attribute<'_>) -> Spanned<String> {
+    fn attr_spanned(&self, attr: &mut Attribute<'_>) -> Spanned<String> {
         Spanned {
-            value: attr.value.clone(),
+            value: std::mem::take(&mut attr.value),
             span: self.span(attr.value_start, attr.value_end),
         }
     }
@@ -514,7 +516,7 @@ impl<'a> EnvelopeParser<'a> {
         };
         for attr in &attrs {
             if !allowed.contains(&attr.name) {
-                let at = attr.value_start.saturating_sub(attr.name.len() + 2);
+                let at = attr.name_start;
                 self.diagnostics.push(Diagnostic::warning(
                     "unknown-attribute",
                     self.span(at, at + attr.name.len()),
@@ -522,31 +524,37 @@ impl<'a> EnvelopeParser<'a> {
                 ));
             }
         }
-        let find = |key: &str| attrs.iter().find(|a| a.name == key);
-        let Some(t) = find("t") else {
+        let mut attrs = attrs;
+        let mut take = |key: &str| {
+            attrs
+                .iter()
+                .position(|a| a.name == key)
+                .map(|i| attrs.swap_remove(i))
+        };
+        let (en, n) = (take("en"), take("n"));
+        let Some(mut t) = take("t") else {
             return self.fatal(
                 start,
                 name.len() + 1,
                 format!("`<{name}>` needs a `t` attribute"),
             );
         };
-        let t_spanned = self.attr_spanned(t);
+        let t_spanned = self.attr_spanned(&mut t);
         let text_span = self.span(text.source_offset(0), text.source_offset(text.text.len()));
-        let text_spanned = Spanned {
-            value: text.text.clone(),
-            span: text_span,
-        };
         let enabled = Enabled {
-            raw: find("en").map(|a| self.attr_spanned(a)),
+            raw: en.map(|mut a| self.attr_spanned(&mut a)),
         };
         let item = match name {
             "p" => Item::Param(Param {
                 name: t_spanned,
-                value: text_spanned,
+                value: Spanned {
+                    value: text.text,
+                    span: text_span,
+                },
                 span,
             }),
             "e" => {
-                let tag = match parse_rule_tag(&t.value) {
+                let tag = match parse_rule_tag(&t_spanned.value) {
                     Ok(tag) => Some(tag),
                     Err(message) => {
                         self.diagnostics.push(Diagnostic::error(
@@ -579,14 +587,17 @@ impl<'a> EnvelopeParser<'a> {
                     enabled,
                     tag_text: t_spanned,
                     tag,
-                    name: find("n").map(|a| self.attr_spanned(a)),
-                    text: text_spanned,
+                    name: n.map(|mut a| self.attr_spanned(&mut a)),
+                    text: Spanned {
+                        value: text.text,
+                        span: text_span,
+                    },
                     expr,
                     span,
                 })
             }
             "k" => {
-                let target = parse_keep_target(&t.value)
+                let target = parse_keep_target(&t_spanned.value)
                     .map_err(|m| {
                         self.diagnostics
                             .push(Diagnostic::error("invalid-keep", t_spanned.span, m))
@@ -596,12 +607,15 @@ impl<'a> EnvelopeParser<'a> {
                     enabled,
                     target_text: t_spanned,
                     target,
-                    text: text_spanned,
+                    text: Spanned {
+                        value: text.text,
+                        span: text_span,
+                    },
                     span,
                 })
             }
             _ => {
-                let target = parse_remove_target(&t.value)
+                let target = parse_remove_target(&t_spanned.value)
                     .map_err(|m| {
                         self.diagnostics.push(Diagnostic::error(
                             "invalid-remove",
@@ -614,7 +628,10 @@ impl<'a> EnvelopeParser<'a> {
                     enabled,
                     target_text: t_spanned,
                     target,
-                    text: text_spanned,
+                    text: Spanned {
+                        value: text.text,
+                        span: text_span,
+                    },
                     span,
                 })
             }

@@ -46,27 +46,55 @@ pub struct Spanned<T> {
 pub struct LineIndex {
     /// Byte offset at which each line starts; `line_starts[0] == 0`.
     line_starts: Vec<usize>,
+    /// Whether each line is pure ASCII (its columns are byte distances).
+    ascii: Vec<bool>,
+    /// The line found last: parsing asks about nearby offsets in order.
+    hint: std::cell::Cell<usize>,
 }
 
 impl LineIndex {
     pub fn new(source: &str) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(
-            source
-                .bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { line_starts }
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (i, b) in source.bytes().enumerate() {
+            line_ascii &= b.is_ascii();
+            if b == b'\n' {
+                line_starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex {
+            line_starts,
+            ascii,
+            hint: std::cell::Cell::new(0),
+        }
     }
 
     /// The 0-based line holding `offset`.
     fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
-            Ok(line) => line,
-            Err(next) => next - 1,
-        }
+        let within = |line: usize| {
+            self.line_starts[line] <= offset
+                && self
+                    .line_starts
+                    .get(line + 1)
+                    .is_none_or(|&next| offset < next)
+        };
+        let hint = self.hint.get();
+        let line = if within(hint) {
+            hint
+        } else if hint + 1 < self.line_starts.len() && within(hint + 1) {
+            hint + 1
+        } else {
+            match self.line_starts.binary_search(&offset) {
+                Ok(line) => line,
+                Err(next) => next - 1,
+            }
+        };
+        self.hint.set(line);
+        line
     }
 
     /// A span for `start..end` of `source` (the text this index was built on).
@@ -75,7 +103,11 @@ impl LineIndex {
         let end = floor_char_boundary(source, end.clamp(start, source.len()));
         let line = self.line_of(start);
         let line_start = self.line_starts[line];
-        let column = source[line_start..start].chars().count() + 1;
+        let column = if self.ascii[line] {
+            start - line_start + 1
+        } else {
+            source[line_start..start].chars().count() + 1
+        };
         Span {
             start,
             end,

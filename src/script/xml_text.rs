@@ -5,38 +5,63 @@
 //! even when the text was written with references such as `&amp;`.
 
 /// Text decoded from XML, with a map from decoded byte offsets to source offsets.
+///
+/// The map is a list of segments, each starting at a decoded offset: a
+/// literal segment maps byte for byte, a reference maps all its bytes to the
+/// reference's first byte. Text without references or CDATA has one
+/// literal segment, kept inline, so decoding it allocates only the string.
 #[derive(Debug, Clone, Default)]
 pub struct Decoded {
     pub text: String,
-    /// `map[i]` is the source offset of decoded byte `i`; `map[text.len()]`
-    /// is the source offset just past the text.
-    map: Vec<usize>,
+    /// Source offset of the first byte (the implicit first literal segment).
+    base: usize,
+    /// Further segments: (decoded start, source start, literal?).
+    segments: Vec<(usize, usize, bool)>,
+    /// Source offset just past the text.
+    end: usize,
 }
 
 impl Decoded {
-    pub fn new(end: usize) -> Self {
+    pub fn new(start: usize) -> Self {
         Decoded {
             text: String::new(),
-            map: vec![end],
+            base: start,
+            segments: Vec::new(),
+            end: start,
         }
     }
 
     /// The source offset of decoded byte `i` (or of the end, past the last byte).
     pub fn source_offset(&self, i: usize) -> usize {
-        self.map[i.min(self.map.len() - 1)]
+        if i >= self.text.len() {
+            return self.end;
+        }
+        let k = self.segments.partition_point(|&(d, _, _)| d <= i);
+        match k.checked_sub(1).map(|k| self.segments[k]) {
+            None => self.base + i,
+            Some((d, s, true)) => s + (i - d),
+            Some((_, s, false)) => s,
+        }
     }
 
     /// Append `s`, whose first byte sits at `source_start` and which occupies
     /// `source_len` bytes of source (more than `s.len()` for a reference).
     fn push_mapped(&mut self, s: &str, source_start: usize, source_len: usize) {
-        self.map.pop();
-        if source_len == s.len() {
-            self.map.extend((0..s.len()).map(|k| source_start + k));
-        } else {
-            self.map.extend(std::iter::repeat_n(source_start, s.len()));
+        if s.is_empty() {
+            self.end = self.end.max(source_start + source_len);
+            return;
+        }
+        let literal = source_len == s.len();
+        let continues = literal
+            && source_start == self.end
+            && self.segments.last().is_none_or(|&(_, _, lit)| lit);
+        if self.text.is_empty() && literal {
+            self.base = source_start;
+        } else if !continues || self.text.is_empty() {
+            self.segments.push((self.text.len(), source_start, literal));
         }
         self.text.push_str(s);
-        self.map.push(source_start + source_len);
+        self.end = source_start + source_len;
     }
 
     /// Append literal source text found at `source_start`.
@@ -47,9 +72,7 @@ impl Decoded {
     /// Mark the end of the decoded text at `source_end` (after a comment or
     /// CDATA closer, for example).
     pub fn set_end(&mut self, source_end: usize) {
-        if let Some(last) = self.map.last_mut() {
-            *last = source_end;
-        }
+        self.end = source_end;
     }
 
     /// Decode character data `raw` found at `source_start`, resolving references.
@@ -81,6 +104,7 @@ impl Decoded {
             rest = &rest[semi + 1..];
         }
         self.push_literal(rest, at);
+        self.end = self.end.max(source_start + raw.len());
         Ok(())
     }
 }
@@ -156,6 +180,24 @@ mod tests {
         assert_eq!(d.source_offset(2), 16); // `b`
         assert_eq!(d.source_offset(3), 17); // `&#x41;`
         assert_eq!(d.source_offset(5), 28); // end
+    }
+
+    #[test]
+    fn literal_runs_after_a_gap_map_from_their_own_start() {
+        // "ab" at 0, then (after a comment, say) "cd" at 10.
+        let mut d = Decoded::new(0);
+        d.push_literal("ab", 0);
+        d.push_literal("cd", 10);
+        d.set_end(12);
+        let offsets: Vec<usize> = (0..=4).map(|i| d.source_offset(i)).collect();
+        assert_eq!(offsets, [0, 1, 10, 11, 12]);
+        // A text that starts with a reference.
+        let mut d = Decoded::new(5);
+        d.push_char_data("&lt;x", 5).unwrap();
+        assert_eq!(
+            (d.source_offset(0), d.source_offset(1), d.source_offset(2)),
+            (5, 9, 10)
+        );
     }
 
     #[test]
