@@ -91,3 +91,23 @@ fn ast_output_keeps_the_envelope_apart_from_expressions_with_spans() {
     assert_eq!(call["span"]["line"], 15);
     assert_eq!(call["span"]["column"], 44);
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_usage_error_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("dicom-anonymizer-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.script");
+    std::fs::write(
+        &path,
+        b"<script>\n <e en=\"T\" t=\"00100010\">M\xfcller</e>\n</script>\n",
+    )
+    .unwrap();
+    let out = run(&["check", path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("latin1.script") && stderr.contains("not UTF-8"),
+        "{stderr}"
+    );
+}
