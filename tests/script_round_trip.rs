@@ -122,7 +122,7 @@ fn args(depth: u32) -> impl Strategy<Value = Vec<Arg>> {
     )
 }
 
-fn call(depth: u32, in_block: bool) -> BoxedStrategy<Call> {
+fn call(depth: u32) -> BoxedStrategy<Call> {
     (
         prop::sample::select(FUNCTION_NAMES),
         args(depth),
@@ -147,7 +147,6 @@ fn call(depth: u32, in_block: bool) -> BoxedStrategy<Call> {
             } else {
                 prop::collection::vec(expr(depth - 1, true), blocks).boxed()
             };
-            let _ = in_block;
             block_bodies.prop_map(move |bodies| Call {
                 name: sp(name.to_string()),
                 args: args.clone(),
@@ -173,7 +172,7 @@ fn expr(depth: u32, in_block: bool) -> BoxedStrategy<Expr> {
     };
     let part = prop_oneof![
         text.prop_map(|t| Part::Text(sp(t))),
-        call(depth, in_block).prop_map(Part::Call),
+        call(depth).prop_map(Part::Call),
     ];
     prop::collection::vec(part, 0..4)
         .prop_map(|parts| {

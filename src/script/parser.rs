@@ -509,7 +509,6 @@ impl<'a> EnvelopeParser<'a> {
         span: Span,
         start: usize,
     ) -> Result<Item, Fatal> {
-        let name_span = self.span(start + 1, start + 1 + name.len());
         let allowed: &[&str] = match name {
             "p" => &["t"],
             _ => &["en", "t", "n"],
@@ -636,7 +635,6 @@ impl<'a> EnvelopeParser<'a> {
                 })
             }
         };
-        let _ = name_span;
         Ok(item)
     }
 }
