@@ -13,7 +13,7 @@ use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
 use super::ast::{
-    Comment, ElementRule, Enabled, Item, KeepRule, Param, RemoveRule, Script, UnknownElement,
+    Comment, ElementRule, Enabled, Expr, Item, KeepRule, Param, RemoveRule, Script, UnknownElement,
 };
 use super::expr_parser::ExprParser;
 use super::span::{LineIndex, Span, Spanned};
@@ -494,6 +494,21 @@ impl<'a> EnvelopeParser<'a> {
         }
     }
 
+    /// Parse the text of an element rule as an expression, reporting a syntax error.
+    fn expression(&mut self, text: &Decoded) -> Option<Expr> {
+        let (lines, src) = (&self.lines, self.src);
+        let to_span =
+            |s: usize, e: usize| lines.span(src, text.source_offset(s), text.source_offset(e));
+        match ExprParser::new(&text.text, to_span).parse() {
+            Ok(expr) => Some(expr),
+            Err((span, message)) => {
+                self.diagnostics
+                    .push(Diagnostic::error("expression-syntax", span, message));
+                None
+            }
+        }
+    }
+
     fn attr_spanned(&self, attr: &mut Attribute<'_>) -> Spanned<String> {
         Spanned {
             value: std::mem::take(&mut attr.value),
@@ -504,7 +519,7 @@ impl<'a> EnvelopeParser<'a> {
     fn build_item(
         &mut self,
         name: &str,
-        attrs: Vec<Attribute<'a>>,
+        mut attrs: Vec<Attribute<'a>>,
         text: Decoded,
         span: Span,
         start: usize,
@@ -523,7 +538,6 @@ impl<'a> EnvelopeParser<'a> {
                 ));
             }
         }
-        let mut attrs = attrs;
         let mut take = |key: &str| {
             attrs
                 .iter()
@@ -540,16 +554,20 @@ impl<'a> EnvelopeParser<'a> {
         };
         let t_spanned = self.attr_spanned(&mut t);
         let text_span = self.span(text.source_offset(0), text.source_offset(text.text.len()));
+        // Only an element rule's text is an expression; parse it before the
+        // text moves into the tree.
+        let expr = (name == "e").then(|| self.expression(&text));
+        let text_spanned = Spanned {
+            value: text.text,
+            span: text_span,
+        };
         let enabled = Enabled {
             raw: en.map(|mut a| self.attr_spanned(&mut a)),
         };
         let item = match name {
             "p" => Item::Param(Param {
                 name: t_spanned,
-                value: Spanned {
-                    value: text.text,
-                    span: text_span,
-                },
+                value: text_spanned,
                 span,
             }),
             "e" => {
@@ -564,34 +582,13 @@ impl<'a> EnvelopeParser<'a> {
                         None
                     }
                 };
-                let expr = {
-                    let lines = &self.lines;
-                    let src = self.src;
-                    let to_span = |s: usize, e: usize| {
-                        lines.span(src, text.source_offset(s), text.source_offset(e))
-                    };
-                    match ExprParser::new(&text.text, to_span).parse() {
-                        Ok(expr) => Some(expr),
-                        Err((span, message)) => {
-                            self.diagnostics.push(Diagnostic::error(
-                                "expression-syntax",
-                                span,
-                                message,
-                            ));
-                            None
-                        }
-                    }
-                };
                 Item::Element(ElementRule {
                     enabled,
                     tag_text: t_spanned,
                     tag,
                     name: n.map(|mut a| self.attr_spanned(&mut a)),
-                    text: Spanned {
-                        value: text.text,
-                        span: text_span,
-                    },
-                    expr,
+                    text: text_spanned,
+                    expr: expr.flatten(),
                     span,
                 })
             }
@@ -606,10 +603,7 @@ impl<'a> EnvelopeParser<'a> {
                     enabled,
                     target_text: t_spanned,
                     target,
-                    text: Spanned {
-                        value: text.text,
-                        span: text_span,
-                    },
+                    text: text_spanned,
                     span,
                 })
             }
@@ -627,10 +621,7 @@ impl<'a> EnvelopeParser<'a> {
                     enabled,
                     target_text: t_spanned,
                     target,
-                    text: Spanned {
-                        value: text.text,
-                        span: text_span,
-                    },
+                    text: text_spanned,
                     span,
                 })
             }

@@ -57,7 +57,7 @@ impl Decoded {
             && self.segments.last().is_none_or(|&(_, _, lit)| lit);
         if self.text.is_empty() && literal {
             self.base = source_start;
-        } else if !continues || self.text.is_empty() {
+        } else if !continues {
             self.segments.push((self.text.len(), source_start, literal));
         }
         self.text.push_str(s);
@@ -104,7 +104,6 @@ impl Decoded {
             rest = &rest[semi + 1..];
         }
         self.push_literal(rest, at);
-        self.end = self.end.max(source_start + raw.len());
         Ok(())
     }
 }
