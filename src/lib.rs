@@ -5,8 +5,13 @@
 //! - [`check`]: validation of a parsed script against a dialect.
 //! - [`diagnostic`]: problems and how they are shown.
 
+pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod dialect;
+pub mod dicom_file;
+pub mod functions;
+pub mod interpreter;
 pub mod script;
+pub mod store;

@@ -3,7 +3,8 @@
 # (default: .cache/ in the repository; override with DICOM_ANON_CACHE).
 # Nothing fetched here is committed. Prints the path of what was asked for.
 #
-#   tests/fetch_reference.sh rsna-script   # RSNA DICOM Anonymizer's default-anonymizer.script
+#   tests/fetch_reference.sh rsna-script     # RSNA DICOM Anonymizer's default-anonymizer.script
+#   tests/fetch_reference.sh pydicom-corpus  # the DICOM files (and a few others) under pydicom/data in its wheel
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +12,28 @@ cache=${DICOM_ANON_CACHE:-$root/.cache}
 python=${PYTHON:-python3}
 
 RSNA_VERSION=19.0.10
+PYDICOM_VERSION=2.4.4
+
+wheel_tree() { # wheel-glob prefix destination: extract every member under prefix
+  "$python" - "$1" "$2" "$3" <<'PY'
+import glob, sys, zipfile, os, shutil
+wheels = sorted(glob.glob(sys.argv[1]))
+if not wheels:
+    sys.exit("no wheel matches " + sys.argv[1])
+prefix, dest = sys.argv[2], sys.argv[3]
+tmp = dest + ".tmp"
+shutil.rmtree(tmp, ignore_errors=True)
+with zipfile.ZipFile(wheels[-1]) as z:
+    for info in z.infolist():
+        if info.filename.startswith(prefix) and not info.is_dir():
+            target = os.path.join(tmp, info.filename[len(prefix):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(z.read(info))
+shutil.rmtree(dest, ignore_errors=True)
+os.replace(tmp, dest)
+PY
+}
 
 wheel_member() { # wheel-glob member destination
   "$python" - "$1" "$2" "$3" <<'PY'
@@ -44,8 +67,16 @@ case "${1:-}" in
     fi
     echo "$out"
     ;;
+  pydicom-corpus)
+    out=$cache/pydicom-$PYDICOM_VERSION/data
+    if [ ! -d "$out" ]; then
+      download "pydicom==$PYDICOM_VERSION"
+      wheel_tree "$cache/wheels/pydicom-$PYDICOM_VERSION-*.whl" pydicom/data/ "$out"
+    fi
+    echo "$out"
+    ;;
   *)
-    echo "usage: $0 rsna-script" >&2
+    echo "usage: $0 rsna-script|pydicom-corpus" >&2
     exit 2
     ;;
 esac

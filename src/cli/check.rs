@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::EXIT_USAGE;
+use super::{EXIT_USAGE, read_script};
 use crate::check::{check, has_errors};
 use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
@@ -39,20 +39,10 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> ExitCode {
     let mut sources = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => sources.push((path.display().to_string(), text)),
-                Err(e) => {
-                    eprintln!(
-                        "error: {}: not UTF-8 text (invalid byte at offset {}); scripts are read as UTF-8, as CTP reads them",
-                        path.display(),
-                        e.utf8_error().valid_up_to()
-                    );
-                    return ExitCode::from(EXIT_USAGE);
-                }
-            },
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
+        match read_script(path) {
+            Ok(text) => sources.push((path.display().to_string(), text)),
+            Err(message) => {
+                eprintln!("error: {message}");
                 return ExitCode::from(EXIT_USAGE);
             }
         }

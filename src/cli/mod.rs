@@ -1,6 +1,8 @@
 //! The command line: a thin layer over the library.
 
+mod anonymize;
 mod check;
+mod lookup;
 
 use std::process::ExitCode;
 
@@ -22,8 +24,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Anonymize a directory tree of DICOM files with a script.
+    Anonymize(anonymize::AnonymizeArgs),
     /// Parse and validate scripts; print every problem with its location.
     Check(check::CheckArgs),
+    /// The store's original ↔ anonymized mapping.
+    Lookup(lookup::LookupArgs),
 }
 
 /// Run the command line; the process exit status is returned.
@@ -40,6 +46,20 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Anonymize(args) => anonymize::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Lookup(args) => lookup::run(&args),
     }
+}
+
+/// Read a script as UTF-8 text; the error names the file.
+fn read_script(path: &std::path::Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{}: not UTF-8 text (invalid byte at offset {}); scripts are read as UTF-8, as CTP reads them",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }

@@ -1,0 +1,416 @@
+//! The headless batch: anonymize a directory tree into another.
+//!
+//! Files are taken in sorted path order, in chunks. For each chunk:
+//! 1. headers are read in parallel (up to the pixel data) and checked for
+//!    the attributes the reference requires;
+//! 2. identities are captured into the store one file after another, so
+//!    patient numbers follow path order whatever the number of threads;
+//! 3. files are read whole, anonymized and written in parallel (temporary
+//!    file, fsync, rename), failures copied to the quarantine;
+//! 4. the outcomes are committed to the store in one transaction.
+//!
+//! A file recorded as done whose output exists is skipped on a later run,
+//! so a killed run resumes where its last commit left it.
+
+pub mod layout;
+pub mod quarantine;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dicom_dictionary_std::tags;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use self::layout::Layout;
+use self::quarantine::Reason;
+use crate::dicom_file::{self, ReadError};
+use crate::interpreter::rsna::{self, Project, RsnaRules, Subject};
+use crate::interpreter::values::string_of;
+use crate::store::{
+    CaptureContext, CaptureOutcome, FileRecord, FileStatus, Identity, Store, StoreError,
+};
+
+/// Files per chunk: large enough to keep every thread busy, small enough
+/// that a kill loses little work.
+const CHUNK: usize = 512;
+
+/// The attributes a file needs to be accepted (the reference's
+/// `required_attributes`).
+pub const REQUIRED: [(dicom_core::Tag, &str); 4] = [
+    (tags::SOP_CLASS_UID, "SOPClassUID"),
+    (tags::SOP_INSTANCE_UID, "SOPInstanceUID"),
+    (tags::STUDY_INSTANCE_UID, "StudyInstanceUID"),
+    (tags::SERIES_INSTANCE_UID, "SeriesInstanceUID"),
+];
+
+/// What to run.
+pub struct Options {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub layout: Layout,
+    pub jobs: usize,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// The script and the project settings, ready to apply.
+pub struct Engine {
+    pub rules: RsnaRules,
+    pub project: Project,
+    pub capture: CaptureContext,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub anonymized: usize,
+    pub already_done: usize,
+    pub not_dicom: usize,
+    pub duplicates: usize,
+    pub quarantined: BTreeMap<&'static str, usize>,
+    /// Files the file system would not let us read.
+    pub unreadable: usize,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    pub fn quarantined_total(&self) -> usize {
+        self.quarantined.values().sum()
+    }
+}
+
+/// The input files, sorted, as (absolute path, relative path with `/`).
+pub fn input_files(input: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(input) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(input)
+            .map_err(std::io::Error::other)?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push((entry.path().to_path_buf(), rel));
+    }
+    // Whole relative paths in byte order: the order patients are numbered in.
+    files.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(files)
+}
+
+/// The first step's result for one file.
+enum Scanned {
+    NotDicom,
+    Unreadable(String),
+    Quarantine(Reason, String),
+    Accepted(Identity),
+}
+
+fn scan(path: &Path, rel: &str) -> Scanned {
+    let obj = match dicom_file::open(path, Some(tags::PIXEL_DATA)) {
+        Ok(obj) => obj,
+        Err(ReadError::NotDicom) => return Scanned::NotDicom,
+        Err(ReadError::Io(e)) => return Scanned::Unreadable(e.to_string()),
+        Err(e @ ReadError::Malformed(_)) => {
+            return Scanned::Quarantine(Reason::DicomReadError, e.to_string());
+        }
+    };
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .filter(|(tag, _)| string_of(&obj, *tag).is_none_or(|v| v.is_empty()))
+        .map(|(_, name)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Scanned::Quarantine(
+            Reason::MissingAttributes,
+            format!("missing {}", missing.join(", ")),
+        );
+    }
+    let text = |tag| {
+        obj.get(tag).map(|e| {
+            e.value()
+                .to_str()
+                .map(|s| s.trim_end_matches([' ', '\0']).to_string())
+                .unwrap_or_default()
+        })
+    };
+    Scanned::Accepted(Identity {
+        source: rel.to_string(),
+        patient_id: text(tags::PATIENT_ID),
+        study_date: text(tags::STUDY_DATE),
+        study_uid: string_of(&obj, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+        series_uid: string_of(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        sop_instance_uid: string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        accession_number: text(tags::ACCESSION_NUMBER),
+    })
+}
+
+/// Anonymize one accepted file and write it; the output's relative path
+/// and the UIDs mapped.
+fn anonymize_file(
+    path: &Path,
+    rel: &str,
+    subject: &Subject,
+    engine: &Engine,
+    options: &Options,
+) -> Result<(String, rsna::UidLog), (Reason, String)> {
+    let storage = |m: String| (Reason::StorageError, m);
+    let file = dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?;
+    let ts = file.meta().transfer_syntax().to_string();
+    let mut obj = file.into_inner();
+    let mut uids = Vec::new();
+    rsna::anonymize(&mut obj, &engine.rules, &engine.project, subject, &mut uids)
+        .map_err(|e| storage(e.to_string()))?;
+    // The reference cannot store a data set that lost a required UID.
+    let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .filter(|(tag, _)| value(*tag).is_none())
+        .map(|(_, n)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(storage(format!(
+            "the script removes required attributes: {}",
+            missing.join(", ")
+        )));
+    }
+    let out_rel = match options.layout {
+        Layout::Preserve => PathBuf::from(rel),
+        Layout::Rsna => layout::rsna_path(
+            &value(tags::PATIENT_ID).unwrap_or_else(|| {
+                crate::functions::rsna::ptid::format(&engine.project.site_id, 0)
+            }),
+            &value(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        ),
+    };
+    let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
+    let file = obj.with_exact_meta(meta);
+    dicom_file::write_dicom(&options.output.join(&out_rel), &file)
+        .map_err(|e| storage(e.to_string()))?;
+    let out_rel = out_rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok((out_rel, uids))
+}
+
+/// A batch error that stops the run (the store failed).
+#[derive(Debug)]
+pub enum BatchError {
+    Store(StoreError),
+    Io(String),
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Store(e) => write!(f, "{e}"),
+            BatchError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StoreError> for BatchError {
+    fn from(e: StoreError) -> Self {
+        BatchError::Store(e)
+    }
+}
+
+/// Run the batch.
+pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summary, BatchError> {
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs)
+        .build()
+        .map_err(|e| BatchError::Io(e.to_string()))?;
+    let files = input_files(&options.input)
+        .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?;
+    let done: HashMap<String, String> = store.done_files()?;
+    let mut summary = Summary::default();
+    let todo: Vec<&(PathBuf, String)> = files
+        .iter()
+        .filter(|(_, rel)| match done.get(rel) {
+            Some(out) if options.output.join(out).is_file() => {
+                summary.already_done += 1;
+                false
+            }
+            _ => true,
+        })
+        .collect();
+
+    let bar = if options.progress {
+        ProgressBar::new(todo.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} files  {per_sec}  ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+
+    for chunk in todo.chunks(CHUNK) {
+        let scanned: Vec<Scanned> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|(path, rel)| scan(path, rel))
+                .collect()
+        });
+        let ids: Vec<Identity> = scanned
+            .iter()
+            .filter_map(|s| match s {
+                Scanned::Accepted(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut outcomes = store.capture_all(&ids, &engine.capture)?.into_iter();
+
+        enum Plan {
+            Record(FileRecord),
+            Quarantine(Reason, String),
+            Anonymize(Subject, String),
+        }
+        let plans: Vec<Plan> = scanned
+            .into_iter()
+            .zip(chunk)
+            .map(|(s, (_, rel))| match s {
+                Scanned::NotDicom => Plan::Record(record(
+                    rel,
+                    FileStatus::Skipped,
+                    None,
+                    Some("not DICOM"),
+                    None,
+                )),
+                Scanned::Unreadable(e) => Plan::Record(record(
+                    rel,
+                    FileStatus::Failed,
+                    None,
+                    Some("unreadable"),
+                    Some(e),
+                )),
+                Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
+                Scanned::Accepted(id) => match outcomes.next().expect("one outcome per identity") {
+                    CaptureOutcome::Subject(subject) => {
+                        Plan::Anonymize(subject, id.sop_instance_uid)
+                    }
+                    CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
+                        rel,
+                        FileStatus::Skipped,
+                        None,
+                        Some("duplicate SOPInstanceUID"),
+                        Some(format!("already captured from {first_source}")),
+                    )),
+                    CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
+                    CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
+                },
+            })
+            .collect();
+
+        let records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)> = pool.install(|| {
+            plans
+                .into_par_iter()
+                .zip(chunk.par_iter())
+                .map(|(plan, (path, rel))| {
+                    let quarantine = |reason: Reason, detail: String, forget: Option<String>| {
+                        let detail = match quarantine::put(&options.output, reason, path, rel) {
+                            Ok(()) => detail,
+                            Err(e) => format!("{detail} (copy to quarantine failed: {e})"),
+                        };
+                        let mut r = record(
+                            rel,
+                            FileStatus::Quarantined,
+                            None,
+                            Some(reason.dir_name()),
+                            Some(detail),
+                        );
+                        r.forget_instance = forget;
+                        (r, Vec::new(), Some(reason))
+                    };
+                    let result = match plan {
+                        Plan::Record(r) => (r, Vec::new(), None),
+                        Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
+                        Plan::Anonymize(subject, sop) => {
+                            match anonymize_file(path, rel, &subject, engine, options) {
+                                Ok((out, uids)) => (
+                                    record(rel, FileStatus::Done, Some(out), None, None),
+                                    uids,
+                                    None,
+                                ),
+                                Err((reason, detail)) => quarantine(reason, detail, Some(sop)),
+                            }
+                        }
+                    };
+                    bar.inc(1);
+                    result
+                })
+                .collect()
+        });
+
+        let mut uids = Vec::new();
+        let mut file_records = Vec::with_capacity(records.len());
+        for (r, u, reason) in records {
+            match r.status {
+                FileStatus::Done => summary.anonymized += 1,
+                FileStatus::Quarantined => {
+                    let reason = reason.map_or("unknown", Reason::dir_name);
+                    *summary.quarantined.entry(reason).or_default() += 1;
+                }
+                FileStatus::Skipped if r.reason.as_deref() == Some("not DICOM") => {
+                    summary.not_dicom += 1
+                }
+                FileStatus::Skipped => summary.duplicates += 1,
+                FileStatus::Failed => summary.unreadable += 1,
+            }
+            uids.extend(u);
+            file_records.push(r);
+        }
+        store.record(&file_records, &uids, &now())?;
+    }
+    bar.finish_and_clear();
+    let rows = store.quarantined()?;
+    if !rows.is_empty() {
+        quarantine::write_report(&options.output, &rows)
+            .map_err(|e| BatchError::Io(format!("cannot write the quarantine report: {e}")))?;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn record(
+    source: &str,
+    status: FileStatus,
+    output: Option<String>,
+    reason: Option<&str>,
+    detail: Option<String>,
+) -> FileRecord {
+    FileRecord {
+        source: source.to_string(),
+        status,
+        output,
+        reason: reason.map(str::to_string),
+        detail,
+        forget_instance: None,
+    }
+}
+
+/// Seconds since the Unix epoch, for audit records (UTC).
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp(secs as i64, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,250 @@
+//! `dicom-anonymizer anonymize --input DIR --output DIR --script PATH …`
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{EXIT_USAGE, read_script};
+use crate::batch::layout::Layout;
+use crate::batch::{self, Engine, Options};
+use crate::check::{check, has_errors};
+use crate::diagnostic::Severity;
+use crate::dialect::Dialect;
+use crate::functions::rsna::{acc, lookup, uid::UidGenerator};
+use crate::interpreter::rsna::{Project, RsnaRules};
+use crate::script::parse;
+use crate::store::{CaptureContext, Store};
+
+/// The RSNA tool's default UID root (its organisation root + `.2`). Set
+/// your own with `--uid-root`.
+pub const DEFAULT_UID_ROOT: &str = "1.2.826.0.1.3680043.10.474.2";
+/// The RSNA tool's default project name.
+pub const DEFAULT_PROJECT_NAME: &str = "MY_PROJECT";
+
+#[derive(Debug, Args)]
+pub struct AnonymizeArgs {
+    /// The directory tree to anonymize (never modified).
+    #[arg(long, value_name = "DIR")]
+    input: PathBuf,
+    /// Where anonymized files, the quarantine and (by default) the store go.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// The script to apply.
+    #[arg(long, value_name = "PATH")]
+    script: PathBuf,
+    /// Whose semantics to apply the script with.
+    #[arg(long, value_enum, default_value = "rsna")]
+    dialect: Dialect,
+    /// The site ID (anonymized patient IDs are `<site>-<n>`; UIDs are
+    /// `<uid root>.<site>.2.<n>`). Default: the one the store was made
+    /// with, else one derived from the time, as the RSNA tool does.
+    #[arg(long, value_name = "ID")]
+    site_id: Option<String>,
+    /// The UID root of generated UIDs.
+    #[arg(long, value_name = "ROOT")]
+    uid_root: Option<String>,
+    /// The project name written in the output's RSNA private block.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_PROJECT_NAME)]
+    project_name: String,
+    /// A CTP lookup table (`ptid/ID=ANON`, `dateoffset/ID=DAYS` lines) for
+    /// scripts that use `@lookup`.
+    #[arg(long, value_name = "FILE")]
+    lookup_table: Option<PathBuf>,
+    /// The store (default: `<output>/.anonymizer/store.sqlite`).
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// How output files are laid out.
+    #[arg(long, value_enum, default_value = "preserve")]
+    layout: Layout,
+}
+
+/// The default store location inside an output directory.
+pub fn default_store(output: &Path) -> PathBuf {
+    output.join(".anonymizer").join("store.sqlite")
+}
+
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Exit status: 0 when every DICOM file was anonymized (or already was),
+/// 1 when some were quarantined or unreadable, 2 on a usage, script or
+/// store error (the script is checked before any file is touched).
+pub fn run(args: &AnonymizeArgs) -> ExitCode {
+    // The script first: nothing is touched if it is wrong.
+    let source = match read_script(&args.script) {
+        Ok(s) => s,
+        Err(message) => return usage(message),
+    };
+    let file = args.script.display().to_string();
+    let parsed = parse(&source);
+    let diagnostics = check(&parsed, args.dialect);
+    for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
+        eprint!("{}", d.render(&file, &source, &parsed.lines));
+    }
+    if has_errors(&diagnostics) {
+        return usage(format!("{file} has errors; no file was touched"));
+    }
+    let Some(script) = parsed.script else {
+        return usage(format!("{file} could not be parsed"));
+    };
+    if args.dialect == Dialect::Ctp {
+        return usage(
+            "the ctp dialect's interpreter is not available yet; `check --dialect ctp` is",
+        );
+    }
+    let rules = RsnaRules::compile(&script);
+
+    // The directories.
+    if !args.input.is_dir() {
+        return usage(format!(
+            "--input {} is not a directory",
+            args.input.display()
+        ));
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.output) {
+        return usage(format!(
+            "cannot create --output {}: {e}",
+            args.output.display()
+        ));
+    }
+    let (Ok(input), Ok(output)) = (args.input.canonicalize(), args.output.canonicalize()) else {
+        return usage("cannot resolve the input or output directory");
+    };
+    if output.starts_with(&input) || input.starts_with(&output) {
+        return usage(format!(
+            "--input {} and --output {} must not contain one another",
+            input.display(),
+            output.display()
+        ));
+    }
+
+    // The store and the settings it pins.
+    let store_path = args.store.clone().unwrap_or_else(|| default_store(&output));
+    let mut store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let site_id = match (&args.site_id, store.setting("site_id")) {
+        (Some(s), _) => s.clone(),
+        (None, Ok(Some(s))) => s,
+        (None, Ok(None)) => {
+            let s = rsna_default_site_id();
+            eprintln!("note: no --site-id given; using {s} (kept in the store for later runs)");
+            s
+        }
+        (None, Err(e)) => return usage(e),
+    };
+    let uid_root = match (&args.uid_root, store.setting("uid_root")) {
+        (Some(r), _) => r.trim().to_string(),
+        (None, Ok(Some(r))) => r,
+        (None, Ok(None)) => DEFAULT_UID_ROOT.to_string(),
+        (None, Err(e)) => return usage(e),
+    };
+    if site_id.is_empty() || uid_root.is_empty() {
+        return usage("--site-id and --uid-root must not be empty");
+    }
+    if let Err(e) = store.pin_settings(&[("site_id", &site_id), ("uid_root", &uid_root)]) {
+        return usage(e);
+    }
+    if let Err(e) = store.ensure_default_patient(&site_id) {
+        return usage(e);
+    }
+    if let Some(path) = &args.lookup_table {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return usage(format!("cannot read {}: {e}", path.display())),
+        };
+        match lookup::parse_table(&text) {
+            Ok(table) => {
+                if let Err(e) = store.replace_lookup(&table) {
+                    return usage(e);
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {}: {e}", path.display());
+                }
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    let uids = match UidGenerator::new(&uid_root, &site_id) {
+        Ok(g) => g,
+        Err(e) => return usage(format!("UID prefix {:?} leaves no room for digits", e.0)),
+    };
+    let engine = Engine {
+        capture: CaptureContext {
+            site_id: site_id.clone(),
+            uids: uids.clone(),
+            accession_salt: acc::salt(&site_id, &uid_root),
+            lookup_required: rules.lookup_required,
+        },
+        rules,
+        project: Project {
+            site_id,
+            project_name: args.project_name.clone(),
+            uids,
+        },
+    };
+    let options = Options {
+        input,
+        output: output.clone(),
+        layout: args.layout,
+        jobs: args.jobs.unwrap_or(0),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let summary = match batch::run(&options, &engine, &mut store) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let secs = summary.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        summary.anonymized as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "anonymized {} files in {secs:.1} s ({rate:.0} files/s); already done {}; not DICOM {}; duplicate SOPInstanceUID {}; unreadable {}",
+        summary.anonymized,
+        summary.already_done,
+        summary.not_dicom,
+        summary.duplicates,
+        summary.unreadable
+    );
+    if summary.quarantined_total() > 0 {
+        let by_reason: Vec<String> = summary
+            .quarantined
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        eprintln!(
+            "quarantined {} ({}); see {}",
+            summary.quarantined_total(),
+            by_reason.join(", "),
+            crate::batch::quarantine::root(&output)
+                .join("report.csv")
+                .display()
+        );
+    }
+    if summary.quarantined_total() > 0 || summary.unreadable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The RSNA tool's default site ID: 30-minute intervals since 1970.
+fn rsna_default_site_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (secs / 1800).to_string()
+}

@@ -1,0 +1,247 @@
+//! DICOM files as found in the wild, read into memory, and written back
+//! atomically.
+//!
+//! A file is recognised as DICOM when it has the `DICM` marker after a
+//! 128-byte preamble, the marker at offset 0 (no preamble), or, without any
+//! file meta group, when it starts with a plausible data set element of
+//! groups 0002–0008 (a "raw" data set, read as implicit or explicit VR
+//! little endian). Anything else is not DICOM and is skipped by the batch.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dicom_core::Tag;
+use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use crate::interpreter::values::string_of;
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not a DICOM file at all.
+    NotDicom,
+    /// The file system refused (missing, permission, a directory…).
+    Io(std::io::Error),
+    /// It is DICOM, but malformed or in a form we cannot decode.
+    Malformed(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotDicom => write!(f, "not a DICOM file"),
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Malformed(m) => write!(f, "malformed DICOM: {m}"),
+        }
+    }
+}
+
+/// How a file's content starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Preamble, `DICM`, file meta group.
+    Part10,
+    /// `DICM` and file meta group, without the preamble.
+    NoPreamble,
+    /// A bare data set, in this transfer syntax.
+    Raw(&'static str),
+}
+
+/// Look at the first bytes of a file and say what it is.
+pub fn sniff(head: &[u8]) -> Option<Form> {
+    if head.len() >= 132 && &head[128..132] == b"DICM" {
+        return Some(Form::Part10);
+    }
+    if head.len() >= 4 && &head[..4] == b"DICM" {
+        return Some(Form::NoPreamble);
+    }
+    if head.len() < 8 {
+        return None;
+    }
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    if !(0x0002..=0x0008).contains(&group) || group % 2 == 1 {
+        return None;
+    }
+    let vr = [head[4], head[5]];
+    if dicom_core::VR::from_binary(vr).is_some() {
+        Some(Form::Raw(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+    } else {
+        // Implicit VR: a 32-bit length that fits in what is plausible.
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        (len < 1 << 16 || len == u32::MAX).then_some(Form::Raw(uids::IMPLICIT_VR_LITTLE_ENDIAN))
+    }
+}
+
+/// Open a DICOM file. With `until`, reading stops before that tag (of the
+/// root data set), e.g. before the pixel data when only headers are needed.
+pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadError> {
+    let mut file = File::open(path).map_err(ReadError::Io)?;
+    let mut head = [0u8; 132];
+    let n = read_up_to(&mut file, &mut head).map_err(ReadError::Io)?;
+    let form = sniff(&head[..n]).ok_or(ReadError::NotDicom)?;
+    let start = match form {
+        Form::Part10 => 128,
+        Form::NoPreamble | Form::Raw(_) => 0,
+    };
+    file.seek(SeekFrom::Start(start)).map_err(ReadError::Io)?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    let malformed = |e: &dyn std::fmt::Display| ReadError::Malformed(e.to_string());
+    match form {
+        Form::Part10 | Form::NoPreamble => {
+            let options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
+            let options = match until {
+                Some(tag) => options.read_until(tag),
+                None => options,
+            };
+            options.from_reader(reader).map_err(|e| malformed(&e))
+        }
+        Form::Raw(ts_uid) => {
+            let ts = TransferSyntaxRegistry
+                .get(ts_uid)
+                .ok_or_else(|| ReadError::Malformed(format!("unknown transfer syntax {ts_uid}")))?;
+            let obj =
+                InMemDicomObject::read_dataset_with_ts(reader, ts).map_err(|e| malformed(&e))?;
+            let class = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
+            let instance = string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
+            let meta = FileMetaTableBuilder::new()
+                .media_storage_sop_class_uid(class)
+                .media_storage_sop_instance_uid(instance)
+                .transfer_syntax(ts_uid)
+                .build()
+                .map_err(|e| malformed(&e))?;
+            Ok(obj.with_exact_meta(meta))
+        }
+    }
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Our implementation class UID (a UUID-derived `2.25` UID) and version
+/// name, written in the file meta group of every output.
+pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.94361187340934651309519727046284358213";
+pub const IMPLEMENTATION_VERSION_NAME: &str = "DICOMANON_010";
+
+/// A fresh file meta group for an anonymized data set: only what Part 10
+/// requires, with the new SOP instance UID. Nothing of the original meta
+/// group (source AE titles, private information) is carried over.
+pub fn fresh_meta(
+    obj: &InMemDicomObject,
+    transfer_syntax: &str,
+) -> Result<dicom_object::FileMetaTable, String> {
+    FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(string_of(obj, tags::SOP_CLASS_UID).unwrap_or_default())
+        .media_storage_sop_instance_uid(string_of(obj, tags::SOP_INSTANCE_UID).unwrap_or_default())
+        .transfer_syntax(transfer_syntax.trim_end_matches('\0'))
+        .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
+        .implementation_version_name(IMPLEMENTATION_VERSION_NAME)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Write `bytes` to `path` so that `path` is either absent, its old
+/// content, or the whole new content: write a temporary file beside it,
+/// fsync it, and rename it into place.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A temporary name beside `path`, unique within this process, recognisable
+/// (and removable) after a crash: `.<name>.anon-tmp-<pid>-<n>`.
+fn temp_path(path: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}{TEMP_MARKER}{}-{n}", std::process::id()))
+}
+
+/// The part of a temporary file's name that marks it as ours.
+pub const TEMP_MARKER: &str = ".anon-tmp-";
+
+/// Write a DICOM file (preamble, meta group, data set) atomically.
+pub fn write_dicom(path: &Path, obj: &DefaultDicomObject) -> std::io::Result<()> {
+    write_atomically(path, |out| {
+        obj.write_all(out).map_err(std::io::Error::other)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_tells_part10_raw_and_other_files_apart() {
+        let mut part10 = vec![0u8; 128];
+        part10.extend_from_slice(b"DICM\x02\x00\x00\x00");
+        assert_eq!(sniff(&part10), Some(Form::Part10));
+        assert_eq!(sniff(b"DICM\x02\x00\x01\x00"), Some(Form::NoPreamble));
+        // (0008,0005) CS, explicit VR
+        assert_eq!(
+            sniff(b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100"),
+            Some(Form::Raw(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+        );
+        // (0008,0005) implicit, length 10
+        assert_eq!(
+            sniff(b"\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 100"),
+            Some(Form::Raw(uids::IMPLICIT_VR_LITTLE_ENDIAN))
+        );
+        assert_eq!(sniff(b"%PDF-1.4 something"), None);
+        assert_eq!(sniff(b"hello"), None);
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/out.dcm");
+        write_atomically(&path, |w| w.write_all(b"abc")).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        let failed = write_atomically(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("boom"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"abc",
+            "old content survives"
+        );
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+}

@@ -1,0 +1,304 @@
+//! The durable lookup store: original ↔ anonymized patient IDs, UIDs,
+//! accession numbers and date offsets, the lookup table, and an audit record
+//! per input file, in one SQLite database.
+//!
+//! The database is created with owner-only permissions (it holds PHI),
+//! written in WAL mode, and changed only inside transactions, so a run
+//! killed at any point leaves it as of its last commit.
+
+mod capture;
+pub mod export;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use capture::{CaptureContext, CaptureOutcome, Identity, capture};
+pub use export::{ExportFormat, export};
+
+use crate::functions::rsna::lookup::LookupTable;
+use crate::functions::rsna::ptid;
+
+/// A store error, with the database it concerns.
+#[derive(Debug)]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store {}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The outcome of one input file, as the audit records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Done,
+    Quarantined,
+    Skipped,
+    Failed,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Done => "done",
+            FileStatus::Quarantined => "quarantined",
+            FileStatus::Skipped => "skipped",
+            FileStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One audit record.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    /// The input path, relative to the input root, with `/` separators.
+    pub source: String,
+    pub status: FileStatus,
+    /// The output path, relative to the output root.
+    pub output: Option<String>,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    /// When a failed file had captured an instance, its SOPInstanceUID, so
+    /// the instance can be captured again on a later run.
+    pub forget_instance: Option<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |message: String| StoreError {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        create_private(path).map_err(|e| err(format!("cannot create: {e}")))?;
+        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )
+        .and_then(|_| conn.execute_batch(include_str!("schema.sql")))
+        .map_err(|e| err(e.to_string()))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A setting recorded by an earlier run.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Record the project settings that decide every mapping (site ID, UID
+    /// root). A store keeps the settings it was first used with: asking for
+    /// others is an error, since the IDs and UIDs would no longer agree.
+    pub fn pin_settings(&mut self, settings: &[(&str, &str)]) -> Result<(), StoreError> {
+        for (key, value) in settings {
+            match self.setting(key)? {
+                Some(old) if old != *value => {
+                    return Err(self.error(format!(
+                        "this store was made with {key} {old:?}, not {value:?}; use the same {key} or another store"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    self.conn
+                        .execute(
+                            "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+                            params![key, value],
+                        )
+                        .map_err(|e| self.error(e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The patient without an ID, index 0 (`<site>-000000`), as the reference
+    /// creates it.
+    pub fn ensure_default_patient(&mut self, site_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO patients (patient_id, anon_patient_id, patient_index) VALUES ('', ?1, 0)",
+                [ptid::format(site_id, 0)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Replace the lookup table.
+    pub fn replace_lookup(&mut self, table: &LookupTable) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute("DELETE FROM lookup_patients", []).map_err(err)?;
+        for (id, p) in table {
+            tx.execute(
+                "INSERT INTO lookup_patients (patient_id, anon_patient_id, date_offset) VALUES (?1, ?2, ?3)",
+                params![id, p.anon_patient_id, p.date_offset],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Files finished by earlier runs: source → output.
+    pub fn done_files(&self) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, output FROM files WHERE status = 'done'")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(|e| self.error(e))?;
+        rows.map(|r| r.map(|(s, o)| (s, o.unwrap_or_default())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Capture the identities of a batch of files, in order, in one
+    /// transaction; each file in a savepoint of its own, so a file that
+    /// fails (a lookup miss, an integrity error) leaves no trace.
+    pub fn capture_all(
+        &mut self,
+        ids: &[Identity],
+        ctx: &CaptureContext,
+    ) -> Result<Vec<CaptureOutcome>, StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut tx = self.conn.transaction().map_err(err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let sp = tx.savepoint().map_err(err)?;
+            let outcome = capture(&sp, id, ctx).map_err(err)?;
+            if matches!(outcome, CaptureOutcome::Subject(_)) {
+                sp.commit().map_err(err)?;
+            } else {
+                drop(sp); // rolled back
+            }
+            out.push(outcome);
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    /// Record a batch of outcomes and the UIDs they mapped, in one transaction.
+    pub fn record(
+        &mut self,
+        records: &[FileRecord],
+        uids: &[(String, String)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut put_file = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO files (source, status, output, reason, detail, processed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
+            let mut forget = tx
+                .prepare_cached("DELETE FROM instances WHERE sop_instance_uid = ?1 AND source = ?2")
+                .map_err(err)?;
+            for r in records {
+                put_file
+                    .execute(params![
+                        r.source,
+                        r.status.as_str(),
+                        r.output,
+                        r.reason,
+                        r.detail,
+                        now
+                    ])
+                    .map_err(err)?;
+                if let Some(sop) = &r.forget_instance {
+                    forget.execute(params![sop, r.source]).map_err(err)?;
+                }
+            }
+            let mut put_uid = tx
+                .prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")
+                .map_err(err)?;
+            for (phi, anon) in uids {
+                put_uid.execute(params![phi, anon]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Quarantined files: (source, reason, detail), in source order.
+    pub fn quarantined(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, reason, detail FROM files WHERE status = 'quarantined' ORDER BY source")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                ))
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Create the database file with mode 0600 before SQLite opens it (SQLite
+/// gives its journal files the same permissions).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(|_| ())
+}
