@@ -8,7 +8,7 @@
 //! little endian). Anything else is not DICOM and is skipped by the batch.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,16 +82,20 @@ pub fn sniff(head: &[u8]) -> Option<Form> {
 /// Open a DICOM file. With `until`, reading stops before that tag (of the
 /// root data set), e.g. before the pixel data when only headers are needed.
 pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadError> {
-    let mut file = File::open(path).map_err(ReadError::Io)?;
-    let mut head = [0u8; 132];
-    let n = read_up_to(&mut file, &mut head).map_err(ReadError::Io)?;
-    let form = sniff(&head[..n]).ok_or(ReadError::NotDicom)?;
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    let form = sniff(&bytes[..bytes.len().min(132)]).ok_or(ReadError::NotDicom)?;
+    // dicom-rs 0.10 reads an explicit-VR UN element of undefined length (a
+    // sequence encoded as UN) as a 4 GiB value: refuse it instead.
+    if memchr::memmem::find(&bytes, UN_UNDEFINED_LENGTH).is_some() {
+        return Err(ReadError::Malformed(
+            "a UN element of undefined length (a sequence encoded as UN) is not supported".into(),
+        ));
+    }
     let start = match form {
         Form::Part10 => 128,
         Form::NoPreamble | Form::Raw(_) => 0,
     };
-    file.seek(SeekFrom::Start(start)).map_err(ReadError::Io)?;
-    let reader = BufReader::with_capacity(1 << 16, file);
+    let reader = &bytes[start..];
     let malformed = |e: &dyn std::fmt::Display| ReadError::Malformed(e.to_string());
     match form {
         Form::Part10 | Form::NoPreamble => {
@@ -121,16 +125,8 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
     }
 }
 
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
+/// `UN`, two reserved bytes, and the undefined length.
+const UN_UNDEFINED_LENGTH: &[u8] = b"UN\0\0\xff\xff\xff\xff";
 
 /// Our implementation class UID (a UUID-derived `2.25` UID) and version
 /// name, written in the file meta group of every output.

@@ -4,6 +4,7 @@
 # Nothing fetched here is committed. Prints the path of what was asked for.
 #
 #   tests/fetch_reference.sh rsna-script     # RSNA DICOM Anonymizer's default-anonymizer.script
+#   tests/fetch_reference.sh rsna-engine     # a virtualenv with the RSNA engine (prints its python)
 #   tests/fetch_reference.sh pydicom-corpus  # the DICOM files (and a few others) under pydicom/data in its wheel
 set -euo pipefail
 
@@ -57,6 +58,11 @@ download() { # requirement
     --only-binary=:all: -d "$cache/wheels" "$1" >&2
 }
 
+# One fetch at a time: tests run in parallel and share the cache.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
 case "${1:-}" in
   rsna-script)
     out=$cache/rsna-anonymizer-$RSNA_VERSION/default-anonymizer.script
@@ -67,6 +73,21 @@ case "${1:-}" in
     fi
     echo "$out"
     ;;
+  rsna-engine)
+    # The engine's modules only: --no-deps for the wheel (its GUI, torch and
+    # OCR dependencies are not needed), plus what the engine imports.
+    venv=$cache/rsna-venv-$RSNA_VERSION
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import anonymizer.controller.anonymizer' 2>/dev/null; then
+      rm -rf "$venv"
+      "$python" -m venv "$venv" >&2
+      "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "rsna-anonymizer==$RSNA_VERSION" >&2
+      "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "pydicom==$PYDICOM_VERSION" "sqlalchemy>=2.0.38,<3" "openpyxl>=3,<4" "dataclasses-json>=0.6.7,<0.7" \
+        "pynetdicom>=2,<4" "toml>=0.10.2,<0.11" >&2
+      "$venv/bin/python" -c 'import anonymizer.controller.anonymizer' >&2
+    fi
+    echo "$venv/bin/python"
+    ;;
   pydicom-corpus)
     out=$cache/pydicom-$PYDICOM_VERSION/data
     if [ ! -d "$out" ]; then
@@ -76,7 +97,7 @@ case "${1:-}" in
     echo "$out"
     ;;
   *)
-    echo "usage: $0 rsna-script|pydicom-corpus" >&2
+    echo "usage: $0 rsna-script|rsna-engine|pydicom-corpus" >&2
     exit 2
     ;;
 esac

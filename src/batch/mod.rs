@@ -113,7 +113,7 @@ enum Scanned {
 }
 
 fn scan(path: &Path, rel: &str) -> Scanned {
-    let obj = match dicom_file::open(path, Some(tags::PIXEL_DATA)) {
+    let mut obj = match dicom_file::open(path, Some(tags::PIXEL_DATA)) {
         Ok(obj) => obj,
         Err(ReadError::NotDicom) => return Scanned::NotDicom,
         Err(ReadError::Io(e)) => return Scanned::Unreadable(e.to_string()),
@@ -121,6 +121,8 @@ fn scan(path: &Path, rel: &str) -> Scanned {
             return Scanned::Quarantine(Reason::DicomReadError, e.to_string());
         }
     };
+    // As pydicom does, a UN element the dictionary knows is read with its VR.
+    crate::interpreter::values::resolve_unknown_vrs(&mut obj);
     let missing: Vec<&str> = REQUIRED
         .iter()
         .filter(|(tag, _)| string_of(&obj, *tag).is_none_or(|v| v.is_empty()))

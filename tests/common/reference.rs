@@ -40,3 +40,16 @@ fn unavailable(what: &str, why: &str) -> Option<PathBuf> {
 pub fn rsna_default_script() -> Option<PathBuf> {
     fetch("rsna-script")
 }
+
+/// The DICOM files under `pydicom/data` in pydicom's wheel (with a few
+/// non-DICOM files beside them).
+#[allow(dead_code)]
+pub fn pydicom_corpus() -> Option<PathBuf> {
+    fetch("pydicom-corpus")
+}
+
+/// The python of a virtualenv holding the RSNA DICOM Anonymizer's engine.
+#[allow(dead_code)]
+pub fn rsna_engine_python() -> Option<PathBuf> {
+    fetch("rsna-engine")
+}

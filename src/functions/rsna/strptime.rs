@@ -108,8 +108,8 @@ pub fn date(text: &str) -> Option<NaiveDate> {
 /// `datetime.strptime(text, "%Y%m%d%H%M%S")`; `None` where Python raises `ValueError`.
 pub fn date_time(text: &str) -> Option<NaiveDateTime> {
     let f = fields(text, &[YEAR, MONTH, DAY, HOUR, MINUTE, SECOND])?;
-    let date = NaiveDate::from_ymd_opt(i32::try_from(f[0]).ok()?, f[1], f[2])
-        .filter(|d| d.year() >= 1)?;
+    let date =
+        NaiveDate::from_ymd_opt(i32::try_from(f[0]).ok()?, f[1], f[2]).filter(|d| d.year() >= 1)?;
     // Python accepts seconds 60 and 61 in the pattern but `datetime` rejects them.
     let time = NaiveTime::from_hms_opt(f[3], f[4], f[5])?;
     Some(date.and_time(time))

@@ -1,0 +1,342 @@
+//! Differential test: the `rsna` dialect against the RSNA DICOM Anonymizer's
+//! own engine (`rsna-anonymizer` 19.0.10, run headless by
+//! `tests/reference/rsna_engine.py`), on the DICOM files of pydicom's wheel.
+//!
+//! 1. Both engines run over the whole corpus; every file's outcome must
+//!    agree, except the documented differences in [`KNOWN_DIFFERENCES`].
+//! 2. Both run again over the files both stored, so that patients are
+//!    numbered alike, and every output data set is compared element by
+//!    element, sequences included.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::reference::{pydicom_corpus, rsna_default_script, rsna_engine_python};
+use dicom_core::value::Value;
+use dicom_object::{InMemDicomObject, open_file};
+
+const SITE_ID: &str = "99";
+const UID_ROOT: &str = "1.2.826.0.1.3680043.10.474.2";
+const PROJECT: &str = "DIFF";
+
+/// Files whose outcome differs, and why. Every entry is also in the README.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    // (file, reference outcome, ours)
+    //
+    // Deliberate: a data set without the Part 10 preamble and meta group is
+    // DICOM; pydicom refuses it unless forced, so the reference quarantines it.
+    (
+        "test_files/ExplVR_LitEndNoMeta.dcm",
+        "quarantined:Invalid_DICOM",
+        "done",
+    ),
+    (
+        "test_files/rtstruct.dcm",
+        "quarantined:Invalid_DICOM",
+        "done",
+    ),
+    // Deliberate: a truncated file is quarantined, not passed on. (The
+    // reference skips this one as a duplicate of rtplan.dcm.)
+    (
+        "test_files/rtplan_truncated.dcm",
+        "skipped",
+        "quarantined:DICOM_Read_Error",
+    ),
+    // Reader: dicom-rs 0.10 rejects these malformed files, which pydicom reads
+    // far enough to find required attributes missing. Both quarantine.
+    (
+        "test_files/UN_sequence.dcm",
+        "quarantined:Missing_Attributes",
+        "quarantined:DICOM_Read_Error",
+    ),
+    (
+        "test_files/dicomdirtests/DICOMDIR-nooffset",
+        "quarantined:Missing_Attributes",
+        "quarantined:DICOM_Read_Error",
+    ),
+    (
+        "test_files/meta_missing_tsyntax.dcm",
+        "quarantined:Missing_Attributes",
+        "quarantined:DICOM_Read_Error",
+    ),
+    (
+        "test_files/no_meta_group_length.dcm",
+        "quarantined:Missing_Attributes",
+        "quarantined:DICOM_Read_Error",
+    ),
+    // Reader (open gap): dicom-rs 0.10 cannot read this JPEG file that pydicom
+    // reads; we quarantine it, so its duplicate is the one we store.
+    (
+        "test_files/SC_rgb_jpeg.dcm",
+        "done",
+        "quarantined:DICOM_Read_Error",
+    ),
+    ("test_files/SC_rgb_jpeg_dcmd.dcm", "skipped", "done"),
+];
+
+/// An outcome as `status` or `status:reason`.
+type Outcomes = BTreeMap<String, String>;
+
+fn run_reference(python: &Path, script: &Path, input: &Path, output: &Path) -> Outcomes {
+    let out = Command::new(python)
+        .arg(common::reference::repo_root().join("tests/reference/rsna_engine.py"))
+        .args(["--input".as_ref(), input.as_os_str()])
+        .args(["--output".as_ref(), output.as_os_str()])
+        .args(["--script".as_ref(), script.as_os_str()])
+        .args([
+            "--site-id",
+            SITE_ID,
+            "--uid-root",
+            UID_ROOT,
+            "--project-name",
+            PROJECT,
+        ])
+        .output()
+        .expect("run the reference engine");
+    assert!(
+        out.status.success(),
+        "reference engine failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reference JSON");
+    json.as_object()
+        .expect("an object")
+        .iter()
+        .map(|(file, o)| {
+            let status = match o["status"].as_str().unwrap_or_default() {
+                "stored" => "done".to_string(),
+                // Duplicate SOPInstanceUIDs; not-DICOM files are quarantined by the reference.
+                "skipped" => "skipped".to_string(),
+                "quarantined" => {
+                    format!("quarantined:{}", o["reason"].as_str().unwrap_or_default())
+                }
+                other => format!("{other}:{}", o["message"]),
+            };
+            (file.clone(), status)
+        })
+        .collect()
+}
+
+fn run_ours(script: &Path, input: &Path, output: &Path) -> Outcomes {
+    let store = output.join("store.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .arg("anonymize")
+        .args(["--input".as_ref(), input.as_os_str()])
+        .args(["--output".as_ref(), output.join("images").as_os_str()])
+        .args(["--script".as_ref(), script.as_os_str()])
+        .args(["--store".as_ref(), store.as_os_str()])
+        .args([
+            "--site-id",
+            SITE_ID,
+            "--uid-root",
+            UID_ROOT,
+            "--project-name",
+            PROJECT,
+        ])
+        .args(["--layout", "rsna"])
+        .output()
+        .expect("run dicom-anonymizer");
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "dicom-anonymizer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&store).expect("open the store");
+    let mut stmt = conn
+        .prepare("SELECT source, status, reason FROM files")
+        .unwrap();
+    stmt.query_map([], |r| {
+        let status: String = r.get(1)?;
+        let reason: Option<String> = r.get(2)?;
+        Ok((r.get::<_, String>(0)?, status, reason))
+    })
+    .unwrap()
+    .map(|r| {
+        let (file, status, reason) = r.unwrap();
+        let outcome = match (status.as_str(), reason.as_deref()) {
+            ("quarantined", Some(reason)) => format!("quarantined:{reason}"),
+            // The reference quarantines what is not DICOM.
+            ("skipped", Some("not DICOM")) => "quarantined:Invalid_DICOM".to_string(),
+            (s, _) => s.to_string(),
+        };
+        (file, outcome)
+    })
+    .collect()
+}
+
+/// Every `.dcm` under `dir`, by file name (the anonymized SOPInstanceUID).
+fn outputs(dir: &Path) -> BTreeMap<String, PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The differences between two data sets, one line each.
+fn compare(path: &str, ours: &InMemDicomObject, theirs: &InMemDicomObject, out: &mut Vec<String>) {
+    let a: BTreeSet<_> = ours.tags().collect();
+    let b: BTreeSet<_> = theirs.tags().collect();
+    for t in a.difference(&b) {
+        out.push(format!("{path}{t}: only in ours"));
+    }
+    for t in b.difference(&a) {
+        out.push(format!("{path}{t}: only in the reference"));
+    }
+    for t in a.intersection(&b) {
+        let (x, y) = (ours.get(*t).unwrap(), theirs.get(*t).unwrap());
+        if x.vr() != y.vr() {
+            out.push(format!("{path}{t}: VR {:?} vs {:?}", x.vr(), y.vr()));
+            continue;
+        }
+        match (x.value(), y.value()) {
+            (Value::Sequence(s), Value::Sequence(r)) => {
+                if s.items().len() != r.items().len() {
+                    out.push(format!(
+                        "{path}{t}: {} items vs {}",
+                        s.items().len(),
+                        r.items().len()
+                    ));
+                    continue;
+                }
+                for (i, (p, q)) in s.items().iter().zip(r.items()).enumerate() {
+                    compare(&format!("{path}{t}[{i}]/"), p, q, out);
+                }
+            }
+            (Value::Primitive(p), Value::Primitive(q)) => {
+                let norm = |v: &dicom_core::PrimitiveValue| match v {
+                    dicom_core::PrimitiveValue::Str(_) | dicom_core::PrimitiveValue::Strs(_) => {
+                        format!(
+                            "{:?}",
+                            v.to_multi_str()
+                                .iter()
+                                .map(|s| s.trim_end_matches([' ', '\0']).to_string())
+                                .collect::<Vec<_>>()
+                        )
+                    }
+                    dicom_core::PrimitiveValue::Empty => "[\"\"]".to_string(),
+                    other => format!("{other:?}"),
+                };
+                if norm(p) != norm(q) {
+                    out.push(format!("{path}{t}: {} vs {}", norm(p), norm(q)));
+                }
+            }
+            (Value::PixelSequence(p), Value::PixelSequence(q)) => {
+                if p.fragments() != q.fragments() {
+                    out.push(format!("{path}{t}: pixel fragments differ"));
+                }
+            }
+            _ => out.push(format!("{path}{t}: different kinds of value")),
+        }
+    }
+}
+
+fn copy_selected(from: &Path, files: &BTreeSet<String>, to: &Path) {
+    for rel in files {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(rel), dest).unwrap();
+    }
+}
+
+#[test]
+fn rsna_dialect_matches_the_rsna_engine_on_the_pydicom_corpus() {
+    let (Some(script), Some(corpus), Some(python)) = (
+        rsna_default_script(),
+        pydicom_corpus(),
+        rsna_engine_python(),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+
+    // 1. Outcomes over the whole corpus.
+    let reference = run_reference(&python, &script, &corpus, &tmp.path().join("ref-all"));
+    let ours = run_ours(&script, &corpus, &tmp.path().join("ours-all"));
+    let known: BTreeMap<&str, (&str, &str)> = KNOWN_DIFFERENCES
+        .iter()
+        .map(|(f, r, o)| (*f, (*r, *o)))
+        .collect();
+    let mut unexplained = Vec::new();
+    for (file, theirs) in &reference {
+        let mine = ours.get(file).map(String::as_str).unwrap_or("absent");
+        match known.get(file.as_str()) {
+            Some((r, o)) if (*r, *o) == (theirs.as_str(), mine) => {}
+            Some((r, o)) => unexplained.push(format!(
+                "{file}: documented as reference {r} / ours {o}, now reference {theirs} / ours {mine}"
+            )),
+            None if theirs != mine => unexplained.push(format!("{file}: reference {theirs}, ours {mine}")),
+            None => {}
+        }
+    }
+    let stored: Vec<_> = reference.values().filter(|o| *o == "done").collect();
+    eprintln!(
+        "reference stored {} of {} files",
+        stored.len(),
+        reference.len()
+    );
+    assert!(stored.len() > 100, "the corpus should exercise the engine");
+
+    // 2. Data sets, over the files both stored.
+    let both: BTreeSet<String> = reference
+        .iter()
+        .filter(|(f, o)| *o == "done" && ours.get(*f).is_some_and(|m| m == "done"))
+        .map(|(f, _)| f.clone())
+        .collect();
+    let selected = tmp.path().join("selected");
+    copy_selected(&corpus, &both, &selected);
+    let ref_dir = tmp.path().join("ref");
+    let ours_dir = tmp.path().join("ours");
+    run_reference(&python, &script, &selected, &ref_dir);
+    run_ours(&script, &selected, &ours_dir);
+    let theirs = outputs(&ref_dir.join("images"));
+    let mine = outputs(&ours_dir.join("images"));
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        mine.keys().collect::<Vec<_>>(),
+        "both engines write the same anonymized SOPInstanceUIDs"
+    );
+    let mut differences = Vec::new();
+    for (name, their_path) in &theirs {
+        let t = open_file(their_path).expect("read the reference output");
+        let m = open_file(&mine[name]).expect("read our output");
+        compare(&format!("{name}: "), &m, &t, &mut differences);
+        assert_eq!(
+            m.meta().media_storage_sop_instance_uid(),
+            m.get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_end_matches('\0')
+        );
+        assert_eq!(
+            m.meta().transfer_syntax(),
+            t.meta().transfer_syntax(),
+            "{name}: transfer syntax kept"
+        );
+    }
+    eprintln!("compared {} data sets element by element", theirs.len());
+    unexplained.extend(differences);
+    assert!(
+        unexplained.is_empty(),
+        "{} unexplained differences:\n{}",
+        unexplained.len(),
+        unexplained.join("\n")
+    );
+}
