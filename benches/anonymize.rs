@@ -1,0 +1,227 @@
+//! `cargo bench --bench anonymize`: files/s and MB/s of `anonymize` on
+//! pydicom's DICOM files repeated (with fresh SOPInstanceUIDs) to 2,000
+//! files, beside a plain copy of the same tree and the RSNA tool's own
+//! engine on the first 300 of them, in one run. Prints figures; asserts
+//! nothing (targets: 50× the RSNA engine's files/s, within 2× of the copy).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+
+const FILES: usize = 2000;
+const RSNA_FILES: usize = 300;
+
+fn fetch(what: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("bash")
+        .arg(root.join("tests/fetch_reference.sh"))
+        .arg(what)
+        .output()
+        .expect("run fetch_reference.sh");
+    assert!(
+        out.status.success(),
+        "fetch {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn sources(corpus: &Path) -> Vec<dicom_object::DefaultDicomObject> {
+    let mut out = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(corpus.join("test_files"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for p in names {
+        if p.extension().is_none_or(|e| e != "dcm") {
+            continue;
+        }
+        if let Ok(obj) = dicom_object::open_file(&p) {
+            let ok = [
+                tags::SOP_CLASS_UID,
+                tags::SOP_INSTANCE_UID,
+                tags::STUDY_INSTANCE_UID,
+                tags::SERIES_INSTANCE_UID,
+            ]
+            .iter()
+            .all(|t| {
+                obj.get(*t)
+                    .is_some_and(|e| !e.to_str().unwrap_or_default().trim().is_empty())
+            });
+            // Only files our reader takes back after dicom-rs writes them.
+            let probe =
+                std::env::temp_dir().join(format!("bench-probe-{}.dcm", std::process::id()));
+            // Room for the suffix that makes each SOPInstanceUID unique.
+            let short = obj
+                .get(tags::SOP_INSTANCE_UID)
+                .is_some_and(|e| e.to_str().unwrap_or_default().len() <= 56);
+            let readable = ok
+                && short
+                && obj.write_to_file(&probe).is_ok()
+                && dicom_anonymizer::dicom_file::open(&probe, None).is_ok();
+            let _ = std::fs::remove_file(&probe);
+            if readable {
+                out.push(obj);
+            }
+        }
+    }
+    out
+}
+
+fn tree_size(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let rel = e.path().strip_prefix(from).unwrap();
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(to.join(rel)).unwrap();
+        } else {
+            std::fs::copy(e.path(), to.join(rel)).unwrap();
+        }
+    }
+}
+
+fn main() {
+    let corpus = fetch("pydicom-corpus");
+    let script = fetch("rsna-script");
+    let python = fetch("rsna-engine");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let sources = sources(&corpus);
+    for i in 0..FILES {
+        let mut obj = sources[i % sources.len()].clone();
+        let sop = format!(
+            "{}.{}",
+            obj.get(tags::SOP_INSTANCE_UID)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_end_matches('\0'),
+            i
+        );
+        // Keep UIDs of even length: the meta group is written as given.
+        let sop = if sop.len() % 2 == 1 {
+            format!("{sop}.10")
+        } else {
+            sop
+        };
+        obj.put(DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(sop.as_str()),
+        ));
+        let ts = obj
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string();
+        let obj = obj
+            .into_inner()
+            .with_meta(dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(ts))
+            .unwrap();
+        let path = input.join(format!("{:02}/{i:05}.dcm", i % 20));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        obj.write_to_file(&path).unwrap();
+    }
+    let mb = tree_size(&input) as f64 / 1e6;
+    println!(
+        "corpus: {FILES} files, {mb:.1} MB, from {} distinct pydicom files",
+        sources.len()
+    );
+
+    let t = Instant::now();
+    copy_tree(&input, &tmp.path().join("copy"));
+    let copy = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .arg("anonymize")
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(tmp.path().join("ours"))
+        .arg("--script")
+        .arg(&script)
+        .args(["--site-id", "99"])
+        .output()
+        .unwrap();
+    let ours = t.elapsed().as_secs_f64();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    if !summary.contains(&format!("anonymized {FILES} files")) {
+        let report = std::fs::read_to_string(tmp.path().join("ours/quarantine/report.csv"));
+        panic!(
+            "{summary}\n{}",
+            report
+                .unwrap_or_default()
+                .lines()
+                .take(4)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    let subset = tmp.path().join("subset");
+    for i in 0..RSNA_FILES {
+        let rel = format!("{:02}/{i:05}.dcm", i % 20);
+        std::fs::create_dir_all(subset.join(&rel).parent().unwrap()).unwrap();
+        std::fs::copy(input.join(&rel), subset.join(&rel)).unwrap();
+    }
+    let t = Instant::now();
+    let out = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/rsna_engine.py"))
+        .arg("--input")
+        .arg(&subset)
+        .arg("--output")
+        .arg(tmp.path().join("rsna"))
+        .arg("--script")
+        .arg(&script)
+        .args([
+            "--site-id",
+            "99",
+            "--uid-root",
+            "1.2.826.0.1.3680043.10.474.2",
+            "--project-name",
+            "BENCH",
+        ])
+        .output()
+        .unwrap();
+    let rsna = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let rate = |n: usize, s: f64| n as f64 / s;
+    println!(
+        "plain copy:        {:8.0} files/s  {:7.1} MB/s  ({copy:.2} s)",
+        rate(FILES, copy),
+        mb / copy
+    );
+    println!(
+        "dicom-anonymizer:  {:8.0} files/s  {:7.1} MB/s  ({ours:.2} s, all cores)",
+        rate(FILES, ours),
+        mb / ours
+    );
+    println!(
+        "RSNA engine:       {:8.0} files/s  ({rsna:.2} s for the first {RSNA_FILES} files, one thread as in the tool)",
+        rate(RSNA_FILES, rsna)
+    );
+    println!(
+        "dicom-anonymizer is {:.0}x the RSNA engine's files/s and takes {:.1}x the time of the copy",
+        rate(FILES, ours) / rate(RSNA_FILES, rsna),
+        ours / copy
+    );
+}
