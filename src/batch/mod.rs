@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -44,6 +45,15 @@ pub const REQUIRED: [(dicom_core::Tag, &str); 4] = [
     (tags::STUDY_INSTANCE_UID, "StudyInstanceUID"),
     (tags::SERIES_INSTANCE_UID, "SeriesInstanceUID"),
 ];
+
+/// The required attributes `obj` lacks or has empty.
+fn missing_required(obj: &InMemDicomObject) -> Vec<&'static str> {
+    REQUIRED
+        .iter()
+        .filter(|(tag, _)| string_of(obj, *tag).is_none_or(|v| v.is_empty()))
+        .map(|(_, name)| *name)
+        .collect()
+}
 
 /// What to run.
 pub struct Options {
@@ -123,11 +133,7 @@ fn scan(path: &Path, rel: &str) -> Scanned {
     };
     // As pydicom does, a UN element the dictionary knows is read with its VR.
     crate::interpreter::values::resolve_unknown_vrs(&mut obj);
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .filter(|(tag, _)| string_of(&obj, *tag).is_none_or(|v| v.is_empty()))
-        .map(|(_, name)| *name)
-        .collect();
+    let missing = missing_required(&obj);
     if !missing.is_empty() {
         return Scanned::Quarantine(
             Reason::MissingAttributes,
@@ -171,11 +177,7 @@ fn anonymize_file(
         .map_err(|e| storage(e.to_string()))?;
     // The reference cannot store a data set that lost a required UID.
     let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .filter(|(tag, _)| value(*tag).is_none())
-        .map(|(_, n)| *n)
-        .collect();
+    let missing = missing_required(&obj);
     if !missing.is_empty() {
         return Err(storage(format!(
             "the script removes required attributes: {}",

@@ -20,14 +20,13 @@
 
 use std::collections::HashMap;
 
-use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::values::{
-    is_text_vr, multi_text_element, resolve_unknown_vrs, text_element, text_values,
+    for_each_item, is_text_vr, multi_text_element, resolve_unknown_vrs, text_element, text_values,
 };
 use crate::dialect::rsna::{RsnaOperation, classify};
 use crate::functions::rsna::{hashdate, lookup, round, uid::UidGenerator};
@@ -196,18 +195,7 @@ fn remove_private(obj: &mut InMemDicomObject) {
     for tag in private {
         obj.remove_element(tag);
     }
-    let sequences: Vec<Tag> = obj
-        .iter()
-        .filter(|e| matches!(e.value(), Value::Sequence(_)))
-        .map(|e| e.tag())
-        .collect();
-    for tag in sequences {
-        obj.update_value(tag, |v| {
-            if let Some(items) = v.items_mut() {
-                items.iter_mut().for_each(remove_private);
-            }
-        });
-    }
+    for_each_item(obj, remove_private);
 }
 
 struct Walker<'a> {

@@ -122,6 +122,13 @@ pub fn resolve_unknown_vrs(obj: &mut InMemDicomObject) {
             obj.put(DataElement::new(tag, vr, value));
         }
     }
+    for_each_item(obj, resolve_unknown_vrs);
+}
+
+/// Apply `f` to every item of every sequence element of `obj` (one level
+/// down; `f` recurses itself when it needs to).
+pub fn for_each_item(obj: &mut InMemDicomObject, mut f: impl FnMut(&mut InMemDicomObject)) {
+    use dicom_core::header::Header;
     let sequences: Vec<Tag> = obj
         .iter()
         .filter(|e| matches!(e.value(), Value::Sequence(_)))
@@ -130,7 +137,7 @@ pub fn resolve_unknown_vrs(obj: &mut InMemDicomObject) {
     for tag in sequences {
         obj.update_value(tag, |v| {
             if let Some(items) = v.items_mut() {
-                items.iter_mut().for_each(resolve_unknown_vrs);
+                items.iter_mut().for_each(&mut f);
             }
         });
     }

@@ -158,11 +158,7 @@ impl Store {
 
     /// Replace the lookup table.
     pub fn replace_lookup(&mut self, table: &LookupTable) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let err = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute("DELETE FROM lookup_patients", []).map_err(err)?;
         for (id, p) in table {
@@ -199,11 +195,7 @@ impl Store {
         ids: &[Identity],
         ctx: &CaptureContext,
     ) -> Result<Vec<CaptureOutcome>, StoreError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let err = sql_error(&self.path);
         let mut tx = self.conn.transaction().map_err(err)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -227,11 +219,7 @@ impl Store {
         uids: &[(String, String)],
         now: &str,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let err = sql_error(&self.path);
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut put_file = tx
@@ -301,4 +289,13 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path).map(|_| ())
+}
+
+/// A constructor of store errors for `path`, usable while the connection is
+/// borrowed mutably.
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |e| StoreError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
