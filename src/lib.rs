@@ -13,5 +13,6 @@ pub mod dialect;
 pub mod dicom_file;
 pub mod functions;
 pub mod interpreter;
+pub mod policy;
 pub mod script;
 pub mod store;

@@ -6,15 +6,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{EXIT_USAGE, read_script};
+use super::EXIT_USAGE;
 use crate::batch::layout::Layout;
 use crate::batch::{self, Engine, Options};
-use crate::check::{check, has_errors};
-use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
 use crate::functions::rsna::{acc, lookup, uid::UidGenerator};
-use crate::interpreter::rsna::{Project, RsnaRules};
-use crate::script::parse;
+use crate::interpreter::rsna::Project;
+use crate::policy::{LoadedScript, ScriptSource};
 use crate::store::{CaptureContext, Store};
 
 /// The RSNA tool's default UID root (its organisation root + `.2`). Set
@@ -31,9 +29,9 @@ pub struct AnonymizeArgs {
     /// Where anonymized files, the quarantine and (by default) the store go.
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
-    /// The script to apply.
-    #[arg(long, value_name = "PATH")]
-    script: PathBuf,
+    /// The script to apply: `low` or `high` (the bundled policies) or a path.
+    #[arg(long, value_name = "low|high|PATH")]
+    script: String,
     /// Whose semantics to apply the script with.
     #[arg(long, value_enum, default_value = "rsna")]
     dialect: Dialect,
@@ -78,28 +76,19 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
 /// store error (the script is checked before any file is touched).
 pub fn run(args: &AnonymizeArgs) -> ExitCode {
     // The script first: nothing is touched if it is wrong.
-    let source = match read_script(&args.script) {
-        Ok(s) => s,
+    let loaded = match ScriptSource::named(&args.script)
+        .and_then(|source| LoadedScript::load(&source, args.dialect, &mut std::io::stderr()))
+    {
+        Ok(l) => l,
         Err(message) => return usage(message),
     };
-    let file = args.script.display().to_string();
-    let parsed = parse(&source);
-    let diagnostics = check(&parsed, args.dialect);
-    for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
-        eprint!("{}", d.render(&file, &source, &parsed.lines));
-    }
-    if has_errors(&diagnostics) {
-        return usage(format!("{file} has errors; no file was touched"));
-    }
-    let Some(script) = parsed.script else {
-        return usage(format!("{file} could not be parsed"));
-    };
-    if args.dialect == Dialect::Ctp {
-        return usage(
-            "the ctp dialect's interpreter is not available yet; `check --dialect ctp` is",
+    if loaded.requests_deface() {
+        eprintln!(
+            "warning: {} asks for head series to be defaced (DEFACE=yes), but the deface stage is not built yet: pixel data is written unchanged",
+            loaded.name
         );
     }
-    let rules = RsnaRules::compile(&script);
+    let rules = loaded.rules;
 
     // The directories.
     if !args.input.is_dir() {

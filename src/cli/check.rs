@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::{EXIT_USAGE, read_script};
+use super::EXIT_USAGE;
 use crate::check::{check, has_errors};
 use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
@@ -39,7 +39,7 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> ExitCode {
     let mut sources = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        match read_script(path) {
+        match crate::policy::read_utf8(path) {
             Ok(text) => sources.push((path.display().to_string(), text)),
             Err(message) => {
                 eprintln!("error: {message}");

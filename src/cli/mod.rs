@@ -51,15 +51,3 @@ pub fn main() -> ExitCode {
         Command::Lookup(args) => lookup::run(&args),
     }
 }
-
-/// Read a script as UTF-8 text; the error names the file.
-fn read_script(path: &std::path::Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{}: not UTF-8 text (invalid byte at offset {}); scripts are read as UTF-8, as CTP reads them",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
-}
