@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod dialect;
 pub mod dicom_file;
+pub mod explain;
 pub mod functions;
 pub mod interpreter;
 pub mod policy;

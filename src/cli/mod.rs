@@ -2,6 +2,7 @@
 
 mod anonymize;
 mod check;
+mod explain;
 mod lookup;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// Parse and validate scripts; print every problem with its location.
     Check(check::CheckArgs),
+    /// Show what a script does to each element of one file.
+    Explain(explain::ExplainArgs),
     /// The store's original ↔ anonymized mapping.
     Lookup(lookup::LookupArgs),
 }
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Anonymize(args) => anonymize::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Lookup(args) => lookup::run(&args),
     }
 }

@@ -53,3 +53,10 @@ pub fn pydicom_corpus() -> Option<PathBuf> {
 pub fn rsna_engine_python() -> Option<PathBuf> {
     fetch("rsna-engine")
 }
+
+/// DICOM PS3.15 Table E.1-1 (Basic Profile and option columns) as JSON,
+/// converted from idiscore's generated module by `tests/reference/table_e1_1.py`.
+#[allow(dead_code)]
+pub fn ps315_table() -> Option<PathBuf> {
+    fetch("ps315-profile")
+}
