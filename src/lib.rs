@@ -15,5 +15,6 @@ pub mod explain;
 pub mod functions;
 pub mod interpreter;
 pub mod policy;
+pub mod policy_diff;
 pub mod script;
 pub mod store;

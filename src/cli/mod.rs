@@ -2,6 +2,7 @@
 
 mod anonymize;
 mod check;
+mod diff;
 mod explain;
 mod lookup;
 
@@ -29,6 +30,8 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// Parse and validate scripts; print every problem with its location.
     Check(check::CheckArgs),
+    /// How each tag's outcome changes from one script to another across a corpus.
+    Diff(diff::DiffArgs),
     /// Show what a script does to each element of one file.
     Explain(explain::ExplainArgs),
     /// The store's original ↔ anonymized mapping.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Anonymize(args) => anonymize::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Lookup(args) => lookup::run(&args),
     }
