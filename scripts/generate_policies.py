@@ -241,7 +241,8 @@ HEADER = {
   - Quasi-identifiers, generalized:
       PatientAge: @round(this,5), rounded to the nearest multiple of 5
         years (halves to even), unit kept: 047Y becomes 045Y, 048Y 050Y.
-        The RSNA engine reads the first digit of the text as the width.
+        The RSNA engine reads the first digit of the text as the width,
+        and writes ages under 10 as 0Y or 05Y (not valid AS values).
       PatientWeight, PatientSize, BodyPartThickness: removed. Binning them
         (10 kg, 10 cm, 10 mm) needs a function the RSNA engine does not
         have, and it would keep the original value; removal is the
