@@ -257,13 +257,33 @@ fn copy_selected(from: &Path, files: &BTreeSet<String>, to: &Path) {
 
 #[test]
 fn rsna_dialect_matches_the_rsna_engine_on_the_pydicom_corpus() {
-    let (Some(script), Some(corpus), Some(python)) = (
-        rsna_default_script(),
-        pydicom_corpus(),
-        rsna_engine_python(),
-    ) else {
+    if let Some(script) = rsna_default_script() {
+        engines_agree(&script);
+    }
+}
+
+/// The bundled policies load in the RSNA tool unchanged, and both engines
+/// do the same with them.
+#[test]
+fn the_bundled_low_level_policy_runs_alike_in_both_engines() {
+    engines_agree(
+        &common::reference::repo_root().join("scripts/dicom_header_anonymizer_low_level.script"),
+    );
+}
+
+#[test]
+fn the_bundled_high_level_policy_runs_alike_in_both_engines() {
+    engines_agree(
+        &common::reference::repo_root().join("scripts/dicom_header_anonymizer_high_level.script"),
+    );
+}
+
+/// Run both engines with `script` over the corpus, and compare.
+fn engines_agree(script: &Path) {
+    let (Some(corpus), Some(python)) = (pydicom_corpus(), rsna_engine_python()) else {
         return;
     };
+    let script = script.to_path_buf();
     let tmp = tempfile::tempdir().unwrap();
 
     // 1. Outcomes over the whole corpus.
@@ -331,7 +351,11 @@ fn rsna_dialect_matches_the_rsna_engine_on_the_pydicom_corpus() {
             "{name}: transfer syntax kept"
         );
     }
-    eprintln!("compared {} data sets element by element", theirs.len());
+    eprintln!(
+        "{}: compared {} data sets element by element",
+        script.display(),
+        theirs.len()
+    );
     unexplained.extend(differences);
     assert!(
         unexplained.is_empty(),
