@@ -97,12 +97,6 @@ impl LoadedScript {
         let Some(script) = parsed.script else {
             return Err(format!("{} could not be parsed", source.name));
         };
-        if dialect == Dialect::Ctp {
-            return Err(
-                "the ctp dialect's interpreter is not available yet; `check --dialect ctp` is"
-                    .into(),
-            );
-        }
         let rules = RsnaRules::compile(&script);
         Ok(LoadedScript {
             name: source.name.clone(),

@@ -27,6 +27,8 @@ use rayon::prelude::*;
 use self::layout::Layout;
 use self::quarantine::Reason;
 use crate::dicom_file::{self, ReadError};
+use crate::functions::ctp::integer::MemoryIntegerTable;
+use crate::interpreter::ctp::{self, CtpScript, Stop};
 use crate::interpreter::rsna::{self, Project, RsnaRules, Subject};
 use crate::interpreter::values::string_of;
 use crate::store::{
@@ -67,9 +69,27 @@ pub struct Options {
 
 /// The script and the project settings, ready to apply.
 pub struct Engine {
-    pub rules: RsnaRules,
+    pub interpreter: Interpreter,
     pub project: Project,
     pub capture: CaptureContext,
+}
+
+/// Whose semantics the script is applied with.
+pub enum Interpreter {
+    /// The RSNA DICOM Anonymizer's: files are captured into the store
+    /// (patients, studies, duplicates) before they are anonymized.
+    Rsna(RsnaRules),
+    /// CTP's DicomAnonymizer: each file stands alone.
+    Ctp(Box<CtpEngine>),
+}
+
+/// A CTP script with the tables its functions read.
+pub struct CtpEngine {
+    pub script: CtpScript,
+    /// The local lookup table (`--lookup-table`, a Java properties file).
+    pub lookup: HashMap<String, String>,
+    /// `@integer` numbers, seeded from the store.
+    pub integers: MemoryIntegerTable,
 }
 
 /// What a run did.
@@ -79,6 +99,8 @@ pub struct Summary {
     pub already_done: usize,
     pub not_dicom: usize,
     pub duplicates: usize,
+    /// Files a CTP script's `@skip()` dropped.
+    pub script_skipped: usize,
     pub quarantined: BTreeMap<&'static str, usize>,
     /// Files the file system would not let us read.
     pub unreadable: usize,
@@ -122,7 +144,7 @@ enum Scanned {
     Accepted(Identity),
 }
 
-fn scan(path: &Path, rel: &str) -> Scanned {
+fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
     let mut obj = match dicom_file::open(path, Some(tags::PIXEL_DATA)) {
         Ok(obj) => obj,
         Err(ReadError::NotDicom) => return Scanned::NotDicom,
@@ -134,7 +156,7 @@ fn scan(path: &Path, rel: &str) -> Scanned {
     // As pydicom does, a UN element the dictionary knows is read with its VR.
     crate::interpreter::values::resolve_unknown_vrs(&mut obj);
     let missing = missing_required(&obj);
-    if !missing.is_empty() {
+    if rsna && !missing.is_empty() {
         return Scanned::Quarantine(
             Reason::MissingAttributes,
             format!("missing {}", missing.join(", ")),
@@ -159,31 +181,56 @@ fn scan(path: &Path, rel: &str) -> Scanned {
     })
 }
 
-/// Anonymize one accepted file and write it; the output's relative path
-/// and the UIDs mapped.
+/// What anonymizing one file came to.
+enum FileOutcome {
+    /// Written: the output's relative path, the UIDs mapped, warnings.
+    Written(String, rsna::UidLog, Vec<String>),
+    /// A CTP script's `@skip()`.
+    Skipped(String),
+}
+
+/// Anonymize one accepted file and write it.
 fn anonymize_file(
     path: &Path,
     rel: &str,
-    subject: &Subject,
+    subject: Option<&Subject>,
     engine: &Engine,
     options: &Options,
-) -> Result<(String, rsna::UidLog), (Reason, String)> {
+) -> Result<FileOutcome, (Reason, String)> {
     let storage = |m: String| (Reason::StorageError, m);
     let file = dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?;
     let ts = file.meta().transfer_syntax().to_string();
+    let meta = meta_values(file.meta());
     let mut obj = file.into_inner();
     let mut uids = Vec::new();
-    rsna::anonymize(&mut obj, &engine.rules, &engine.project, subject, &mut uids)
-        .map_err(|e| storage(e.to_string()))?;
-    // The reference cannot store a data set that lost a required UID.
-    let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
-    let missing = missing_required(&obj);
-    if !missing.is_empty() {
-        return Err(storage(format!(
-            "the script removes required attributes: {}",
-            missing.join(", ")
-        )));
+    let mut warnings = Vec::new();
+    match (&engine.interpreter, subject) {
+        (Interpreter::Rsna(rules), Some(subject)) => {
+            rsna::anonymize(&mut obj, rules, &engine.project, subject, &mut uids)
+                .map_err(|e| storage(e.to_string()))?;
+            // The reference cannot store a data set that lost a required UID.
+            let missing = missing_required(&obj);
+            if !missing.is_empty() {
+                return Err(storage(format!(
+                    "the script removes required attributes: {}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        (Interpreter::Rsna(_), None) => return Err(storage("no captured identity".into())),
+        (Interpreter::Ctp(ctp_engine), _) => {
+            let tables = ctp::Tables {
+                lookup: &ctp_engine.lookup,
+                integers: &ctp_engine.integers,
+            };
+            match ctp::anonymize(&mut obj, &meta, &ctp_engine.script, &tables) {
+                Ok(w) => warnings = w,
+                Err(Stop::Skip(m)) => return Ok(FileOutcome::Skipped(m)),
+                Err(Stop::Quarantine(m)) => return Err((Reason::ScriptQuarantine, m)),
+            }
+        }
     }
+    let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
     let out_rel = match options.layout {
         Layout::Preserve => PathBuf::from(rel),
         Layout::Rsna => layout::rsna_path(
@@ -204,7 +251,33 @@ fn anonymize_file(
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/");
-    Ok((out_rel, uids))
+    Ok(FileOutcome::Written(out_rel, uids, warnings))
+}
+
+/// The file meta group's values, for CTP references to group 0002.
+fn meta_values(meta: &dicom_object::FileMetaTable) -> ctp::Meta {
+    let clean = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
+    let mut m = ctp::Meta::new();
+    m.insert(tags::TRANSFER_SYNTAX_UID, clean(meta.transfer_syntax()));
+    m.insert(
+        tags::MEDIA_STORAGE_SOP_CLASS_UID,
+        clean(meta.media_storage_sop_class_uid()),
+    );
+    m.insert(
+        tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
+        clean(meta.media_storage_sop_instance_uid()),
+    );
+    m.insert(
+        tags::IMPLEMENTATION_CLASS_UID,
+        clean(meta.implementation_class_uid()),
+    );
+    if let Some(v) = &meta.implementation_version_name {
+        m.insert(tags::IMPLEMENTATION_VERSION_NAME, clean(v));
+    }
+    if let Some(v) = &meta.source_application_entity_title {
+        m.insert(tags::SOURCE_APPLICATION_ENTITY_TITLE, clean(v));
+    }
+    m
 }
 
 /// A batch error that stops the run (the store failed).
@@ -264,17 +337,18 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .progress_chars("=> "),
     );
 
+    let rsna_mode = matches!(engine.interpreter, Interpreter::Rsna(_));
     for chunk in todo.chunks(CHUNK) {
         let scanned: Vec<Scanned> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|(path, rel)| scan(path, rel))
+                .map(|(path, rel)| scan(path, rel, rsna_mode))
                 .collect()
         });
         let ids: Vec<Identity> = scanned
             .iter()
             .filter_map(|s| match s {
-                Scanned::Accepted(id) => Some(id.clone()),
+                Scanned::Accepted(id) if rsna_mode => Some(id.clone()),
                 _ => None,
             })
             .collect();
@@ -283,7 +357,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         enum Plan {
             Record(FileRecord),
             Quarantine(Reason, String),
-            Anonymize(Subject, String),
+            Anonymize(Option<Subject>, String),
         }
         let plans: Vec<Plan> = scanned
             .into_iter()
@@ -304,9 +378,10 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     Some(e),
                 )),
                 Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
+                Scanned::Accepted(id) if !rsna_mode => Plan::Anonymize(None, id.sop_instance_uid),
                 Scanned::Accepted(id) => match outcomes.next().expect("one outcome per identity") {
                     CaptureOutcome::Subject(subject) => {
-                        Plan::Anonymize(subject, id.sop_instance_uid)
+                        Plan::Anonymize(Some(subject), id.sop_instance_uid)
                     }
                     CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
                         rel,
@@ -345,13 +420,31 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                         Plan::Record(r) => (r, Vec::new(), None),
                         Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
                         Plan::Anonymize(subject, sop) => {
-                            match anonymize_file(path, rel, &subject, engine, options) {
-                                Ok((out, uids)) => (
-                                    record(rel, FileStatus::Done, Some(out), None, None),
-                                    uids,
+                            match anonymize_file(path, rel, subject.as_ref(), engine, options) {
+                                Ok(FileOutcome::Written(out, uids, warnings)) => {
+                                    let detail = (!warnings.is_empty())
+                                        .then(|| format!("warnings: {}", warnings.join("; ")));
+                                    (
+                                        record(rel, FileStatus::Done, Some(out), None, detail),
+                                        uids,
+                                        None,
+                                    )
+                                }
+                                Ok(FileOutcome::Skipped(m)) => (
+                                    record(
+                                        rel,
+                                        FileStatus::Skipped,
+                                        None,
+                                        Some("skipped by the script"),
+                                        Some(m),
+                                    ),
+                                    Vec::new(),
                                     None,
                                 ),
-                                Err((reason, detail)) => quarantine(reason, detail, Some(sop)),
+                                Err((reason, detail)) => {
+                                    let forget = rsna_mode.then_some(sop);
+                                    quarantine(reason, detail, forget)
+                                }
                             }
                         }
                     };
@@ -373,13 +466,20 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                 FileStatus::Skipped if r.reason.as_deref() == Some("not DICOM") => {
                     summary.not_dicom += 1
                 }
+                FileStatus::Skipped if r.reason.as_deref() == Some("skipped by the script") => {
+                    summary.script_skipped += 1
+                }
                 FileStatus::Skipped => summary.duplicates += 1,
                 FileStatus::Failed => summary.unreadable += 1,
             }
             uids.extend(u);
             file_records.push(r);
         }
-        store.record(&file_records, &uids, &now())?;
+        let integers = match &engine.interpreter {
+            Interpreter::Ctp(c) => c.integers.take_fresh(),
+            Interpreter::Rsna(_) => Vec::new(),
+        };
+        store.record(&file_records, &uids, &integers, &now())?;
     }
     bar.finish_and_clear();
     let rows = store.quarantined()?;

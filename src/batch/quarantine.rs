@@ -21,6 +21,9 @@ pub enum Reason {
     LookupMiss,
     /// The script could not be applied, or the output not written.
     StorageError,
+    /// A CTP script asked for it (`@quarantine()`, a lookup miss, an
+    /// expression that failed).
+    ScriptQuarantine,
 }
 
 impl Reason {
@@ -31,6 +34,7 @@ impl Reason {
             Reason::InvalidDicom => "Invalid_DICOM",
             Reason::LookupMiss => "Lookup_Miss",
             Reason::StorageError => "Storage_Error",
+            Reason::ScriptQuarantine => "Script_Quarantine",
         }
     }
 }

@@ -22,6 +22,13 @@ pub fn keyword_of(group: u16, element: u16) -> Option<&'static str> {
         .map(|e| e.alias())
 }
 
+/// The tag a keyword names as CTP reads it (dcm4che's names): the
+/// standard keyword, or one written with dcm4che's `Ref…`/`…Seq`
+/// abbreviations.
+pub fn tag_of_dcm4che(name: &str) -> Option<Tag> {
+    tag_of(name).or_else(|| tag_of(&expand_abbreviations(name)))
+}
+
 /// A standard keyword close to `name`: first CTP's dcm4che-style
 /// abbreviations spelled out (`RefStudySeq` → `ReferencedStudySequence`),
 /// then a near spelling.

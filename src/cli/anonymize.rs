@@ -8,9 +8,11 @@ use clap::Args;
 
 use super::EXIT_USAGE;
 use crate::batch::layout::Layout;
-use crate::batch::{self, Engine, Options};
+use crate::batch::{self, CtpEngine, Engine, Interpreter, Options};
 use crate::dialect::Dialect;
+use crate::functions::ctp::integer::MemoryIntegerTable;
 use crate::functions::rsna::{acc, lookup, uid::UidGenerator};
+use crate::interpreter::ctp::CtpScript;
 use crate::interpreter::rsna::Project;
 use crate::policy::{LoadedScript, ScriptSource};
 use crate::store::{CaptureContext, Store};
@@ -46,10 +48,15 @@ pub struct AnonymizeArgs {
     /// The project name written in the output's RSNA private block.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_PROJECT_NAME)]
     project_name: String,
-    /// A CTP lookup table (`ptid/ID=ANON`, `dateoffset/ID=DAYS` lines) for
+    /// A CTP lookup table (a properties file of `keyType/value = replacement`
+    /// lines; the rsna dialect reads `ptid/…` and `dateoffset/…`) for
     /// scripts that use `@lookup`.
     #[arg(long, value_name = "FILE")]
     lookup_table: Option<PathBuf>,
+    /// Set a script parameter (`@NAME`), overriding the script's `<p>`
+    /// (ctp dialect; the RSNA tool has no parameters). Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
     /// The store (default: `<output>/.anonymizer/store.sqlite`).
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,
@@ -87,6 +94,18 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
             "warning: {} asks for head series to be defaced (DEFACE=yes), but the deface stage is not built yet: pixel data is written unchanged",
             loaded.name
         );
+    }
+    let mut ctp_script = (args.dialect == Dialect::Ctp).then(|| CtpScript::compile(&loaded.script));
+    for p in &args.params {
+        let Some((name, value)) = p.split_once('=') else {
+            return usage(format!("--param {p:?} is not NAME=VALUE"));
+        };
+        match &mut ctp_script {
+            Some(s) => s.set_param(name.trim().trim_start_matches(['@', '$']), value),
+            None => {
+                eprintln!("warning: --param {name} is ignored: the rsna dialect has no parameters")
+            }
+        }
     }
     let rules = loaded.rules;
 
@@ -145,22 +164,27 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
     if let Err(e) = store.ensure_default_patient(&site_id) {
         return usage(e);
     }
+    let mut ctp_lookup = std::collections::HashMap::new();
     if let Some(path) = &args.lookup_table {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => return usage(format!("cannot read {}: {e}", path.display())),
         };
-        match lookup::parse_table(&text) {
-            Ok(table) => {
-                if let Err(e) = store.replace_lookup(&table) {
-                    return usage(e);
+        if ctp_script.is_some() {
+            ctp_lookup = crate::functions::ctp::properties::parse(&text);
+        } else {
+            match lookup::parse_table(&text) {
+                Ok(table) => {
+                    if let Err(e) = store.replace_lookup(&table) {
+                        return usage(e);
+                    }
                 }
-            }
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("error: {}: {e}", path.display());
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("error: {}: {e}", path.display());
+                    }
+                    return ExitCode::from(EXIT_USAGE);
                 }
-                return ExitCode::from(EXIT_USAGE);
             }
         }
     }
@@ -173,9 +197,22 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
             site_id: site_id.clone(),
             uids: uids.clone(),
             accession_salt: acc::salt(&site_id, &uid_root),
-            lookup_required: rules.lookup_required,
+            lookup_required: rules.lookup_required && ctp_script.is_none(),
         },
-        rules,
+        interpreter: match ctp_script {
+            Some(script) => {
+                let integers = match store.integers() {
+                    Ok(i) => i,
+                    Err(e) => return usage(e),
+                };
+                Interpreter::Ctp(Box::new(CtpEngine {
+                    script,
+                    lookup: ctp_lookup,
+                    integers: MemoryIntegerTable::with_entries(integers),
+                }))
+            }
+            None => Interpreter::Rsna(rules),
+        },
         project: Project {
             site_id,
             project_name: args.project_name.clone(),
@@ -200,11 +237,12 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         0.0
     };
     eprintln!(
-        "anonymized {} files in {secs:.1} s ({rate:.0} files/s); already done {}; not DICOM {}; duplicate SOPInstanceUID {}; unreadable {}",
+        "anonymized {} files in {secs:.1} s ({rate:.0} files/s); already done {}; not DICOM {}; duplicate SOPInstanceUID {}; skipped by the script {}; unreadable {}",
         summary.anonymized,
         summary.already_done,
         summary.not_dicom,
         summary.duplicates,
+        summary.script_skipped,
         summary.unreadable
     );
     if summary.quarantined_total() > 0 {

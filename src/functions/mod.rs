@@ -4,4 +4,5 @@
 //! - [`rsna`]: the operations of the RSNA DICOM Anonymizer's engine
 //!   (`rsna-anonymizer` 19.x, `controller/anonymizer.py`).
 
+pub mod ctp;
 pub mod rsna;

@@ -212,11 +212,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Record a batch of outcomes and the UIDs they mapped, in one transaction.
+    /// Record a batch of outcomes, the UIDs they mapped and the `@integer`
+    /// numbers they assigned, in one transaction.
     pub fn record(
         &mut self,
         records: &[FileRecord],
         uids: &[(String, String)],
+        integers: &[(String, String, u64)],
         now: &str,
     ) -> Result<(), StoreError> {
         let err = sql_error(&self.path);
@@ -251,8 +253,32 @@ impl Store {
             for (phi, anon) in uids {
                 put_uid.execute(params![phi, anon]).map_err(err)?;
             }
+            let mut put_integer = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO ctp_integers (key_type, text, value) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (key_type, text, value) in integers {
+                put_integer
+                    .execute(params![key_type, text, *value as i64])
+                    .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
+    }
+
+    /// Every number CTP's `@integer` assigned: (key type, text, number).
+    pub fn integers(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_type, text, value FROM ctp_integers")
+            .map_err(|e| self.error(e))?;
+        stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })
+        .map_err(|e| self.error(e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| self.error(e))
     }
 
     /// Quarantined files: (source, reason, detail), in source order.

@@ -51,3 +51,10 @@ CREATE TABLE IF NOT EXISTS files (
     detail       TEXT,
     processed_at TEXT NOT NULL
 );
+-- The numbers CTP's @integer assigned: one sequence per key type.
+CREATE TABLE IF NOT EXISTS ctp_integers (
+    key_type TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    value    INTEGER NOT NULL,
+    PRIMARY KEY (key_type, text)
+);

@@ -1,0 +1,1333 @@
+//! CTP's DicomAnonymizer, applied to one data set.
+//!
+//! Reference: johnperry/CTP, `DICOMAnonymizer.java` (`anonymize`,
+//! `insertElements`, `processElements`, `makeReplacement` and the function
+//! calls), `DICOMAnonymizerContext.java` (element values, parameters, the
+//! global rules), `FnCall.java` (how a call's arguments are split) and
+//! `DAScript.java` (how a script becomes commands). In order:
+//!
+//! 1. a missing SpecificCharacterSet is set to `ISO_IR 100`; group lengths
+//!    and trailing padding are dropped and UN elements the dictionary knows
+//!    take its VR (as dcm4che reads and writes them);
+//! 2. elements the script creates with `@always()` are inserted (top level
+//!    only, not sequences);
+//! 3. every element of the data set, in tag order, is removed by a global
+//!    rule (`<r>` private groups, unspecified elements, overlays) unless
+//!    kept (`<k>` groups, SOPClassUID, SOPInstanceUID, StudyInstanceUID,
+//!    groups 0028 and 7FE0, curves and overlays not removed), or, when it
+//!    has a rule, rewritten by the rule's expression: `@remove()` removes,
+//!    `@keep()` keeps, `@blank(n)` writes n spaces, `@empty()` empties, and
+//!    any other text is the new value (`\` separates values);
+//! 4. `@process()` applies the same to each item of a sequence.
+//!
+//! Expressions are evaluated as CTP evaluates them: as text, left to right,
+//! each `@name(args)` replaced by its result. Deliberate differences, all
+//! listed in the README: a value that cannot be written in the element's VR
+//! removes the element (CTP leaves the original value); `@empty()` on a
+//! sequence empties it (CTP keeps its items as they were); no private
+//! element is "safe" (CTP's private tag index is not shipped), so
+//! `<k t="safeprivateelements">` keeps only private creators; `@call`
+//! plugins do not exist, so they quarantine.
+
+use std::collections::{BTreeSet, HashMap};
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_object::InMemDicomObject;
+
+use super::values::{for_each_item, is_text_vr, resolve_unknown_vrs, text_element};
+use crate::check::keywords::tag_of_dcm4che;
+use crate::functions::ctp::integer::{IntegerTable, format as format_integer};
+use crate::functions::ctp::{
+    contents as regex_fn, date as clock, dateinterval, encrypt, hash, hashdate, hashname, hashptid,
+    hashuid, incrementdate, initials, lookup as lookup_fn, modifydate, pathelement, round,
+    truncate,
+};
+use crate::script::ast::{Item, KeepTarget, RemoveTarget, Script, TagSpec};
+
+/// Why the object is not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// `@skip()`: the object is dropped, not quarantined.
+    Skip(String),
+    /// `@quarantine()`, a lookup miss, or an error in an expression.
+    Quarantine(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Skip(m) => write!(f, "skipped by the script: {m}"),
+            Stop::Quarantine(m) => write!(f, "quarantined by the script: {m}"),
+        }
+    }
+}
+
+/// A rule whose `t` names a private element through its creator.
+#[derive(Debug, Clone)]
+struct PrivateRule {
+    group: u16,
+    creator: String,
+    offset: u8,
+    text: String,
+    name: String,
+}
+
+/// A script, compiled as `DAScript.toProperties` and the context read it.
+#[derive(Debug, Clone, Default)]
+pub struct CtpScript {
+    /// Enabled `<e>` rules by tag (the later rule for a tag wins); the
+    /// text is trimmed as CTP trims it.
+    scripts: HashMap<Tag, String>,
+    private_rules: Vec<PrivateRule>,
+    /// `n` of enabled rules for private tags: names usable as references.
+    private_names: HashMap<String, Tag>,
+    /// `<p>` parameters, values untrimmed.
+    pub params: HashMap<String, String>,
+    remove_private_groups: bool,
+    remove_unspecified: bool,
+    remove_overlays: bool,
+    remove_curves: bool,
+    keep_safe_private: bool,
+    keep_groups: BTreeSet<u16>,
+}
+
+/// Java's `String.trim`: every character up to U+0020 at either end.
+fn java_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
+impl CtpScript {
+    pub fn compile(script: &Script) -> Self {
+        let mut s = CtpScript::default();
+        for item in &script.items {
+            match item {
+                Item::Param(p) => {
+                    s.params.insert(p.name.value.clone(), p.value.value.clone());
+                }
+                Item::Element(rule) if rule.enabled.is_enabled() => {
+                    let text = java_trim(&rule.text.value).to_string();
+                    let name = rule.name.as_ref().map(|n| n.value.trim().to_string());
+                    match &rule.tag {
+                        Some(TagSpec::Tag { group, element }) => {
+                            let tag = Tag(*group, *element);
+                            s.scripts.insert(tag, text);
+                            if group % 2 == 1 {
+                                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                                    s.private_names.insert(n, tag);
+                                }
+                            }
+                        }
+                        Some(TagSpec::Private {
+                            group,
+                            creator,
+                            offset,
+                        }) => s.private_rules.push(PrivateRule {
+                            group: *group,
+                            creator: creator.trim().to_string(),
+                            offset: *offset,
+                            text,
+                            name: name.unwrap_or_default(),
+                        }),
+                        None => {}
+                    }
+                }
+                Item::Keep(k) if k.enabled.is_enabled() => match k.target {
+                    Some(KeepTarget::Group { group }) => {
+                        s.keep_groups.insert(group);
+                    }
+                    Some(KeepTarget::SafePrivateElements) => s.keep_safe_private = true,
+                    None => {}
+                },
+                Item::Remove(r) if r.enabled.is_enabled() => match r.target {
+                    Some(RemoveTarget::PrivateGroups) => s.remove_private_groups = true,
+                    Some(RemoveTarget::UnspecifiedElements) => s.remove_unspecified = true,
+                    Some(RemoveTarget::Overlays) => s.remove_overlays = true,
+                    Some(RemoveTarget::Curves) => s.remove_curves = true,
+                    None => {}
+                },
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Override or add parameters (`--param NAME=VALUE`).
+    pub fn set_param(&mut self, name: &str, value: &str) {
+        self.params.insert(name.to_string(), value.to_string());
+    }
+}
+
+/// What the functions read beyond the data set.
+pub struct Tables<'a> {
+    /// The local lookup table (`keyType/value = replacement`).
+    pub lookup: &'a HashMap<String, String>,
+    pub integers: &'a dyn IntegerTable,
+}
+
+/// File meta values, for references to group 0002.
+pub type Meta = HashMap<Tag, String>;
+
+/// Anonymize one data set in place. Returns the warnings (elements whose
+/// new value could not be written, and were removed).
+pub fn anonymize(
+    obj: &mut InMemDicomObject,
+    meta: &Meta,
+    script: &CtpScript,
+    tables: &Tables,
+) -> Result<Vec<String>, Stop> {
+    if obj.get(tags::SPECIFIC_CHARACTER_SET).is_none() {
+        obj.put(text_element(
+            tags::SPECIFIC_CHARACTER_SET,
+            VR::CS,
+            "ISO_IR 100",
+        ));
+    }
+    // dcm4che reads a UN element the dictionary knows with its VR, writes
+    // no group lengths, and stops reading at trailing padding.
+    resolve_unknown_vrs(obj);
+    remove_group_lengths(obj);
+    obj.remove_element(tags::DATA_SET_TRAILING_PADDING);
+    let original = obj.clone();
+    let mut scripts = script.scripts.clone();
+    let mut private_names = script.private_names.clone();
+    for rule in &script.private_rules {
+        if let Some(tag) = private_tag(&original, rule.group, &rule.creator, Some(rule.offset)) {
+            scripts.insert(tag, rule.text.clone());
+            if !rule.name.is_empty() {
+                private_names.insert(rule.name.clone(), tag);
+            }
+        }
+    }
+    let engine = Engine {
+        script,
+        scripts,
+        private_names,
+        tables,
+        meta,
+        root: &original,
+        warnings: std::cell::RefCell::new(Vec::new()),
+    };
+    engine.insert_elements(obj)?;
+    engine.process_elements(&Frame::root(&original), obj)?;
+    Ok(engine.warnings.into_inner())
+}
+
+/// The data set being processed and the ones enclosing it.
+struct Frame<'a> {
+    ds: &'a InMemDicomObject,
+    /// Enclosing data sets, the root first.
+    parents: Vec<&'a InMemDicomObject>,
+}
+
+impl<'a> Frame<'a> {
+    fn root(ds: &'a InMemDicomObject) -> Self {
+        Frame {
+            ds,
+            parents: Vec::new(),
+        }
+    }
+
+    fn is_root(&self) -> bool {
+        self.parents.is_empty()
+    }
+
+    /// What CTP's `getRootDataset` returns: the enclosing data set (the
+    /// root for a first-level item), or the data set itself at the root.
+    fn enclosing(&self) -> &'a InMemDicomObject {
+        self.parents.last().copied().unwrap_or(self.ds)
+    }
+
+    fn true_root(&self) -> &'a InMemDicomObject {
+        self.parents.first().copied().unwrap_or(self.ds)
+    }
+}
+
+struct Engine<'a> {
+    script: &'a CtpScript,
+    scripts: HashMap<Tag, String>,
+    private_names: HashMap<String, Tag>,
+    tables: &'a Tables<'a>,
+    meta: &'a Meta,
+    root: &'a InMemDicomObject,
+    warnings: std::cell::RefCell<Vec<String>>,
+}
+
+/// The result of one expression, and whether it asked for `@process()`.
+struct Replacement {
+    text: String,
+    process: bool,
+}
+
+impl Engine<'_> {
+    fn script_for(&self, tag: Tag) -> Option<&str> {
+        self.scripts.get(&tag).map(String::as_str)
+    }
+
+    /// `insertElements`: create the elements `@always()` asks for.
+    fn insert_elements(&self, out: &mut InMemDicomObject) -> Result<(), Stop> {
+        let mut scripted: Vec<(&Tag, &String)> = self.scripts.iter().collect();
+        scripted.sort();
+        let frame = Frame::root(self.root);
+        for (&tag, script) in scripted {
+            if self.root.get(tag).is_some() {
+                continue;
+            }
+            let script = java_trim(script);
+            let vr = dictionary_vr(tag).unwrap_or(VR::SH);
+            if script.starts_with("@always()") && vr != VR::SQ {
+                let value = self.make_replacement(script, &frame, tag)?.text;
+                if value == "@keep()" || value == "@remove()" {
+                } else if value.starts_with("@blank(") || value == "@empty()" {
+                    self.put(out, tag, vr, "");
+                } else {
+                    self.put(out, tag, vr, &value);
+                }
+            } else if script.starts_with("@always()@require()") && vr == VR::SQ {
+                self.put(out, tag, vr, "");
+            } else if script.starts_with("@always()@call") && vr == VR::SQ {
+                self.make_replacement(script, &frame, tag)?;
+            } else if tag == tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE {
+                self.update_method_codes(script, &frame, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `processElements` over one data set (`input` is the original, `out`
+    /// the one being written).
+    fn process_elements(&self, frame: &Frame, out: &mut InMemDicomObject) -> Result<(), Stop> {
+        let s = self.script;
+        for element in frame.ds.iter() {
+            let tag = element.tag();
+            let group = tag.group();
+            let is_overlay = group & 0xFF00 == 0x6000;
+            let is_curve = group & 0xFF00 == 0x5000;
+            let is_private = group % 2 == 1;
+            let is_creator = is_private && tag.element() & 0xFF00 == 0;
+            let script = self.script_for(tag);
+            let keep = s.keep_groups.contains(&group)
+                || (is_creator && s.keep_safe_private)
+                || tag == tags::SOP_CLASS_UID
+                || tag == tags::SOP_INSTANCE_UID
+                || tag == tags::STUDY_INSTANCE_UID
+                || group == 0x0002
+                || group == 0x0028
+                || group == 0x7FE0
+                || (is_overlay && !s.remove_overlays && !(is_private && s.remove_private_groups))
+                || (is_curve && !s.remove_curves && !(is_private && s.remove_private_groups));
+            if (s.remove_private_groups && is_private && script.is_none() && !keep)
+                || (s.remove_unspecified && script.is_none() && !keep)
+                || (s.remove_overlays && is_overlay)
+            {
+                out.remove_element(tag);
+                continue;
+            }
+            let Some(script) = script else { continue };
+            if tag == tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE {
+                self.update_method_codes(script, frame, out)?;
+                continue;
+            }
+            let replacement = self.make_replacement(script, frame, tag)?;
+            let value = java_trim(&replacement.text);
+            let vr = element.vr();
+            if value.contains("@remove()") {
+                out.remove_element(tag);
+                continue;
+            }
+            if value == "@keep()" {
+            } else if let Some(rest) = value.strip_prefix("@blank(") {
+                let n = rest
+                    .find(')')
+                    .map(|p| {
+                        let digits: String =
+                            rest[..p].chars().filter(char::is_ascii_digit).collect();
+                        format!("0{digits}").parse::<usize>().unwrap_or(usize::MAX)
+                    })
+                    .unwrap_or(0)
+                    .min(55);
+                self.put(out, tag, vr, &" ".repeat(n));
+            } else {
+                let value = if value == "@empty()" { "" } else { value };
+                if vr == VR::SQ && !value.is_empty() {
+                    // CTP cannot write text into a sequence and leaves it;
+                    // we keep it only if its items were processed.
+                    if !replacement.process {
+                        self.warn(tag, "text cannot replace a sequence: removed");
+                        out.remove_element(tag);
+                        continue;
+                    }
+                } else {
+                    self.put(out, tag, vr, value);
+                }
+            }
+            if replacement.process && out.get(tag).is_some() {
+                self.process_items(frame, element, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `@process()`: apply the script to each item of a sequence.
+    fn process_items(
+        &self,
+        frame: &Frame,
+        element: &DataElement<InMemDicomObject>,
+        out: &mut InMemDicomObject,
+    ) -> Result<(), Stop> {
+        let Value::Sequence(seq) = element.value() else {
+            return Ok(());
+        };
+        let tag = element.tag();
+        let mut result = Ok(());
+        out.update_value(tag, |v| {
+            let Some(out_items) = v.items_mut() else {
+                return;
+            };
+            for (in_item, out_item) in seq.items().iter().zip(out_items.iter_mut()) {
+                let mut parents = frame.parents.clone();
+                parents.push(frame.ds);
+                let child = Frame {
+                    ds: in_item,
+                    parents,
+                };
+                if result.is_ok() {
+                    result = self.process_elements(&child, out_item);
+                }
+            }
+        });
+        result
+    }
+
+    /// `updateDeIdentificationMethodCodeSeq`.
+    fn update_method_codes(
+        &self,
+        script: &str,
+        frame: &Frame,
+        out: &mut InMemDicomObject,
+    ) -> Result<(), Stop> {
+        let tag = tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE;
+        let script = java_trim(script);
+        if script.is_empty() || script == "@keep()" {
+            return Ok(());
+        }
+        if script == "@remove()" {
+            out.remove_element(tag);
+            return Ok(());
+        }
+        let value = self.make_replacement(script, frame, tag)?.text;
+        let mut items: Vec<InMemDicomObject> = out
+            .get(tag)
+            .and_then(|e| e.items())
+            .map(|i| i.to_vec())
+            .unwrap_or_default();
+        for code in java_trim(&value).split('/') {
+            let code = java_trim(code);
+            if code.eq_ignore_ascii_case("reset") {
+                items.clear();
+                continue;
+            }
+            let (scheme, meaning) = match method_code_meaning(code) {
+                Some(m) => ("DCM", m),
+                None => ("UNKNOWN", "UNKNOWN"),
+            };
+            items.push(InMemDicomObject::from_element_iter([
+                text_element(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme),
+                text_element(tags::CODE_VALUE, VR::SH, code),
+                text_element(tags::CODE_MEANING, VR::LO, meaning),
+            ]));
+        }
+        out.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
+        Ok(())
+    }
+
+    fn warn(&self, tag: Tag, message: &str) {
+        self.warnings.borrow_mut().push(format!(
+            "({:04X},{:04X}): {message}",
+            tag.group(),
+            tag.element()
+        ));
+    }
+
+    /// `putXX`: write a value in the element's VR; a value the VR cannot
+    /// hold removes the element (a deliberate difference: CTP keeps the
+    /// original value).
+    fn put(&self, out: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+        match typed_value(tag, vr, value) {
+            Ok(element) => {
+                out.put(element);
+            }
+            Err(e) => {
+                self.warn(tag, &format!("{e}: removed"));
+                out.remove_element(tag);
+            }
+        }
+    }
+
+    /// `makeReplacement`: evaluate an expression as text, left to right.
+    fn make_replacement(&self, cmd: &str, frame: &Frame, this: Tag) -> Result<Replacement, Stop> {
+        let chars: Vec<char> = cmd.chars().collect();
+        let mut out = String::new();
+        let mut process = false;
+        let mut i = 0;
+        let mut escape = false;
+        while i < chars.len() {
+            let c = chars[i];
+            i += 1;
+            if escape {
+                out.push(c);
+                escape = false;
+            } else if c == '\\' {
+                escape = true;
+            } else if c == '@' {
+                let Some(call) = FnCall::parse(&chars[i..]) else {
+                    break;
+                };
+                i += call.length;
+                let result = self.call(&call, frame, this)?;
+                process |= result.process;
+                out.push_str(&result.text);
+            } else {
+                out.push(c);
+            }
+        }
+        Ok(Replacement { text: out, process })
+    }
+
+    fn call(&self, f: &FnCall, frame: &Frame, this: Tag) -> Result<Replacement, Stop> {
+        let text = |s: String| {
+            Ok(Replacement {
+                text: s,
+                process: false,
+            })
+        };
+        let contents = |i: usize| self.contents(f.raw(i), frame, this).unwrap_or_default();
+        let contents_null = |i: usize| self.contents(f.raw(i), frame, this);
+        match f.name.as_str() {
+            "contents" => {
+                let value = contents(0);
+                let r = match f.args.len() {
+                    1 => Ok(value),
+                    2 => regex_fn::replace_all(&value, &f.arg(1), ""),
+                    3 => regex_fn::replace_all(&value, &f.arg(1), &f.arg(2)),
+                    _ => Ok(String::new()),
+                };
+                text(r.map_err(Stop::Quarantine)?)
+            }
+            "value" => {
+                let value = contents(0);
+                text(if value.is_empty() { f.arg(1) } else { value })
+            }
+            "truncate" => {
+                let value = contents(0);
+                text(if f.args.len() == 1 {
+                    value
+                } else {
+                    truncate::truncate(&value, f.raw(1))
+                })
+            }
+            "date" => text(clock::today(&f.arg(0))),
+            "time" => text(clock::now(&f.arg(0))),
+            "dateinterval" => text(self.date_interval(f, frame, this)?),
+            "encrypt" | "decrypt" => {
+                if f.args.len() < 2 {
+                    return text(f.args_text());
+                }
+                let value = contents(0);
+                let key = self.param(f.raw(1)).unwrap_or_default();
+                text(if f.name == "encrypt" {
+                    encrypt::encrypt(&value, &key)
+                } else {
+                    encrypt::decrypt(&value, &key).unwrap_or_else(|| f.args_text())
+                })
+            }
+            "hash" => {
+                let Some(value) = contents_null(0) else {
+                    return text("@remove()".into());
+                };
+                let len = if f.args.len() > 1 {
+                    self.param(f.raw(1))
+                        .filter(|s| !s.is_empty())
+                        .map(|s| s.parse().unwrap_or(i64::MAX))
+                        .unwrap_or(i64::MAX)
+                } else {
+                    i64::MAX
+                };
+                text(hash::hash(&value, len))
+            }
+            "hashname" => {
+                let value = contents(0);
+                let length = self
+                    .param(f.raw(1))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(4);
+                let words = if f.args.len() > 2 {
+                    self.param(f.raw(2))
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(i64::MAX)
+                } else {
+                    i64::MAX
+                };
+                text(hashname::hash_name(&value, length, words))
+            }
+            "hashptid" => {
+                if f.args.len() < 2 {
+                    return text(f.args_text());
+                }
+                let site = self.param(f.raw(0)).unwrap_or_default();
+                let ptid = contents_null(1).unwrap_or_else(|| "null".into());
+                let maxlen = if f.args.len() >= 3 {
+                    self.param(f.raw(2))
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(i64::MAX)
+                } else {
+                    i64::MAX
+                };
+                text(hashptid::hash_ptid(&site, &ptid, maxlen))
+            }
+            "hashuid" => {
+                if f.args.len() < 2 {
+                    return text(f.args_text());
+                }
+                let Some(root) = self.param(f.raw(0)) else {
+                    return text(f.args_text());
+                };
+                let Some(mut uid) = contents_null(1) else {
+                    return text("@remove()".into());
+                };
+                if f.args.len() > 2 {
+                    if let Some(tag) = self.element_tag(f.raw(2), frame.ds) {
+                        if let Some(script) = self.script_for(tag) {
+                            uid.push_str(&self.make_replacement(script, frame, tag)?.text);
+                        }
+                    }
+                }
+                text(hashuid::hash_uid(&root, &uid))
+            }
+            "if" => {
+                let branch = if self.test_condition(f, frame, this)? {
+                    &f.true_code
+                } else {
+                    &f.false_code
+                };
+                self.make_replacement(branch, frame, this)
+            }
+            "select" => {
+                let branch = if frame.is_root() {
+                    &f.true_code
+                } else {
+                    &f.false_code
+                };
+                self.make_replacement(branch, frame, this)
+            }
+            "append" => {
+                let r = self.make_replacement(&f.true_code, frame, this)?;
+                let current = frame.ds.get(this).map(element_string);
+                let has_values = frame
+                    .ds
+                    .get(this)
+                    .is_some_and(|e| !matches!(e.value(), Value::Primitive(PrimitiveValue::Empty)));
+                match current {
+                    Some(Some(cur)) if has_values => Ok(Replacement {
+                        text: format!("{cur}\\{}", r.text),
+                        process: r.process,
+                    }),
+                    _ => Ok(r),
+                }
+            }
+            "always" => text(String::new()),
+            "hashdate" => text(self.hash_date(f, frame, this)),
+            "incrementdate" => text(self.increment_date(f, frame, this)),
+            "lowercase" => text(contents(0).to_lowercase()),
+            "uppercase" => text(contents(0).to_uppercase()),
+            "modifydate" => {
+                let Some(date) = contents_null(0) else {
+                    return text("@remove()".into());
+                };
+                if date.chars().count() < 8 || f.args.len() < 4 {
+                    return text("@empty()".into());
+                }
+                let part = |i: usize| modifydate::part(&self.param(f.raw(i)).unwrap_or_default());
+                text(
+                    modifydate::modify_dates(&date, part(1), part(2), part(3))
+                        .unwrap_or_else(|_| "@empty()".into()),
+                )
+            }
+            "initials" => {
+                let mut s = initials::initials(&contents(0));
+                if f.args.len() > 1 {
+                    s = initials::caesar(&s, java_get_int(f.raw(1)));
+                }
+                text(s)
+            }
+            "lookup" => text(self.lookup(f, frame, this)?),
+            "integer" => {
+                let value = contents(0);
+                let width = f.raw(2).parse().unwrap_or(0);
+                let n = self
+                    .tables
+                    .integers
+                    .integer(f.raw(1), &value)
+                    .map_err(|e| Stop::Quarantine(format!("@integer: {e}")))?;
+                text(format_integer(n, width))
+            }
+            "param" => text(self.param(f.raw(0)).unwrap_or_else(|| "null".into())),
+            "quarantine" => Err(Stop::Quarantine(format!(
+                "@quarantine() in the rule for ({:04X},{:04X})",
+                this.group(),
+                this.element()
+            ))),
+            "skip" => Err(Stop::Skip(format!(
+                "@skip() in the rule for ({:04X},{:04X})",
+                this.group(),
+                this.element()
+            ))),
+            "require" => text(self.require(f, frame, this)),
+            "round" => {
+                let width = self
+                    .param(f.raw(1))
+                    .and_then(|s| s.trim().parse::<i64>().ok());
+                let age = contents(0);
+                text(
+                    width
+                        .and_then(|w| round::round_age(&age, w))
+                        .unwrap_or_else(|| f.args_text()),
+                )
+            }
+            "process" => Ok(Replacement {
+                text: "@keep()".into(),
+                process: frame
+                    .ds
+                    .get(this)
+                    .is_some_and(|e| matches!(e.value(), Value::Sequence(_))),
+            }),
+            "call" => Err(Stop::Quarantine(format!(
+                "plugin call: no anonymizer extension {:?} (plugins are not supported)",
+                f.raw(0)
+            ))),
+            "pathelement" => text(pathelement::path_element(&contents(0), f.raw(1))),
+            _ => text(format!("@{}", f.call_text())),
+        }
+    }
+
+    /// `testCondition` of `@if`.
+    fn test_condition(&self, f: &FnCall, frame: &Frame, this: Tag) -> Result<bool, Stop> {
+        if f.args.len() < 2 {
+            return Ok(false);
+        }
+        let name = f.arg(0);
+        let tag = if name.trim().is_empty() || name.trim() == "this" {
+            Some(this)
+        } else {
+            self.element_tag(&name, frame.ds)
+        };
+        let element = self.contents(&name, frame, this);
+        let arg2 = || {
+            let a = f.arg(2);
+            if a.starts_with('@') {
+                self.param(&a).unwrap_or(a)
+            } else {
+                a
+            }
+        };
+        Ok(match f.raw(1) {
+            "isblank" => element.is_none_or(|e| java_trim(&e).is_empty()),
+            "contains" => element.is_some_and(|e| {
+                f.args.len() >= 3 && e.to_lowercase().contains(&arg2().to_lowercase())
+            }),
+            "equals" => element
+                .is_some_and(|e| f.args.len() >= 3 && e.to_lowercase() == arg2().to_lowercase()),
+            "matches" => match element {
+                Some(e) if f.args.len() >= 3 => {
+                    regex_fn::matches(&e, java_trim(&arg2())).map_err(Stop::Quarantine)?
+                }
+                _ => false,
+            },
+            "exists" => tag.is_some_and(|t| frame.ds.get(t).is_some()),
+            "greaterthan" => match element {
+                Some(e) if f.args.len() >= 3 => {
+                    let digits =
+                        |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+                    java_get_int(&digits(&e)) > java_get_int(&digits(&arg2()))
+                }
+                _ => false,
+            },
+            _ => false,
+        })
+    }
+
+    fn hash_date(&self, f: &FnCall, frame: &Frame, this: Tag) -> String {
+        let Some(date) = self.contents(f.raw(0), frame, this) else {
+            return "@remove()".into();
+        };
+        if date.chars().count() < 8 {
+            return "@empty()".into();
+        }
+        let Some(hashed) = self.contents(f.raw(1), frame, this) else {
+            return "@remove()".into();
+        };
+        incrementdate::increment_dates(&date, hashdate::offset_days(&hashed))
+            .unwrap_or_else(|_| "@empty()".into())
+    }
+
+    fn increment_date(&self, f: &FnCall, frame: &Frame, this: Tag) -> String {
+        let Some(date) = self.contents(f.raw(0), frame, this) else {
+            return "@remove()".into();
+        };
+        if date.chars().count() < 8 {
+            return "@empty()".into();
+        }
+        let increment = match f.args.len() {
+            2 => self.param(f.raw(1)),
+            3 => {
+                let key = self.contents(f.raw(1), frame, this);
+                let key_type = self.param(f.raw(2)).unwrap_or_default();
+                key.and_then(|k| lookup_fn::lookup(self.tables.lookup, &key_type, &k).ok())
+            }
+            _ => None,
+        };
+        increment
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .and_then(|days| incrementdate::increment_dates(&date, days).ok())
+            .unwrap_or_else(|| "@empty()".into())
+    }
+
+    fn date_interval(&self, f: &FnCall, frame: &Frame, this: Tag) -> Result<String, Stop> {
+        let fail = || Stop::Quarantine(format!("@dateinterval{} failed", f.args_text()));
+        if f.args.len() <= 2 {
+            return Err(fail());
+        }
+        let date = self.contents(f.raw(0), frame, this).unwrap_or_default();
+        let key_frame = Frame::root(frame.enclosing());
+        let key = self
+            .contents(f.raw(2), &key_frame, this)
+            .unwrap_or_default();
+        let base = lookup_fn::lookup(self.tables.lookup, f.raw(1), &key).map_err(|_| fail())?;
+        let days = dateinterval::interval_days(&date, &base).ok_or_else(fail)?;
+        if f.args.len() == 3 {
+            return Ok(days.to_string());
+        }
+        let origin = self.param(f.raw(3)).unwrap_or_default();
+        incrementdate::increment_date(&origin, days).map_err(|_| fail())
+    }
+
+    fn lookup(&self, f: &FnCall, frame: &Frame, this: Tag) -> Result<String, Stop> {
+        let mut key = String::new();
+        for (i, name) in f.raw(0).split('|').enumerate() {
+            if i > 0 {
+                key.push('|');
+            }
+            key.push_str(&self.contents(name.trim(), frame, this).unwrap_or_default());
+        }
+        key = key.replace('\\', "");
+        if f.raw(2) == "UC" {
+            key = key.to_uppercase();
+        }
+        match lookup_fn::lookup(self.tables.lookup, f.raw(1), &key) {
+            Ok(v) => Ok(v),
+            Err(miss) => {
+                if f.args.len() > 2 {
+                    let action = f.arg(2);
+                    match java_trim(&action) {
+                        "keep" => return Ok("@keep()".into()),
+                        "remove" => return Ok("@remove()".into()),
+                        "empty" => return Ok("@empty()".into()),
+                        "default" if f.args.len() > 3 => {
+                            return Ok(java_trim(&f.arg(3)).to_string());
+                        }
+                        "ignore"
+                            if f.args.len() > 3
+                                && regex_fn::matches(&key, &f.arg(3))
+                                    .map_err(Stop::Quarantine)? =>
+                        {
+                            return Ok(key);
+                        }
+                        _ => {}
+                    }
+                }
+                Err(Stop::Quarantine(format!("@lookup: {}", miss.0)))
+            }
+        }
+    }
+
+    /// `@require([Element[,default]])`.
+    fn require(&self, f: &FnCall, frame: &Frame, this: Tag) -> String {
+        if frame.ds.get(this).is_some() {
+            return "@keep()".into();
+        }
+        if f.args.is_empty() {
+            return String::new();
+        }
+        let value = match self.element_tag(f.raw(0), frame.ds) {
+            Some(tag) if frame.ds.get(tag).is_some() => {
+                self.contents(f.raw(0), frame, this).unwrap_or_default()
+            }
+            _ if f.args.len() > 1 => f.arg(1),
+            _ => String::new(),
+        };
+        if java_trim(&value).is_empty() {
+            format!("@blank({})", value.chars().count())
+        } else {
+            value
+        }
+    }
+
+    /// `getParam`: `@NAME` or `$NAME` is a parameter (`None` when
+    /// undefined); anything else is itself.
+    fn param(&self, name: &str) -> Option<String> {
+        let name = java_trim(name);
+        match name.strip_prefix('@').or_else(|| name.strip_prefix('$')) {
+            Some(p) => self.script.params.get(p).cloned(),
+            None => Some(name.to_string()),
+        }
+    }
+
+    /// `contentsNull`: the value of `this` or of an element reference,
+    /// `None` when there is no such element.
+    fn contents(&self, name: &str, frame: &Frame, this: Tag) -> Option<String> {
+        let name = name.trim();
+        if name == "this" {
+            return self.value_of(frame.ds, this);
+        }
+        if name.is_empty() {
+            return None;
+        }
+        let (mut ds, spec) = match name.strip_prefix("root:") {
+            Some(rest) => (frame.true_root(), rest.trim()),
+            None => (frame.ds, name),
+        };
+        let specs: Vec<&str> = spec.split("::").collect();
+        for (k, spec) in specs.iter().enumerate() {
+            let tag = self.element_tag(spec, ds)?;
+            if k == specs.len() - 1 {
+                return self.value_of(ds, tag);
+            }
+            ds = ds.get(tag)?.items()?.first()?;
+        }
+        None
+    }
+
+    fn value_of(&self, ds: &InMemDicomObject, tag: Tag) -> Option<String> {
+        if tag.group() == 0x0002 {
+            return self.meta.get(&tag).cloned();
+        }
+        element_string(ds.get(tag)?)
+    }
+
+    /// `getElementTag`: a keyword, a hex tag in any of CTP's forms, a name
+    /// the script gave a private element, or `gggg[creator]ee`.
+    fn element_tag(&self, name: &str, ds: &InMemDicomObject) -> Option<Tag> {
+        let mut name = name.trim();
+        for (open, close) in [('[', ']'), ('(', ')')] {
+            if name.starts_with(open) && name.ends_with(close) && name.len() >= 2 {
+                name = name[1..name.len() - 1].trim();
+                break;
+            }
+        }
+        if let Some(tag) = standard_tag(name) {
+            return Some(tag);
+        }
+        if let Some(tag) = self.private_names.get(name) {
+            return Some(*tag);
+        }
+        private_reference(ds, name)
+    }
+}
+
+/// Remove every group length element (gggg,0000), at every depth.
+fn remove_group_lengths(obj: &mut InMemDicomObject) {
+    let lengths: Vec<Tag> = obj.tags().filter(|t| t.element() == 0).collect();
+    for tag in lengths {
+        obj.remove_element(tag);
+    }
+    for_each_item(obj, remove_group_lengths);
+}
+
+/// `DicomObject.getElementTag`: a dcm4che keyword, `ggggeeee` (1–8 hex
+/// digits) or `gggg,eeee`, optionally in `{}`, `[]` or `()`.
+fn standard_tag(name: &str) -> Option<Tag> {
+    let mut name = name.trim();
+    for (open, close) in [('{', '}'), ('[', ']'), ('(', ')')] {
+        if name.starts_with(open) && name.ends_with(close) && name.len() >= 2 {
+            name = name[1..name.len() - 1].trim();
+            break;
+        }
+    }
+    if let Some(tag) = tag_of_dcm4che(name) {
+        return Some(tag);
+    }
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    if (1..=8).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let n = hex(name)?;
+        return (n != 0).then_some(Tag((n >> 16) as u16, n as u16));
+    }
+    let (g, e) = name.split_once(',')?;
+    if g.len() <= 4
+        && (1..=4).contains(&e.len())
+        && g.bytes().all(|b| b.is_ascii_hexdigit())
+        && e.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        let n = (hex(g).unwrap_or(0) << 16) | hex(e)?;
+        return (n != 0).then_some(Tag((n >> 16) as u16, n as u16));
+    }
+    None
+}
+
+/// `DicomObject.getPrivateElementTag`: `gggg[creator]ee` or `gggg[creator]`
+/// (the creator element itself), found through the data set's creators.
+fn private_reference(ds: &InMemDicomObject, name: &str) -> Option<Tag> {
+    let open = name.find('[')?;
+    let close = open + name[open..].find(']')?;
+    let group = name[..open].trim_end_matches(',');
+    let rest = name[close + 1..].trim_start_matches(',');
+    if group.is_empty() || group.len() > 4 || !group.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if rest.len() > 2 || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let group = u16::from_str_radix(group, 16).ok()?;
+    let offset = if rest.is_empty() {
+        None
+    } else {
+        Some(u8::from_str_radix(rest, 16).ok()?)
+    };
+    private_tag(ds, group, name[open + 1..close].trim(), offset)
+}
+
+/// The tag of a private block's element (or, with no offset, of its
+/// creator) in `ds`.
+fn private_tag(
+    ds: &InMemDicomObject,
+    group: u16,
+    creator: &str,
+    offset: Option<u8>,
+) -> Option<Tag> {
+    if group % 2 == 0 {
+        return None;
+    }
+    (0x01..=0xFFu16).find_map(|block| {
+        let owner = element_string(ds.get(Tag(group, block))?)?;
+        (owner == creator).then_some(match offset {
+            Some(o) => Tag(group, (block << 8) | o as u16),
+            None => Tag(group, block),
+        })
+    })
+}
+
+/// An element's value as CTP's `getElementValue` gives it: values joined
+/// by `\`, text without padding; `None` for a sequence.
+fn element_string(e: &DataElement<InMemDicomObject>) -> Option<String> {
+    match e.value() {
+        Value::Primitive(PrimitiveValue::Empty) => Some(String::new()),
+        Value::Primitive(p) => {
+            let values: Vec<String> = p
+                .to_multi_str()
+                .iter()
+                .map(|s| s.trim_end_matches([' ', '\0']).to_string())
+                .map(|s| {
+                    if is_text_vr(e.vr()) {
+                        s
+                    } else {
+                        s.trim().to_string()
+                    }
+                })
+                .collect();
+            Some(values.join("\\"))
+        }
+        _ => None,
+    }
+}
+
+/// `StringUtil.getInt`: an integer, or 0.
+fn java_get_int(s: &str) -> i64 {
+    s.trim().parse().unwrap_or(0)
+}
+
+fn dictionary_vr(tag: Tag) -> Option<VR> {
+    match StandardDataDictionary.by_tag(tag)?.vr() {
+        VirtualVr::Exact(vr) => Some(vr),
+        _ => None,
+    }
+}
+
+/// The meanings CTP writes for de-identification method codes.
+fn method_code_meaning(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "113100" => "Basic Application Confidentiality Profile",
+        "113101" => "Clean Pixel Data Option",
+        "113102" => "Clean Recognizable Visual Features Option",
+        "113103" => "Clean Graphics Option",
+        "113104" => "Clean Structured Content Option",
+        "113105" => "Clean Descriptors Option",
+        "113106" => "Retain Longitudinal Temporal Information Full Dates Option",
+        "113107" => "Retain Longitudinal Temporal Information Modified Dates Option",
+        "113108" => "Retain Patient Characteristics Option",
+        "113109" => "Retain Device Identity Option",
+        "113110" => "Retain UIDs",
+        "113111" => "Retain Safe Private Option",
+        "113112" => "Retain Institution Identity Option",
+        _ => return None,
+    })
+}
+
+/// The element `putXX` writes: `value` split on `\` into values of `vr`.
+fn typed_value(tag: Tag, vr: VR, value: &str) -> Result<DataElement<InMemDicomObject>, String> {
+    if tag.group() % 2 == 1 {
+        let vr = if tag.element() < 0x100 || value.chars().count() <= 64 {
+            VR::LO
+        } else {
+            VR::LT
+        };
+        return Ok(text_element(tag, vr, value));
+    }
+    if value.is_empty() {
+        return Ok(match vr {
+            VR::PN => text_element(tag, vr, " "),
+            VR::SQ => DataElement::new(tag, vr, DataSetSequence::<InMemDicomObject>::empty()),
+            _ => DataElement::new(tag, vr, PrimitiveValue::Empty),
+        });
+    }
+    let values = crate::functions::ctp::hashname::java_split(value, '\\');
+    let bad = |v: &str| format!("{v:?} is not a valid {vr:?} value");
+    macro_rules! numbers {
+        ($t:ty, $variant:ident) => {{
+            let parsed: Result<Vec<$t>, String> = values
+                .iter()
+                .map(|v| v.trim().parse::<$t>().map_err(|_| bad(v)))
+                .collect();
+            PrimitiveValue::$variant(parsed?.into())
+        }};
+    }
+    let primitive = match vr {
+        VR::US => numbers!(u16, U16),
+        VR::SS => numbers!(i16, I16),
+        VR::UL => numbers!(u32, U32),
+        VR::SL => numbers!(i32, I32),
+        VR::UV => numbers!(u64, U64),
+        VR::SV => numbers!(i64, I64),
+        VR::FL => numbers!(f32, F32),
+        VR::FD => numbers!(f64, F64),
+        VR::AT => {
+            let parsed: Result<Vec<Tag>, String> = values
+                .iter()
+                .map(|v| standard_tag(v).ok_or_else(|| bad(v)))
+                .collect();
+            PrimitiveValue::Tags(parsed?.into())
+        }
+        VR::SQ | VR::OB | VR::OW | VR::OD | VR::OF | VR::OL | VR::OV | VR::UN => {
+            return Err(format!("text cannot be written as {vr:?}"));
+        }
+        _ => PrimitiveValue::Strs(values.iter().map(|s| s.to_string()).collect()),
+    };
+    Ok(DataElement::new(tag, vr, primitive))
+}
+
+/// One call, split as CTP's `FnCall` splits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FnCall {
+    name: String,
+    /// The arguments, trimmed, escapes removed, quotes kept.
+    args: Vec<String>,
+    true_code: String,
+    false_code: String,
+    /// Characters consumed after the `@`.
+    length: usize,
+}
+
+impl FnCall {
+    /// Parse a call from the text after its `@`; `None` when CTP would stop
+    /// reading the expression (no `(`, or no closing `)`).
+    fn parse(call: &[char]) -> Option<FnCall> {
+        let open = call.iter().position(|&c| c == '(')?;
+        let name: String = call[..open].iter().filter(|c| !c.is_whitespace()).collect();
+        let mut i = open + 1;
+        let mut args = Vec::new();
+        while let Some(arg) = Self::next_arg(call, &mut i) {
+            args.push(arg);
+        }
+        if i >= call.len() {
+            return None;
+        }
+        i += 1;
+        let mut f = FnCall {
+            name,
+            args,
+            true_code: String::new(),
+            false_code: String::new(),
+            length: i,
+        };
+        let clauses = match f.name.as_str() {
+            "if" | "select" => 2,
+            "append" => 1,
+            _ => 0,
+        };
+        for k in 0..clauses {
+            match Self::clause(call, &mut i) {
+                Some(code) => {
+                    if k == 0 {
+                        f.true_code = code;
+                    } else {
+                        f.false_code = code;
+                    }
+                    i += 1;
+                    f.length = i;
+                }
+                None => {
+                    f.length = call.len();
+                    return Some(f);
+                }
+            }
+        }
+        Some(f)
+    }
+
+    /// `FnCall.getArg(String)`.
+    fn next_arg(call: &[char], i: &mut usize) -> Option<String> {
+        while *i < call.len() && call[*i].is_whitespace() {
+            *i += 1;
+        }
+        if *i >= call.len() || call[*i] == ')' {
+            return None;
+        }
+        let (mut in_escape, mut in_quote, mut in_bracket, mut in_paren) =
+            (false, false, false, false);
+        let (mut brackets, mut parens) = (0, 0);
+        let mut arg = String::new();
+        let mut c = ' ';
+        while *i < call.len() {
+            c = call[*i];
+            if !in_escape && !in_quote && !in_bracket && !in_paren && (c == ',' || c == ')') {
+                break;
+            }
+            if !in_escape && c == '\\' {
+                in_escape = true;
+            } else {
+                arg.push(c);
+                if c == '"' {
+                    in_quote = !in_quote;
+                }
+                if !in_quote {
+                    if c == '[' {
+                        in_bracket = true;
+                        brackets += 1;
+                    } else if in_bracket && c == ']' {
+                        brackets -= 1;
+                        if brackets == 0 {
+                            in_bracket = false;
+                        }
+                    } else if c == '(' {
+                        in_paren = true;
+                        parens += 1;
+                    } else if in_paren && c == ')' {
+                        parens -= 1;
+                        if parens == 0 {
+                            in_paren = false;
+                        }
+                    }
+                }
+                in_escape = false;
+            }
+            *i += 1;
+        }
+        if *i >= call.len() {
+            return None;
+        }
+        if c == ',' {
+            *i += 1;
+        }
+        Some(java_trim(&arg).to_string())
+    }
+
+    /// `FnCall.getClause`: a `{…}` block, braces balanced.
+    fn clause(call: &[char], i: &mut usize) -> Option<String> {
+        while *i < call.len() && call[*i].is_whitespace() {
+            *i += 1;
+        }
+        if *i >= call.len() || call[*i] != '{' {
+            return None;
+        }
+        *i += 1;
+        let mut depth = 1;
+        let mut clause = String::new();
+        while *i < call.len() {
+            let c = call[*i];
+            if c == '{' {
+                depth += 1;
+            }
+            if c == '}' {
+                depth -= 1;
+            }
+            if depth == 0 {
+                break;
+            }
+            clause.push(c);
+            *i += 1;
+        }
+        if *i >= call.len() {
+            return None;
+        }
+        Some(java_trim(&clause).to_string())
+    }
+
+    /// `args[k]`, or empty.
+    fn raw(&self, k: usize) -> &str {
+        self.args.get(k).map(String::as_str).unwrap_or("")
+    }
+
+    /// `getArg(k)`: trimmed, surrounding quotes removed.
+    fn arg(&self, k: usize) -> String {
+        let a = java_trim(self.raw(k));
+        match a.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) if a.len() >= 2 => inner.to_string(),
+            _ => a.to_string(),
+        }
+    }
+
+    /// `getArgs()`: `(a,b,…)`.
+    fn args_text(&self) -> String {
+        format!("({})", self.args.join(","))
+    }
+
+    fn call_text(&self) -> String {
+        format!("{}{}", self.name, self.args_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    #[test]
+    fn calls_split_as_ctp_splits_them() {
+        let f = FnCall::parse(&chars("hash(this, 10)rest")).unwrap();
+        assert_eq!(f.name, "hash");
+        assert_eq!(f.args, ["this", "10"]);
+        assert_eq!(f.length, "hash(this, 10)".len());
+        let f = FnCall::parse(&chars(r#"contents(PatientName,"[,^]","_")"#)).unwrap();
+        assert_eq!(f.args, ["PatientName", r#""[,^]""#, r#""_""#]);
+        assert_eq!(f.arg(1), "[,^]");
+        let f = FnCall::parse(&chars("if(this,isblank){@remove()}{@hash(this)} tail")).unwrap();
+        assert_eq!(f.true_code, "@remove()");
+        assert_eq!(f.false_code, "@hash(this)");
+        assert_eq!(f.length, "if(this,isblank){@remove()}{@hash(this)}".len());
+        assert!(FnCall::parse(&chars("uid")).is_none());
+        assert!(FnCall::parse(&chars("hash(this")).is_none());
+    }
+
+    #[test]
+    fn tags_in_every_ctp_form() {
+        assert_eq!(standard_tag("PatientID"), Some(Tag(0x0010, 0x0020)));
+        assert_eq!(standard_tag("[0010,0020]"), Some(Tag(0x0010, 0x0020)));
+        assert_eq!(standard_tag("(00100020)"), Some(Tag(0x0010, 0x0020)));
+        assert_eq!(standard_tag("RefStudySeq"), Some(Tag(0x0008, 0x1110)));
+        assert_eq!(standard_tag("nonsense"), None);
+    }
+}
