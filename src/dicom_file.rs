@@ -97,14 +97,14 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
     };
     let reader = &bytes[start..];
     let malformed = |e: &dyn std::fmt::Display| ReadError::Malformed(e.to_string());
-    match form {
+    let mut obj = match form {
         Form::Part10 | Form::NoPreamble => {
             let options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
             let options = match until {
                 Some(tag) => options.read_until(tag),
                 None => options,
             };
-            options.from_reader(reader).map_err(|e| malformed(&e))
+            options.from_reader(reader).map_err(|e| malformed(&e))?
         }
         Form::Raw(ts_uid) => {
             let ts = TransferSyntaxRegistry
@@ -120,9 +120,12 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
                 .transfer_syntax(ts_uid)
                 .build()
                 .map_err(|e| malformed(&e))?;
-            Ok(obj.with_exact_meta(meta))
+            obj.with_exact_meta(meta)
         }
-    }
+    };
+    // Text in ISO 2022 code extensions, which dicom-rs cannot decode.
+    crate::charset::decode_in_place(&mut obj);
+    Ok(obj)
 }
 
 /// `UN`, two reserved bytes, and the undefined length.
@@ -192,6 +195,16 @@ pub const TEMP_MARKER: &str = ".anon-tmp-";
 
 /// Write a DICOM file (preamble, meta group, data set) atomically.
 pub fn write_dicom(path: &Path, obj: &DefaultDicomObject) -> std::io::Result<()> {
+    // Text read from ISO 2022 code extensions goes back in them.
+    let encoded;
+    let obj = if crate::charset::uses_code_extensions(obj) {
+        let mut copy = obj.clone();
+        crate::charset::encode_in_place(&mut copy);
+        encoded = copy;
+        &encoded
+    } else {
+        obj
+    };
     write_atomically(path, |out| {
         obj.write_all(out).map_err(std::io::Error::other)
     })

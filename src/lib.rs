@@ -6,6 +6,7 @@
 //! - [`diagnostic`]: problems and how they are shown.
 
 pub mod batch;
+pub mod charset;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;

@@ -6,7 +6,7 @@
 //! global rules), `FnCall.java` (how a call's arguments are split) and
 //! `DAScript.java` (how a script becomes commands). In order:
 //!
-//! 1. a missing SpecificCharacterSet is set to `ISO_IR 100`; group lengths
+//! 1. a missing or empty SpecificCharacterSet is set to `ISO_IR 100`; group lengths
 //!    and trailing padding are dropped and UN elements the dictionary knows
 //!    take its VR (as dcm4che reads and writes them);
 //! 2. elements the script creates with `@always()` are inserted (top level
@@ -179,7 +179,12 @@ pub fn anonymize(
     script: &CtpScript,
     tables: &Tables,
 ) -> Result<Vec<String>, Stop> {
-    if obj.get(tags::SPECIFIC_CHARACTER_SET).is_none() {
+    // dcm4che sees no character set in an empty value either.
+    let declared = obj
+        .get(tags::SPECIFIC_CHARACTER_SET)
+        .and_then(element_string)
+        .is_some_and(|v| !v.replace('\\', "").trim().is_empty());
+    if !declared {
         obj.put(text_element(
             tags::SPECIFIC_CHARACTER_SET,
             VR::CS,
