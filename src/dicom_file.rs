@@ -163,14 +163,20 @@ pub fn write_atomically(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let tmp = temp_path(path);
     let result = (|| {
-        let file = File::create(&tmp)?;
+        let file = match File::create(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)?;
+                File::create(&tmp)?
+            }
+            other => other?,
+        };
         let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
         write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        // The content and the size reach the disk before the rename.
+        file.sync_data()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -141,11 +141,19 @@ enum Scanned {
     NotDicom,
     Unreadable(String),
     Quarantine(Reason, String),
-    Accepted(Identity),
+    /// The identity, and the whole data set when the file is small enough
+    /// to keep (so it is read and parsed once).
+    Accepted(Identity, Option<Box<dicom_object::DefaultDicomObject>>),
 }
 
+/// Files up to this size are parsed whole by the first step and kept for
+/// the third; larger ones are read up to their pixel data, then again.
+const KEEP_PARSED: u64 = 1 << 20;
+
 fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
-    let mut obj = match dicom_file::open(path, Some(tags::PIXEL_DATA)) {
+    let whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
+    let until = if whole { None } else { Some(tags::PIXEL_DATA) };
+    let mut obj = match dicom_file::open(path, until) {
         Ok(obj) => obj,
         Err(ReadError::NotDicom) => return Scanned::NotDicom,
         Err(ReadError::Io(e)) => return Scanned::Unreadable(e.to_string()),
@@ -170,7 +178,7 @@ fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
                 .unwrap_or_default()
         })
     };
-    Scanned::Accepted(Identity {
+    let identity = Identity {
         source: rel.to_string(),
         patient_id: text(tags::PATIENT_ID),
         study_date: text(tags::STUDY_DATE),
@@ -178,7 +186,8 @@ fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
         series_uid: string_of(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
         sop_instance_uid: string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         accession_number: text(tags::ACCESSION_NUMBER),
-    })
+    };
+    Scanned::Accepted(identity, whole.then(|| Box::new(obj)))
 }
 
 /// What anonymizing one file came to.
@@ -194,11 +203,17 @@ fn anonymize_file(
     path: &Path,
     rel: &str,
     subject: Option<&Subject>,
+    parsed: Option<Box<dicom_object::DefaultDicomObject>>,
     engine: &Engine,
     options: &Options,
 ) -> Result<FileOutcome, (Reason, String)> {
     let storage = |m: String| (Reason::StorageError, m);
-    let file = dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?;
+    let file = match parsed {
+        Some(obj) => *obj,
+        None => {
+            dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?
+        }
+    };
     let ts = file.meta().transfer_syntax().to_string();
     let meta = meta_values(file.meta());
     let mut obj = file.into_inner();
@@ -348,7 +363,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         let ids: Vec<Identity> = scanned
             .iter()
             .filter_map(|s| match s {
-                Scanned::Accepted(id) if rsna_mode => Some(id.clone()),
+                Scanned::Accepted(id, _) if rsna_mode => Some(id.clone()),
                 _ => None,
             })
             .collect();
@@ -357,7 +372,11 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         enum Plan {
             Record(FileRecord),
             Quarantine(Reason, String),
-            Anonymize(Option<Subject>, String),
+            Anonymize(
+                Option<Subject>,
+                String,
+                Option<Box<dicom_object::DefaultDicomObject>>,
+            ),
         }
         let plans: Vec<Plan> = scanned
             .into_iter()
@@ -378,21 +397,25 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     Some(e),
                 )),
                 Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
-                Scanned::Accepted(id) if !rsna_mode => Plan::Anonymize(None, id.sop_instance_uid),
-                Scanned::Accepted(id) => match outcomes.next().expect("one outcome per identity") {
-                    CaptureOutcome::Subject(subject) => {
-                        Plan::Anonymize(Some(subject), id.sop_instance_uid)
+                Scanned::Accepted(id, obj) if !rsna_mode => {
+                    Plan::Anonymize(None, id.sop_instance_uid, obj)
+                }
+                Scanned::Accepted(id, obj) => {
+                    match outcomes.next().expect("one outcome per identity") {
+                        CaptureOutcome::Subject(subject) => {
+                            Plan::Anonymize(Some(subject), id.sop_instance_uid, obj)
+                        }
+                        CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
+                            rel,
+                            FileStatus::Skipped,
+                            None,
+                            Some("duplicate SOPInstanceUID"),
+                            Some(format!("already captured from {first_source}")),
+                        )),
+                        CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
+                        CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
                     }
-                    CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
-                        rel,
-                        FileStatus::Skipped,
-                        None,
-                        Some("duplicate SOPInstanceUID"),
-                        Some(format!("already captured from {first_source}")),
-                    )),
-                    CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
-                    CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
-                },
+                }
             })
             .collect();
 
@@ -419,8 +442,15 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     let result = match plan {
                         Plan::Record(r) => (r, Vec::new(), None),
                         Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
-                        Plan::Anonymize(subject, sop) => {
-                            match anonymize_file(path, rel, subject.as_ref(), engine, options) {
+                        Plan::Anonymize(subject, sop, parsed) => {
+                            match anonymize_file(
+                                path,
+                                rel,
+                                subject.as_ref(),
+                                parsed,
+                                engine,
+                                options,
+                            ) {
                                 Ok(FileOutcome::Written(out, uids, warnings)) => {
                                     let detail = (!warnings.is_empty())
                                         .then(|| format!("warnings: {}", warnings.join("; ")));
