@@ -151,9 +151,20 @@ enum Scanned {
 const KEEP_PARSED: u64 = 1 << 20;
 
 fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
-    let whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
-    let until = if whole { None } else { Some(tags::PIXEL_DATA) };
-    let mut obj = match dicom_file::open(path, until) {
+    let mut whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
+    let read = match whole {
+        true => match dicom_file::open(path, None) {
+            // A file broken after its header is judged on its header first
+            // (a duplicate is skipped, not quarantined), as the reference does.
+            Err(ReadError::Malformed(_)) => {
+                whole = false;
+                dicom_file::open(path, Some(tags::PIXEL_DATA))
+            }
+            other => other,
+        },
+        false => dicom_file::open(path, Some(tags::PIXEL_DATA)),
+    };
+    let mut obj = match read {
         Ok(obj) => obj,
         Err(ReadError::NotDicom) => return Scanned::NotDicom,
         Err(ReadError::Io(e)) => return Scanned::Unreadable(e.to_string()),
