@@ -337,6 +337,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .map_err(|e| BatchError::Io(e.to_string()))?;
     let files = input_files(&options.input)
         .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?;
+    remove_stale_temporaries(&options.output);
     let done: HashMap<String, String> = store.done_files()?;
     let mut summary = Summary::default();
     let todo: Vec<&(PathBuf, String)> = files
@@ -530,6 +531,25 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Remove the temporary files a killed run left in the output tree
+/// (`.<name>.anon-tmp-<pid>-<n>`): their content never reached its final
+/// name, and the files they were for are not recorded as done.
+fn remove_stale_temporaries(output: &Path) {
+    for entry in walkdir::WalkDir::new(output)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".anonymizer")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file()
+            && name.starts_with('.')
+            && name.contains(dicom_file::TEMP_MARKER)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn record(
