@@ -9,6 +9,7 @@ pub mod batch;
 pub mod charset;
 pub mod check;
 pub mod cli;
+pub mod deface;
 pub mod diagnostic;
 pub mod dialect;
 pub mod dicom_file;
