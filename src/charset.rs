@@ -24,6 +24,8 @@ use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use dicom_object::InMemDicomObject;
 use encoding_rs::Encoding;
 
+use crate::interpreter::values::for_each_item;
+
 /// The value representations whose text follows SpecificCharacterSet.
 fn uses_charset(vr: VR) -> bool {
     matches!(
@@ -107,20 +109,7 @@ fn convert(
         }
         *changed = true;
     }
-    let sequences: Vec<Tag> = obj
-        .iter()
-        .filter(|e| matches!(e.value(), Value::Sequence(_)))
-        .map(|e| e.tag())
-        .collect();
-    for tag in sequences {
-        obj.update_value(tag, |v| {
-            if let Some(items) = v.items_mut() {
-                for item in items.iter_mut() {
-                    convert(item, values.as_deref(), changed, f);
-                }
-            }
-        });
-    }
+    for_each_item(obj, |item| convert(item, values.as_deref(), changed, f));
 }
 
 fn codec(first: &str) -> SpecificCharacterSet {

@@ -60,6 +60,18 @@ pub fn format_like(original: &str, date: NaiveDate) -> String {
     )
 }
 
+/// Apply `f` to each `\`-separated value of a multi-valued date.
+pub fn each_value(
+    value: &str,
+    f: impl Fn(&str) -> Result<String, BadDate>,
+) -> Result<String, BadDate> {
+    let parts: Vec<String> = super::hashname::java_split(value, '\\')
+        .into_iter()
+        .map(f)
+        .collect::<Result<_, _>>()?;
+    Ok(parts.join("\\"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,11 +15,7 @@ pub fn increment_date(date: &str, days: i64) -> Result<String, BadDate> {
 
 /// Shift every value of a multi-valued date.
 pub fn increment_dates(value: &str, days: i64) -> Result<String, BadDate> {
-    let parts: Vec<String> = super::hashname::java_split(value, '\\')
-        .into_iter()
-        .map(|d| increment_date(d, days))
-        .collect::<Result<_, _>>()?;
-    Ok(parts.join("\\"))
+    calendar::each_value(value, |d| increment_date(d, days))
 }
 
 #[cfg(test)]

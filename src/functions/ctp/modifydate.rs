@@ -30,11 +30,7 @@ pub fn modify_dates(
     month: Option<i64>,
     day: Option<i64>,
 ) -> Result<String, BadDate> {
-    let parts: Vec<String> = super::hashname::java_split(value, '\\')
-        .into_iter()
-        .map(|d| modify_date(d, year, month, day))
-        .collect::<Result<_, _>>()?;
-    Ok(parts.join("\\"))
+    calendar::each_value(value, |d| modify_date(d, year, month, day))
 }
 
 #[cfg(test)]
