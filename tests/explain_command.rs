@@ -122,6 +122,17 @@ fn bad_input_is_refused_with_the_file_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.dcm"));
 
+    // Previews cover the rsna dialect only, and say so.
+    let out = explain(&[
+        "--dialect",
+        "ctp",
+        "--script",
+        "low",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ctp dialect"));
+
     let script = dir.path().join("bad.script");
     std::fs::write(
         &script,

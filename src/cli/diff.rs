@@ -39,6 +39,10 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(EXIT_USAGE)
     };
+    let (project, salt) = match args.settings.project() {
+        Ok(p) => p,
+        Err(m) => return usage(m),
+    };
     let load = |arg: &str| {
         ScriptSource::named(arg)
             .and_then(|s| LoadedScript::load(&s, Dialect::Rsna, &mut std::io::stderr()))
@@ -46,10 +50,6 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let (from, to) = match (load(&args.from), load(&args.to)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(m), _) | (_, Err(m)) => return usage(m),
-    };
-    let (project, salt) = match args.settings.project() {
-        Ok(p) => p,
-        Err(m) => return usage(m),
     };
     let files = match input_files(&args.input) {
         Ok(f) => f,

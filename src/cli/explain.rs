@@ -24,6 +24,10 @@ pub enum Format {
 /// is read or written, and the patient is the first of a new store.
 #[derive(Debug, Args)]
 pub struct PreviewSettings {
+    /// Whose semantics to apply; previews cover the rsna dialect (the
+    /// bundled policies' own) so far.
+    #[arg(long, value_enum, default_value = "rsna")]
+    pub dialect: Dialect,
     /// The site ID generated IDs and UIDs are made with.
     #[arg(long, value_name = "ID", default_value = "1")]
     pub site_id: String,
@@ -38,6 +42,13 @@ pub struct PreviewSettings {
 impl PreviewSettings {
     /// The project, and the salt of `@acc`.
     pub fn project(&self) -> Result<(Project, String), String> {
+        if self.dialect != Dialect::Rsna {
+            return Err(format!(
+                "previews of the {} dialect are not available yet: `anonymize --dialect {}` into a scratch directory shows what it writes",
+                self.dialect.as_str(),
+                self.dialect.as_str()
+            ));
+        }
         let uids = UidGenerator::new(&self.uid_root, &self.site_id)
             .map_err(|e| format!("UID prefix {:?} leaves no room for digits", e.0))?;
         Ok((
@@ -75,14 +86,14 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         eprintln!("error: {m}");
         ExitCode::from(EXIT_USAGE)
     };
+    let (project, accession_salt) = match args.settings.project() {
+        Ok(p) => p,
+        Err(m) => return usage(m),
+    };
     let loaded = match ScriptSource::named(&args.script)
         .and_then(|s| LoadedScript::load(&s, Dialect::Rsna, &mut std::io::stderr()))
     {
         Ok(l) => l,
-        Err(m) => return usage(m),
-    };
-    let (project, accession_salt) = match args.settings.project() {
-        Ok(p) => p,
         Err(m) => return usage(m),
     };
     let obj = match dicom_file::open(&args.file, None) {
