@@ -5,9 +5,10 @@
 //!    the attributes the reference requires;
 //! 2. identities are captured into the store one file after another, so
 //!    patient numbers follow path order whatever the number of threads;
-//! 3. files are read whole, anonymized and written in parallel (temporary
-//!    file, fsync, rename), failures copied to the quarantine;
-//! 4. the outcomes are committed to the store in one transaction.
+//! 3. files are anonymized and written in parallel under temporary names,
+//!    failures copied to the quarantine;
+//! 4. the chunk's outputs are synced at once, renamed into place, synced
+//!    again, and only then committed to the store, in one transaction.
 //!
 //! A file recorded as done whose output exists is skipped on a later run,
 //! so a killed run resumes where its last commit left it.
@@ -203,8 +204,9 @@ fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
 
 /// What anonymizing one file came to.
 enum FileOutcome {
-    /// Written: the output's relative path, the UIDs mapped, warnings.
-    Written(String, rsna::UidLog, Vec<String>),
+    /// Written under a temporary name: the output's relative path, the
+    /// UIDs mapped, warnings, and the file to sync and rename.
+    Written(String, rsna::UidLog, Vec<String>, dicom_file::Staged),
     /// A CTP script's `@skip()`.
     Skipped(String),
 }
@@ -270,14 +272,14 @@ fn anonymize_file(
     };
     let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
     let file = obj.with_exact_meta(meta);
-    dicom_file::write_dicom(&options.output.join(&out_rel), &file)
+    let staged = dicom_file::stage_dicom(&options.output.join(&out_rel), &file)
         .map_err(|e| storage(e.to_string()))?;
     let out_rel = out_rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/");
-    Ok(FileOutcome::Written(out_rel, uids, warnings))
+    Ok(FileOutcome::Written(out_rel, uids, warnings, staged))
 }
 
 /// The file meta group's values, for CTP references to group 0002.
@@ -431,7 +433,13 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
             })
             .collect();
 
-        let records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)> = pool.install(|| {
+        type Outcome = (
+            FileRecord,
+            rsna::UidLog,
+            Option<Reason>,
+            Option<dicom_file::Staged>,
+        );
+        let records: Vec<Outcome> = pool.install(|| {
             plans
                 .into_par_iter()
                 .zip(chunk.par_iter())
@@ -449,10 +457,10 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                             Some(detail),
                         );
                         r.forget_instance = forget;
-                        (r, Vec::new(), Some(reason))
+                        (r, Vec::new(), Some(reason), None)
                     };
                     let result = match plan {
-                        Plan::Record(r) => (r, Vec::new(), None),
+                        Plan::Record(r) => (r, Vec::new(), None, None),
                         Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
                         Plan::Anonymize(subject, sop, parsed) => {
                             match anonymize_file(
@@ -463,13 +471,14 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                                 engine,
                                 options,
                             ) {
-                                Ok(FileOutcome::Written(out, uids, warnings)) => {
+                                Ok(FileOutcome::Written(out, uids, warnings, staged)) => {
                                     let detail = (!warnings.is_empty())
                                         .then(|| format!("warnings: {}", warnings.join("; ")));
                                     (
                                         record(rel, FileStatus::Done, Some(out), None, detail),
                                         uids,
                                         None,
+                                        Some(staged),
                                     )
                                 }
                                 Ok(FileOutcome::Skipped(m)) => (
@@ -481,6 +490,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                                         Some(m),
                                     ),
                                     Vec::new(),
+                                    None,
                                     None,
                                 ),
                                 Err((reason, detail)) => {
@@ -495,6 +505,29 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                 })
                 .collect()
         });
+
+        // The chunk's outputs: synced together, then renamed into place,
+        // then the renames synced, and only then recorded as done.
+        let (records, staged): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .map(|(r, u, reason, s)| ((r, u, reason), s))
+            .unzip();
+        let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
+        let sync = |staged: &[dicom_file::Staged]| {
+            dicom_file::sync_filesystem(&options.output, staged).map_err(|e| {
+                BatchError::Io(format!("cannot sync {}: {e}", options.output.display()))
+            })
+        };
+        if !staged.is_empty() {
+            sync(&staged)?;
+            for s in staged {
+                let path = s.path.clone();
+                s.commit().map_err(|e| {
+                    BatchError::Io(format!("cannot rename into {}: {e}", path.display()))
+                })?;
+            }
+            sync(&[])?;
+        }
 
         let mut uids = Vec::new();
         let mut file_records = Vec::with_capacity(records.len());
