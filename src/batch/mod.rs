@@ -1,7 +1,8 @@
 //! The headless batch: anonymize a directory tree into another.
 //!
 //! Files are taken in sorted path order, in chunks. For each chunk:
-//! 1. headers are read in parallel (up to the pixel data) and checked for
+//! 1. files are read in parallel (whole up to 1 MiB, else up to the pixel
+//!    data) and checked for
 //!    the attributes the reference requires;
 //! 2. identities are captured into the store one file after another, so
 //!    patient numbers follow path order whatever the number of threads;
