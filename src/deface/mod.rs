@@ -10,5 +10,6 @@
 //!   source in its header.
 
 pub mod nifti;
+pub mod resample;
 pub mod series;
 pub mod volume;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use ndarray::Array3;
 use nifti::writer::WriterOptions;
-use nifti::{NiftiHeader, NiftiType};
+use nifti::{IntoNdArray, NiftiHeader, NiftiObject, NiftiType, ReaderOptions};
 
 use super::volume::Volume;
 
@@ -167,6 +167,64 @@ pub fn write(volume: &Volume, path: &Path) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Read a 3-D NIfTI file (`.nii` or `.nii.gz`) as a volume: values as
+/// floats (scaling applied), geometry from the sform, or from the qform
+/// when the sform is not set.
+pub fn read(path: &Path) -> Result<Volume, String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let obj = ReaderOptions::new().read_file(path).map_err(|e| err(&e))?;
+    let h = obj.header().clone();
+    let dims: Vec<usize> = (1..=h.dim[0] as usize).map(|d| h.dim[d] as usize).collect();
+    if dims.len() < 3 || dims[3..].iter().any(|&d| d > 1) {
+        return Err(err(&format!("not a 3-D volume: dimensions {dims:?}")));
+    }
+    let array = obj
+        .into_volume()
+        .into_ndarray::<f32>()
+        .map_err(|e| err(&e))?;
+    let [nx, ny, nz] = [dims[0], dims[1], dims[2]];
+    let array = array
+        .into_dimensionality::<ndarray::Ix3>()
+        .map_err(|e| err(&e))?;
+    if array.shape() != [nx, ny, nz] {
+        return Err(err(&format!("data of shape {:?}", array.shape())));
+    }
+    let mut data = Vec::with_capacity(nx * ny * nz);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                data.push(array[[i, j, k]]);
+            }
+        }
+    }
+    let ras = if h.sform_code > 0 {
+        [h.srow_x, h.srow_y, h.srow_z].map(|r| r.map(f64::from))
+    } else {
+        let r = rotation(h.quatern_b.into(), h.quatern_c.into(), h.quatern_d.into());
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let offset = [h.quatern_x, h.quatern_y, h.quatern_z].map(f64::from);
+        let mut rows = [[0.0; 4]; 3];
+        for (row, out) in rows.iter_mut().enumerate() {
+            for col in 0..3 {
+                let flip = if col == 2 { qfac } else { 1.0 };
+                out[col] = r[row][col] * f64::from(h.pixdim[col + 1]) * flip;
+            }
+            out[3] = offset[row];
+        }
+        rows
+    };
+    let mut affine_lps = [[0.0, 0.0, 0.0, 1.0]; 4];
+    for row in 0..3 {
+        let sign = if row < 2 { -1.0 } else { 1.0 };
+        affine_lps[row] = ras[row].map(|v| v * sign);
+    }
+    Ok(Volume {
+        dims: [nx, ny, nz],
+        data,
+        affine_lps,
+    })
 }
 
 #[cfg(test)]

@@ -60,3 +60,10 @@ pub fn rsna_engine_python() -> Option<PathBuf> {
 pub fn ps315_table() -> Option<PathBuf> {
     fetch("ps315-profile")
 }
+
+/// pydeface's template folder: `mean_reg2mean.nii.gz` (a full-head T1,
+/// 176×256×256, 1 mm) and `facemask.nii.gz` (0 on the face, 1 elsewhere).
+#[allow(dead_code)]
+pub fn pydeface_template() -> Option<PathBuf> {
+    fetch("pydeface-template")
+}
