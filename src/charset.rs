@@ -189,15 +189,15 @@ pub fn decode(bytes: &[u8], values: &[String], person_name: bool) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b == 0x1B {
-            if let Some((len, set, slot)) = escape(&bytes[i + 1..]) {
-                match slot {
-                    0 => g0 = set,
-                    _ => g1 = set,
-                }
-                i += 1 + len;
-                continue;
+        if b == 0x1B
+            && let Some((len, set, slot)) = escape(&bytes[i + 1..])
+        {
+            match slot {
+                0 => g0 = set,
+                _ => g1 = set,
             }
+            i += 1 + len;
+            continue;
         }
         let resets = if person_name {
             b == b'^' || b == b'='

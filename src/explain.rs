@@ -220,7 +220,7 @@ impl Explainer<'_> {
             depth,
             tag: tag_text(tag),
             keyword: keyword_of(tag.group(), tag.element())
-                .filter(|_| tag.group() % 2 == 0)
+                .filter(|_| tag.group().is_multiple_of(2))
                 .unwrap_or_default()
                 .to_string(),
             vr: element.vr().to_string().to_string(),

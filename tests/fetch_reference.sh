@@ -9,6 +9,7 @@
 #   tests/fetch_reference.sh pydicom-wheel   # pydicom's wheel itself (importable from sys.path: pure Python)
 #   tests/fetch_reference.sh ps315-profile   # DICOM PS3.15 Table E.1-1 as JSON (from idiscore's scrape of the standard)
 #   tests/fetch_reference.sh pydeface-template  # pydeface's full-head T1 template and its face mask (a directory)
+#   tests/fetch_reference.sh onnx-test-model    # a small ONNX graph of the face-mask model's operators (built with the onnx package)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -132,8 +133,23 @@ case "${1:-}" in
     fi
     echo "$out"
     ;;
+  onnx-test-model)
+    out=$cache/onnx-test/face_mask_test.onnx
+    if [ ! -s "$out" ]; then
+      venv=$cache/onnx-venv
+      if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnx' 2>/dev/null; then
+        rm -rf "$venv"
+        "$python" -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "onnx>=1.16,<2" >&2
+      fi
+      mkdir -p "$(dirname "$out")"
+      "$venv/bin/python" "$root/tests/reference/make_test_onnx.py" "$out.tmp" >&2
+      mv "$out.tmp" "$out"
+    fi
+    echo "$out"
+    ;;
   *)
-    echo "usage: $0 rsna-script|rsna-engine|pydicom-corpus|pydicom-wheel|ps315-profile|pydeface-template" >&2
+    echo "usage: $0 rsna-script|rsna-engine|pydicom-corpus|pydicom-wheel|ps315-profile|pydeface-template|onnx-test-model" >&2
     exit 2
     ;;
 esac

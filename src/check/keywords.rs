@@ -42,10 +42,10 @@ pub fn suggest(name: &str) -> Option<String> {
 
 fn expand_abbreviations(name: &str) -> String {
     let mut s = name.to_string();
-    if let Some(rest) = s.strip_prefix("Ref") {
-        if !rest.starts_with("erenced") {
-            s = format!("Referenced{rest}");
-        }
+    if let Some(rest) = s.strip_prefix("Ref")
+        && !rest.starts_with("erenced")
+    {
+        s = format!("Referenced{rest}");
     }
     if let Some(stem) = s.strip_suffix("Seq") {
         s = format!("{stem}Sequence");

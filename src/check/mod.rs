@@ -83,10 +83,10 @@ impl<'a> Checker<'a> {
                         Some(TagSpec::Private { .. }) => true,
                         None => false,
                     };
-                    if let (true, Some(n)) = (private, &e.name) {
-                        if !n.value.trim().is_empty() {
-                            private_names.insert(n.value.trim());
-                        }
+                    if let (true, Some(n)) = (private, &e.name)
+                        && !n.value.trim().is_empty()
+                    {
+                        private_names.insert(n.value.trim());
                     }
                 }
                 _ => {}
@@ -106,9 +106,10 @@ impl<'a> Checker<'a> {
             match item {
                 Item::Element(rule) => {
                     self.enabled(&rule.enabled, rule.span, "rule");
-                    if let Some(tag) = &rule.tag {
-                        if let Some(first) = seen.insert(tag, rule.span.line) {
-                            self.out.push(Diagnostic::warning(
+                    if let Some(tag) = &rule.tag
+                        && let Some(first) = seen.insert(tag, rule.span.line)
+                    {
+                        self.out.push(Diagnostic::warning(
                                 "duplicate-rule",
                                 rule.tag_text.span,
                                 format!(
@@ -116,7 +117,6 @@ impl<'a> Checker<'a> {
                                     describe_tag(tag)
                                 ),
                             ));
-                        }
                     }
                     self.element_rule(rule);
                 }
@@ -226,10 +226,11 @@ impl<'a> Checker<'a> {
             .filter(|c| signatures::lookup(&c.name.value).is_some_and(|s| !s.rsna))
             .collect();
         let trimmed = rule.text.value.trim();
-        if let Some(TagSpec::Tag { group, element }) = rule.tag {
-            if rsna::WRITTEN_AFTER_SCRIPT.contains(&(group, element)) && op != RsnaOperation::Remove
-            {
-                self.out.push(Diagnostic::info(
+        if let Some(TagSpec::Tag { group, element }) = rule.tag
+            && rsna::WRITTEN_AFTER_SCRIPT.contains(&(group, element))
+            && op != RsnaOperation::Remove
+        {
+            self.out.push(Diagnostic::info(
                     "rsna-writes-element",
                     rule.text.span,
                     format!(
@@ -237,8 +238,7 @@ impl<'a> Checker<'a> {
                         describe_tag(rule.tag.as_ref().expect("tag"))
                     ),
                 ));
-                return;
-            }
+            return;
         }
         if op == RsnaOperation::Unrecognised && !expr.is_blank() && trimmed != "@keep()" {
             let mut d = Diagnostic::warning(
@@ -303,16 +303,16 @@ impl<'a> Checker<'a> {
             for (i, arg) in args.iter().enumerate() {
                 self.arg(sig, i, arg, applied);
             }
-            if name == "if" {
-                if let Some(ArgValue::Name(cond)) = args.get(1).map(|a| &a.value) {
-                    if IF_CONDITIONS_WITH_OPERAND.contains(&cond.as_str()) && args.len() < 3 {
-                        self.out.push(Diagnostic::error(
-                            "argument-count",
-                            call_name_span(call),
-                            format!("`@if(…,{cond})` needs a third argument to compare with"),
-                        ));
-                    }
-                }
+            if name == "if"
+                && let Some(ArgValue::Name(cond)) = args.get(1).map(|a| &a.value)
+                && IF_CONDITIONS_WITH_OPERAND.contains(&cond.as_str())
+                && args.len() < 3
+            {
+                self.out.push(Diagnostic::error(
+                    "argument-count",
+                    call_name_span(call),
+                    format!("`@if(…,{cond})` needs a third argument to compare with"),
+                ));
             }
         }
         self.nested(call, applied);

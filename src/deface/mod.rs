@@ -9,6 +9,7 @@
 //!   geometry as the NIfTI RAS qform and sform, and no text from the
 //!   source in its header.
 
+pub mod model;
 pub mod nifti;
 pub mod resample;
 pub mod series;

@@ -115,10 +115,10 @@ impl CtpScript {
                         Some(TagSpec::Tag { group, element }) => {
                             let tag = Tag(*group, *element);
                             s.scripts.insert(tag, text);
-                            if group % 2 == 1 {
-                                if let Some(n) = name.filter(|n| !n.is_empty()) {
-                                    s.private_names.insert(n, tag);
-                                }
+                            if group % 2 == 1
+                                && let Some(n) = name.filter(|n| !n.is_empty())
+                            {
+                                s.private_names.insert(n, tag);
                             }
                         }
                         Some(TagSpec::Private {
@@ -603,12 +603,11 @@ impl Engine<'_> {
                 let Some(mut uid) = contents_null(1) else {
                     return text("@remove()".into());
                 };
-                if f.args.len() > 2 {
-                    if let Some(tag) = self.element_tag(f.raw(2), frame.ds) {
-                        if let Some(script) = self.script_for(tag) {
-                            uid.push_str(&self.make_replacement(script, frame, tag)?.text);
-                        }
-                    }
+                if f.args.len() > 2
+                    && let Some(tag) = self.element_tag(f.raw(2), frame.ds)
+                    && let Some(script) = self.script_for(tag)
+                {
+                    uid.push_str(&self.make_replacement(script, frame, tag)?.text);
                 }
                 text(hashuid::hash_uid(&root, &uid))
             }
@@ -1011,7 +1010,7 @@ fn private_tag(
     creator: &str,
     offset: Option<u8>,
 ) -> Option<Tag> {
-    if group % 2 == 0 {
+    if group.is_multiple_of(2) {
         return None;
     }
     (0x01..=0xFFu16).find_map(|block| {

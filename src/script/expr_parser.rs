@@ -305,17 +305,19 @@ impl<'a, F: Fn(usize, usize) -> Span> ExprParser<'a, F> {
             }
             // A call given as an argument; only when written without escapes,
             // so that its spans are spans of the source.
-            if text.starts_with('@') && text == raw {
-                if let Ok(("", call)) = self.call(raw) {
-                    return ArgValue::Call(Box::new(call));
-                }
+            if text.starts_with('@')
+                && text == raw
+                && let Ok(("", call)) = self.call(raw)
+            {
+                return ArgValue::Call(Box::new(call));
             }
             return ArgValue::Text(text.to_string());
         }
-        if text.len() == 8 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            if let Some(r) = parse_element_ref(text) {
-                return ArgValue::Element(r);
-            }
+        if text.len() == 8
+            && text.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Some(r) = parse_element_ref(text)
+        {
+            return ArgValue::Element(r);
         }
         if is_number(text) {
             return ArgValue::Number(text.to_string());

@@ -94,14 +94,13 @@ pub fn print_expr(expr: &Expr) -> String {
                 let mut chars = t.value.chars();
                 // Text right after a bare call must not extend its name or open
                 // an argument list.
-                if after_bare_call {
-                    if let Some(first) = t.value.chars().next() {
-                        if first.is_ascii_alphanumeric() || first == '_' || first == '(' {
-                            out.push('\\');
-                            out.push(first);
-                            chars.next();
-                        }
-                    }
+                if after_bare_call
+                    && let Some(first) = t.value.chars().next()
+                    && (first.is_ascii_alphanumeric() || first == '_' || first == '(')
+                {
+                    out.push('\\');
+                    out.push(first);
+                    chars.next();
                 }
                 for c in chars {
                     if c == '\\' || c == '@' {
@@ -162,10 +161,11 @@ fn print_arg(arg: &Arg) -> String {
 /// escaped; an argument with unbalanced ones cannot be written at all.)
 fn arg_text(s: &str) -> String {
     let probe = format!("{s})");
-    if let (_, text, Some(end)) = scan_arg(&probe) {
-        if end == s.len() && text == s {
-            return s.to_string();
-        }
+    if let (_, text, Some(end)) = scan_arg(&probe)
+        && end == s.len()
+        && text == s
+    {
+        return s.to_string();
     }
     let mut out = String::with_capacity(s.len() + 4);
     for c in s.chars() {

@@ -19,14 +19,13 @@ pub fn parse_rule_tag(t: &str) -> Result<TagSpec, String> {
         creator,
         offset: Some(offset),
     }) = parse_private(t)
+        && t.as_bytes().get(4) == Some(&b'[')
     {
-        if t.as_bytes().get(4) == Some(&b'[') {
-            return Ok(TagSpec::Private {
-                group,
-                creator,
-                offset,
-            });
-        }
+        return Ok(TagSpec::Private {
+            group,
+            creator,
+            offset,
+        });
     }
     if t.bytes().any(|b| b == b'[') {
         Err(format!(

@@ -61,12 +61,11 @@ pub fn capture(
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
         )
         .optional()?
+        && first.0 != id.source
     {
-        if first.0 != id.source {
-            return Ok(CaptureOutcome::Duplicate {
-                first_source: first.0,
-            });
-        }
+        return Ok(CaptureOutcome::Duplicate {
+            first_source: first.0,
+        });
     }
     let phi_ptid = id.patient_id.as_deref().unwrap_or("").trim().to_string();
 

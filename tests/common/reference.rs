@@ -67,3 +67,10 @@ pub fn ps315_table() -> Option<PathBuf> {
 pub fn pydeface_template() -> Option<PathBuf> {
     fetch("pydeface-template")
 }
+
+/// A small ONNX graph of the face-mask model's operators, written by
+/// `tests/reference/make_test_onnx.py` with the onnx package from PyPI.
+#[allow(dead_code)]
+pub fn onnx_test_model() -> Option<PathBuf> {
+    fetch("onnx-test-model")
+}
