@@ -277,3 +277,98 @@ fn nifti_carries_the_ras_geometry_and_no_source_text() {
     assert_eq!(data[[3, 5, 7]], v.get(3, 5, 7));
     assert_eq!(data[[15, 19, 9]], (9 * 1000 + 19 * 20 + 15) as f32 - 1024.0);
 }
+
+/// The same series as one enhanced multi-frame image: orientation, pixel
+/// measures and rescale in the shared functional groups, each frame's
+/// position in its own, frames stored out of position order.
+#[test]
+fn an_enhanced_multi_frame_image_is_a_volume() {
+    use dicom_core::value::DataSetSequence;
+    let dir = tempfile::tempdir().unwrap();
+    let order = [3usize, 0, 5, 1, 4, 2]; // frame f holds slice order[f]
+    let (r, c) = directions();
+    let ds = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.6}"))
+            .collect::<Vec<_>>()
+            .join("\\")
+    };
+    let item = |e: DataElement<InMemDicomObject>| InMemDicomObject::from_element_iter([e]);
+    let seq = |tag, items: Vec<InMemDicomObject>| {
+        DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
+    };
+    let shared = InMemDicomObject::from_element_iter([
+        seq(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![item(text(
+                tags::IMAGE_ORIENTATION_PATIENT,
+                VR::DS,
+                &ds(&[r[0], r[1], r[2], c[0], c[1], c[2]]),
+            ))],
+        ),
+        seq(
+            tags::PIXEL_MEASURES_SEQUENCE,
+            vec![item(text(tags::PIXEL_SPACING, VR::DS, &ds(&[DJ, DI])))],
+        ),
+        seq(
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([
+                text(tags::RESCALE_INTERCEPT, VR::DS, "-1024"),
+                text(tags::RESCALE_SLOPE, VR::DS, "1"),
+            ])],
+        ),
+    ]);
+    let per_frame: Vec<InMemDicomObject> = order
+        .iter()
+        .map(|&k| {
+            item(seq(
+                tags::PLANE_POSITION_SEQUENCE,
+                vec![item(text(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    &ds(&position(k as f64)),
+                ))],
+            ))
+        })
+        .collect();
+    let pixels: Vec<u16> = order
+        .iter()
+        .flat_map(|&k| {
+            (0..ROWS * COLS).map(move |n| (k * 1000 + (n / COLS) * 20 + n % COLS) as u16)
+        })
+        .collect();
+    let mut obj = slice(0, position(0.0), ROWS);
+    for tag in [
+        tags::IMAGE_POSITION_PATIENT,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        tags::PIXEL_SPACING,
+        tags::RESCALE_INTERCEPT,
+        tags::RESCALE_SLOPE,
+    ] {
+        obj.remove_element(tag);
+    }
+    obj.put(text(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::ENHANCED_CT_IMAGE_STORAGE,
+    ));
+    obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "6"));
+    obj.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
+    obj.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(pixels.into()),
+    ));
+    write(dir.path(), "enhanced.dcm", obj);
+
+    let v = load(dir.path()).unwrap();
+    assert_eq!(v.dims, [COLS, ROWS, 6]);
+    for (i, j, k) in [(0, 0, 0), (3, 5, 2), (15, 19, 5)] {
+        assert_eq!(v.get(i, j, k), (k * 1000 + j * 20 + i) as f32 - 1024.0);
+    }
+    let p0 = position(0.0);
+    assert!((0..3).all(|row| (v.affine_lps[row][3] - p0[row]).abs() < 1e-4));
+    let s = v.spacing();
+    assert!((s[0] - DI).abs() < 1e-6 && (s[2] - STEP).abs() < 1e-4);
+}

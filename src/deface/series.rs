@@ -1,7 +1,8 @@
 //! DICOM files grouped into series, and one series assembled into a
 //! [`Volume`].
 //!
-//! A series becomes a volume when its single-frame images share their size,
+//! A series becomes a volume when its images (single-frame, or the frames
+//! of one enhanced multi-frame image) share their size,
 //! pixel spacing and orientation, and their positions step evenly along the
 //! normal of that orientation (so no gantry tilt and no missing slice).
 //! Slices are ordered by position along the normal (not by InstanceNumber),
@@ -11,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dicom_core::Tag;
 use dicom_core::value::{PrimitiveValue, Value};
+use dicom_core::{DataElement, Tag};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
@@ -138,16 +139,138 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
 }
 
-/// Assemble a series into a volume. Slices are sorted in place by position.
-pub fn assemble(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
-    if slices.iter().any(|s| {
-        s.obj
-            .get(tags::NUMBER_OF_FRAMES)
-            .and_then(|e| e.to_int::<u32>().ok())
-            .is_some_and(|n| n > 1)
-    }) {
-        return Err(NotAVolume::MultiFrame);
+fn frame_count(obj: &InMemDicomObject) -> u32 {
+    obj.get(tags::NUMBER_OF_FRAMES)
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(1)
+}
+
+/// Assemble a series into a volume: single-frame images, or one enhanced
+/// multi-frame image (its frames placed by their functional groups).
+/// Slices are sorted in place by position.
+pub fn assemble(slices: &mut Vec<Slice>) -> Result<Volume, NotAVolume> {
+    if slices.iter().any(|s| frame_count(&s.obj) > 1) {
+        if slices.len() != 1 {
+            return Err(NotAVolume::MultiFrame);
+        }
+        let frames = frames(&slices[0])?;
+        *slices = frames;
     }
+    assemble_frames(slices)
+}
+
+/// The attribute `tag` of frame `n` of an enhanced multi-frame image: from
+/// the frame's own functional group `group`, else from the shared one.
+fn functional<'a>(
+    obj: &'a InMemDicomObject,
+    n: usize,
+    group: Tag,
+    tag: Tag,
+) -> Option<&'a DataElement<InMemDicomObject>> {
+    let in_group = |groups: Tag, index: usize| {
+        obj.get(groups)?
+            .items()?
+            .get(index)?
+            .get(group)?
+            .items()?
+            .first()?
+            .get(tag)
+    };
+    in_group(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, n)
+        .or_else(|| in_group(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, 0))
+}
+
+/// An enhanced multi-frame image as one slice per frame, each with the
+/// attributes of its functional groups and its own pixels.
+fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
+    let o = &image.obj;
+    let n = frame_count(o) as usize;
+    let rows = uint(o, tags::ROWS, "Rows")? as usize;
+    let cols = uint(o, tags::COLUMNS, "Columns")? as usize;
+    let element = o
+        .get(tags::PIXEL_DATA)
+        .ok_or(NotAVolume::MissingAttribute("PixelData"))?;
+    let Value::Primitive(value) = element.value() else {
+        return Err(NotAVolume::Compressed(image.transfer_syntax.clone()));
+    };
+    let per = rows * cols;
+    let split: Vec<PrimitiveValue> = match value {
+        PrimitiveValue::U16(v) if v.len() >= n * per => (0..n)
+            .map(|f| PrimitiveValue::U16(v[f * per..(f + 1) * per].iter().copied().collect()))
+            .collect(),
+        PrimitiveValue::I16(v) if v.len() >= n * per => (0..n)
+            .map(|f| PrimitiveValue::I16(v[f * per..(f + 1) * per].iter().copied().collect()))
+            .collect(),
+        PrimitiveValue::U8(v) => {
+            let bytes = per * (uint(o, tags::BITS_ALLOCATED, "BitsAllocated")? as usize / 8);
+            if v.len() < n * bytes {
+                return Err(NotAVolume::UnsupportedPixels(format!(
+                    "{} bytes for {n} frames",
+                    v.len()
+                )));
+            }
+            (0..n)
+                .map(|f| {
+                    PrimitiveValue::U8(v[f * bytes..(f + 1) * bytes].iter().copied().collect())
+                })
+                .collect()
+        }
+        _ => {
+            return Err(NotAVolume::UnsupportedPixels(format!(
+                "pixel data for {n} frames"
+            )));
+        }
+    };
+    let copied = [
+        tags::ROWS,
+        tags::COLUMNS,
+        tags::SAMPLES_PER_PIXEL,
+        tags::BITS_ALLOCATED,
+        tags::BITS_STORED,
+        tags::PIXEL_REPRESENTATION,
+    ];
+    let located = [
+        (tags::PLANE_POSITION_SEQUENCE, tags::IMAGE_POSITION_PATIENT),
+        (
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            tags::IMAGE_ORIENTATION_PATIENT,
+        ),
+        (tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING),
+        (
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            tags::RESCALE_INTERCEPT,
+        ),
+        (
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            tags::RESCALE_SLOPE,
+        ),
+    ];
+    split
+        .into_iter()
+        .enumerate()
+        .map(|(f, pixels)| {
+            let mut frame = InMemDicomObject::new_empty();
+            for tag in copied {
+                if let Some(e) = o.get(tag) {
+                    frame.put(e.clone());
+                }
+            }
+            for (group, tag) in located {
+                if let Some(e) = functional(o, f, group, tag).or_else(|| o.get(tag)) {
+                    frame.put(e.clone());
+                }
+            }
+            frame.put(DataElement::new(tags::PIXEL_DATA, element.vr(), pixels));
+            Ok(Slice {
+                path: image.path.clone(),
+                obj: frame,
+                transfer_syntax: image.transfer_syntax.clone(),
+            })
+        })
+        .collect()
+}
+
+fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     if slices.len() < 3 {
         return Err(NotAVolume::TooFewSlices(slices.len()));
     }
