@@ -161,12 +161,12 @@ pub fn assemble(slices: &mut Vec<Slice>) -> Result<Volume, NotAVolume> {
 
 /// The attribute `tag` of frame `n` of an enhanced multi-frame image: from
 /// the frame's own functional group `group`, else from the shared one.
-fn functional<'a>(
-    obj: &'a InMemDicomObject,
+fn functional(
+    obj: &InMemDicomObject,
     n: usize,
     group: Tag,
     tag: Tag,
-) -> Option<&'a DataElement<InMemDicomObject>> {
+) -> Option<&DataElement<InMemDicomObject>> {
     let in_group = |groups: Tag, index: usize| {
         obj.get(groups)?
             .items()?
