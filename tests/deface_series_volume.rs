@@ -372,3 +372,71 @@ fn an_enhanced_multi_frame_image_is_a_volume() {
     let s = v.spacing();
     assert!((s[0] - DI).abs() < 1e-6 && (s[2] - STEP).abs() < 1e-4);
 }
+
+/// pydicom's MR_small.dcm and MR_small_RLE.dcm hold the same image, native
+/// and RLE-compressed: stacked into series, they make the same volume. Its
+/// JPEG-LS copy is refused with the reason.
+#[test]
+fn rle_compressed_series_decode_to_the_native_values() {
+    let Some(corpus) = common::reference::pydicom_corpus() else {
+        return;
+    };
+    let stack = |name: &str, dir: &Path| {
+        let file = dicom_object::open_file(corpus.join("test_files").join(name)).unwrap();
+        let ts = file
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string();
+        let obj = file.into_inner();
+        let n = normal_of(&obj);
+        for k in 0..4 {
+            let mut o = obj.clone();
+            let p = [
+                k as f64 * 3.0 * n[0],
+                k as f64 * 3.0 * n[1],
+                k as f64 * 3.0 * n[2],
+            ];
+            o.put(text(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                &format!("{}\\{}\\{}", p[0], p[1], p[2]),
+            ));
+            o.put(text(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                &format!("2.25.555.{k}"),
+            ));
+            let f = o
+                .with_meta(FileMetaTableBuilder::new().transfer_syntax(ts.as_str()))
+                .unwrap();
+            std::fs::create_dir_all(dir).unwrap();
+            f.write_to_file(dir.join(format!("{k}.dcm"))).unwrap();
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    stack("MR_small.dcm", &tmp.path().join("native"));
+    stack("MR_small_RLE.dcm", &tmp.path().join("rle"));
+    stack("MR_small_jpeg_ls_lossless.dcm", &tmp.path().join("jpegls"));
+    let native = load(&tmp.path().join("native")).unwrap();
+    let rle = load(&tmp.path().join("rle")).unwrap();
+    assert_eq!(native.dims, [64, 64, 4]);
+    assert_eq!(rle.dims, native.dims);
+    assert!(native.data.iter().any(|&v| v > 100.0));
+    assert_eq!(rle.data, native.data);
+    let err = load(&tmp.path().join("jpegls")).unwrap_err();
+    assert!(matches!(err, NotAVolume::Compressed(_)), "{err}");
+}
+
+fn normal_of(obj: &InMemDicomObject) -> [f64; 3] {
+    let o = obj
+        .get(tags::IMAGE_ORIENTATION_PATIENT)
+        .unwrap()
+        .to_multi_float64()
+        .unwrap();
+    [
+        o[1] * o[5] - o[2] * o[4],
+        o[2] * o[3] - o[0] * o[5],
+        o[0] * o[4] - o[1] * o[3],
+    ]
+}

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dicom_core::value::{PrimitiveValue, Value};
-use dicom_core::{DataElement, Tag};
+use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
@@ -63,7 +63,7 @@ impl std::fmt::Display for NotAVolume {
             NotAVolume::MultiFrame => f.write_str("multi-frame images are not assembled yet"),
             NotAVolume::Compressed(ts) => write!(
                 f,
-                "compressed pixel data (transfer syntax {ts}) cannot be decoded by this build"
+                "compressed pixel data (transfer syntax {ts}) that this build cannot decode (it decodes RLE Lossless and JPEG)"
             ),
             NotAVolume::UnsupportedPixels(why) => write!(f, "unsupported pixel data: {why}"),
             NotAVolume::Unreadable(why) => write!(f, "unreadable slice: {why}"),
@@ -139,6 +139,41 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
 }
 
+/// Replace encapsulated (compressed) pixel data by its native form, as
+/// little-endian bytes: RLE Lossless and the JPEG processes this build
+/// decodes (dicom-pixeldata); anything else is refused as compressed.
+fn decode_encapsulated(slice: &mut Slice) -> Result<(), NotAVolume> {
+    use dicom_pixeldata::PixelDecoder;
+    let Some(element) = slice.obj.get(tags::PIXEL_DATA) else {
+        return Ok(());
+    };
+    if !matches!(element.value(), Value::PixelSequence(_)) {
+        return Ok(());
+    }
+    let vr = element.vr();
+    let compressed = || NotAVolume::Compressed(slice.transfer_syntax.clone());
+    let meta = dicom_object::meta::FileMetaTableBuilder::new()
+        .transfer_syntax(slice.transfer_syntax.as_str())
+        .media_storage_sop_class_uid(text(&slice.obj, tags::SOP_CLASS_UID).unwrap_or_default())
+        .media_storage_sop_instance_uid(
+            text(&slice.obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        )
+        .build()
+        .map_err(|_| compressed())?;
+    let file = slice.obj.clone().with_exact_meta(meta);
+    let decoded = file.decode_pixel_data().map_err(|_| compressed())?;
+    let bytes = decoded.data().to_vec();
+    drop(decoded);
+    slice.obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        if vr == VR::OB { VR::OB } else { VR::OW },
+        PrimitiveValue::U8(bytes.into()),
+    ));
+    // The bytes are little endian now, whatever the transfer syntax said.
+    slice.transfer_syntax = "1.2.840.10008.1.2.1".into();
+    Ok(())
+}
+
 fn frame_count(obj: &InMemDicomObject) -> u32 {
     obj.get(tags::NUMBER_OF_FRAMES)
         .and_then(|e| e.to_int::<u32>().ok())
@@ -149,6 +184,9 @@ fn frame_count(obj: &InMemDicomObject) -> u32 {
 /// multi-frame image (its frames placed by their functional groups).
 /// Slices are sorted in place by position.
 pub fn assemble(slices: &mut Vec<Slice>) -> Result<Volume, NotAVolume> {
+    for slice in slices.iter_mut() {
+        decode_encapsulated(slice)?;
+    }
     if slices.iter().any(|s| frame_count(&s.obj) > 1) {
         if slices.len() != 1 {
             return Err(NotAVolume::MultiFrame);
