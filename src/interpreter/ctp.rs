@@ -29,6 +29,7 @@
 //! `<k t="safeprivateelements">` keeps only private creators; `@call`
 //! plugins do not exist, so they quarantine.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
@@ -197,13 +198,16 @@ pub fn anonymize(
     remove_group_lengths(obj);
     obj.remove_element(tags::DATA_SET_TRAILING_PADDING);
     let original = obj.clone();
-    let mut scripts = script.scripts.clone();
-    let mut private_names = script.private_names.clone();
+    // Rules for private elements named by their creator join the script's
+    // rules only in a data set that has that creator: the tables are copied
+    // only then.
+    let mut scripts = Cow::Borrowed(&script.scripts);
+    let mut private_names = Cow::Borrowed(&script.private_names);
     for rule in &script.private_rules {
         if let Some(tag) = private_tag(&original, rule.group, &rule.creator, Some(rule.offset)) {
-            scripts.insert(tag, rule.text.clone());
+            scripts.to_mut().insert(tag, rule.text.clone());
             if !rule.name.is_empty() {
-                private_names.insert(rule.name.clone(), tag);
+                private_names.to_mut().insert(rule.name.clone(), tag);
             }
         }
     }
@@ -253,8 +257,8 @@ impl<'a> Frame<'a> {
 
 struct Engine<'a> {
     script: &'a CtpScript,
-    scripts: HashMap<Tag, String>,
-    private_names: HashMap<String, Tag>,
+    scripts: Cow<'a, HashMap<Tag, String>>,
+    private_names: Cow<'a, HashMap<String, Tag>>,
     tables: &'a Tables<'a>,
     meta: &'a Meta,
     root: &'a InMemDicomObject,
