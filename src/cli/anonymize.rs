@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::EXIT_USAGE;
+use super::{EXIT_USAGE, usage};
 use crate::batch::layout::Layout;
 use crate::batch::{self, CtpEngine, Engine, Interpreter, Options};
 use crate::dialect::Dialect;
@@ -71,11 +71,6 @@ pub struct AnonymizeArgs {
 /// The default store location inside an output directory.
 pub fn default_store(output: &Path) -> PathBuf {
     output.join(".anonymizer").join("store.sqlite")
-}
-
-fn usage(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_USAGE)
 }
 
 /// Exit status: 0 when every DICOM file was anonymized (or already was),

@@ -6,13 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 use rayon::prelude::*;
 
-use super::EXIT_USAGE;
 use super::explain::{Format, PreviewSettings};
+use super::usage;
 use crate::batch::input_files;
-use crate::dialect::Dialect;
 use crate::dicom_file::{self, ReadError};
 use crate::explain::Explainer;
-use crate::policy::{LoadedScript, ScriptSource};
 use crate::policy_diff::{file_changes, summarize};
 
 #[derive(Debug, Args)]
@@ -35,18 +33,11 @@ pub struct DiffArgs {
 /// Exit status: 0 when no outcome changes, 1 when some do, 2 on a usage
 /// or script error.
 pub fn run(args: &DiffArgs) -> ExitCode {
-    let usage = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(EXIT_USAGE)
-    };
     let (project, salt) = match args.settings.project() {
         Ok(p) => p,
         Err(m) => return usage(m),
     };
-    let load = |arg: &str| {
-        ScriptSource::named(arg)
-            .and_then(|s| LoadedScript::load(&s, Dialect::Rsna, &mut std::io::stderr()))
-    };
+    let load = |arg: &str| args.settings.load_script(arg);
     let (from, to) = match (load(&args.from), load(&args.to)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(m), _) | (_, Err(m)) => return usage(m),

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::EXIT_USAGE;
 use super::anonymize::{DEFAULT_PROJECT_NAME, DEFAULT_UID_ROOT};
+use super::usage;
 use crate::dialect::Dialect;
 use crate::dicom_file;
 use crate::explain::{Explainer, render_text};
@@ -40,6 +40,12 @@ pub struct PreviewSettings {
 }
 
 impl PreviewSettings {
+    /// Load and check a script (`low`, `high` or a path) for a preview.
+    pub fn load_script(&self, arg: &str) -> Result<LoadedScript, String> {
+        ScriptSource::named(arg)
+            .and_then(|s| LoadedScript::load(&s, self.dialect, &mut std::io::stderr()))
+    }
+
     /// The project, and the salt of `@acc`.
     pub fn project(&self) -> Result<(Project, String), String> {
         if self.dialect != Dialect::Rsna {
@@ -82,17 +88,11 @@ pub struct ExplainArgs {
 /// Exit status: 0 when explained, 1 when the script cannot be applied to
 /// the file, 2 on a usage, script or read error.
 pub fn run(args: &ExplainArgs) -> ExitCode {
-    let usage = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(EXIT_USAGE)
-    };
     let (project, accession_salt) = match args.settings.project() {
         Ok(p) => p,
         Err(m) => return usage(m),
     };
-    let loaded = match ScriptSource::named(&args.script)
-        .and_then(|s| LoadedScript::load(&s, Dialect::Rsna, &mut std::io::stderr()))
-    {
+    let loaded = match args.settings.load_script(&args.script) {
         Ok(l) => l,
         Err(m) => return usage(m),
     };

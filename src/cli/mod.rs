@@ -59,3 +59,9 @@ pub fn main() -> ExitCode {
         Command::Lookup(args) => lookup::run(&args),
     }
 }
+
+/// Report a usage, script or read error and give the usage exit status.
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
