@@ -27,13 +27,17 @@ const DI: f64 = 0.7; // column spacing (along a row)
 const DJ: f64 = 0.5; // row spacing
 const STEP: f64 = 2.5;
 
-fn normal() -> [f64; 3] {
-    let (r, c) = directions();
+fn cross(r: [f64; 3], c: [f64; 3]) -> [f64; 3] {
     [
         r[1] * c[2] - r[2] * c[1],
         r[2] * c[0] - r[0] * c[2],
         r[0] * c[1] - r[1] * c[0],
     ]
+}
+
+fn normal() -> [f64; 3] {
+    let (r, c) = directions();
+    cross(r, c)
 }
 
 /// Slice `k` of a CT series, its stored values `k*1000 + j*20 + i`.
@@ -434,9 +438,5 @@ fn normal_of(obj: &InMemDicomObject) -> [f64; 3] {
         .unwrap()
         .to_multi_float64()
         .unwrap();
-    [
-        o[1] * o[5] - o[2] * o[4],
-        o[2] * o[3] - o[0] * o[5],
-        o[0] * o[4] - o[1] * o[3],
-    ]
+    cross([o[0], o[1], o[2]], [o[3], o[4], o[5]])
 }
