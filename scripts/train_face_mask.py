@@ -1,0 +1,389 @@
+"""Train the face-mask model (src/deface/face_mask.onnx) from pydeface's
+public template, and write it as ONNX.
+
+Reproduce (CPU only, about 40 minutes on 2 cores):
+
+    tests/fetch_reference.sh pydeface-template      # prints the directory
+    python3 -m venv /tmp/train && /tmp/train/bin/pip install \
+        "jax[cpu]==0.10.2" "scipy==1.17.1" "nibabel==5.4.2" "onnx==1.23.2" "numpy==2.4.6"
+    /tmp/train/bin/python scripts/train_face_mask.py \
+        --template .cache/pydeface-2.1.0 --out src/deface/face_mask.onnx
+
+Every random draw is seeded (`--seed`), so a rerun gives the same examples
+and the same training order; XLA's CPU kernels may still round differently
+on another machine, so the weights agree closely, not bit for bit.
+
+Training material: pydeface 2.1.0 (PyPI, MIT licence) ships a full-head T1
+template, `mean_reg2mean.nii.gz` (176×256×256, 1 mm), and its face mask,
+`facemask.nii.gz` (0 = face). Nothing else is used. Every training example
+is that head under a random pose (rotation, scale, translation, neck cut
+off at a random level, left-right flip) and a random intensity remapping
+(a random piecewise-linear curve over the T1 intensities, not necessarily
+monotonic, with a smooth multiplicative bias field and noise), so that the
+model learns the shape of a head and not one contrast. The three contrasts
+and the poses the accuracy test uses (tests/deface_accuracy.rs: T1,
+inverted T2-like, CT-like in Hounsfield units) are never drawn here: the
+remapping curves are random, never those three functions, and the poses
+come from another generator.
+
+The contract with the Rust side (src/deface/canonical.rs), which must
+prepare its input exactly as `canonical_input` below does:
+
+- the grid: 64³ voxels of 4 mm, axes along patient right, anterior,
+  superior (RAS); voxel (i, j, k) is centred at
+  c + 4 · (i − 31.5, j − 31.5, k − 31.5), where c is the centre of mass of
+  the head: the voxels of the native volume brighter than
+  lo + 0.1 · (hi − lo), lo and hi being its 2nd and 99.5th percentiles;
+- the image: the native volume sampled trilinearly at those centres
+  (outside it: lo); then normalised by the grid's own 2nd and 99.5th
+  percentiles, n = clip((v − lo) / (hi − lo), 0, 1.5);
+- input `image` [1, 2, 64, 64, 64] float32, axes (channel, S, A, R):
+  channel 0 is n, channel 1 is 1 where n > 0.1 and 0 elsewhere;
+- output `mask` [1, 1, 64, 64, 64]: the probability that the voxel is face
+  (pydeface's face region, including the air in front of the face).
+"""
+
+import argparse
+import math
+import time
+
+import numpy as np
+
+GRID = 64
+SPACING = 4.0
+HEAD_FRACTION = 0.1
+
+
+def percentiles(v):
+    lo, hi = np.percentile(v, [2.0, 99.5])
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def canonical_input(grid_values):
+    """The two input channels from grid values (axes i, j, k = R, A, S),
+    returned with axes (channel, S, A, R)."""
+    lo, hi = percentiles(grid_values)
+    n = np.clip((grid_values - lo) / (hi - lo), 0.0, 1.5).astype(np.float32)
+    head = (n > HEAD_FRACTION).astype(np.float32)
+    return np.stack([n.transpose(2, 1, 0), head.transpose(2, 1, 0)])
+
+
+def rotation(ax, ay, az):
+    cx, sx, cy, sy, cz, sz = (math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay), math.cos(az), math.sin(az))
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+class Template:
+    def __init__(self, directory):
+        import nibabel as nib
+
+        image = nib.load(f"{directory}/mean_reg2mean.nii.gz")
+        face = nib.load(f"{directory}/facemask.nii.gz")
+        self.t1 = np.asarray(image.get_fdata(), dtype=np.float32)
+        self.face = (np.asarray(face.get_fdata()) == 0).astype(np.float32)
+        self.affine = image.affine  # voxel → RAS
+        lo, hi = percentiles(self.t1[::2, ::2, ::2])
+        self.t = self.t1 / hi  # T1 intensities in about [0, 1.4]
+        self.shape = self.t1.shape
+
+    def example(self, rng):
+        """One training example: (input [2, 64, 64, 64], face [64, 64, 64])."""
+        from scipy.ndimage import affine_transform, zoom
+
+        # Contrast: a random piecewise-linear curve over T1 intensities;
+        # air stays the darkest value.
+        knots = np.array([0.0, 0.06, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.05, 1.5])
+        values = rng.uniform(0.08, 1.0, size=knots.size)
+        if rng.random() < 0.3:
+            values = np.sort(values)
+        elif rng.random() < 0.3:
+            values = np.sort(values)[::-1].copy()
+        values[0] = rng.uniform(0.0, 0.04)
+        img = np.interp(self.t, knots, values).astype(np.float32)
+        air = values[0]
+        # The neck cut off at a random level (slices are along S).
+        if rng.random() < 0.5:
+            img[:, :, : rng.integers(10, 80)] = air
+        # Pose about the template's head centre.
+        sub = img[::2, ::2, ::2]
+        lo, hi = percentiles(sub)
+        fg = np.argwhere(sub > lo + HEAD_FRACTION * (hi - lo)) * 2.0
+        com_vox = fg.mean(axis=0)
+        com = self.affine[:3, :3] @ com_vox + self.affine[:3, 3]
+        angles = np.radians([rng.uniform(-30, 30), rng.uniform(-20, 20), rng.uniform(-20, 20)])
+        scale = rng.uniform(0.87, 1.13)
+        shift = rng.uniform(-25, 25, size=3)
+        pose = np.eye(4)
+        pose[:3, :3] = rotation(*angles) * scale
+        pose[:3, 3] = com + shift - pose[:3, :3] @ com
+        centre = pose[:3, :3] @ com + pose[:3, 3] + rng.uniform(-8, 8, size=3)
+        grid = np.eye(4)
+        grid[:3, :3] *= SPACING
+        grid[:3, 3] = centre - SPACING * (GRID / 2 - 0.5)
+        to_template = np.linalg.inv(self.affine) @ np.linalg.inv(pose) @ grid
+        x = affine_transform(img, to_template, output_shape=(GRID,) * 3, order=1, cval=air)
+        y = affine_transform(self.face, to_template, output_shape=(GRID,) * 3, order=1, cval=0.0)
+        # Smooth bias field and noise, as a scanner adds them.
+        field = rng.normal(0.0, 0.15, size=(4, 4, 4))
+        x = x * np.exp(zoom(field, GRID / 4, order=3))
+        sigma = rng.uniform(0.0, 0.04)
+        x = np.abs(x + rng.normal(0.0, sigma, size=x.shape))
+        x = x * rng.uniform(0.5, 2000.0) + rng.uniform(-1000, 1000)
+        return canonical_input(x), y.transpose(2, 1, 0).astype(np.float32)
+
+
+def _examples(args):
+    directory, seed, count = args
+    template = Template(directory)
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for _ in range(count):
+        x, y = template.example(rng)
+        xs.append(x.astype(np.float16))
+        ys.append(y.astype(np.float16))
+    return np.stack(xs), np.stack(ys)
+
+
+def make_examples(directory, count, seed, workers):
+    from multiprocessing import Pool
+
+    per = [count // workers + (1 if w < count % workers else 0) for w in range(workers)]
+    with Pool(workers) as pool:
+        parts = pool.map(_examples, [(directory, seed * 1000 + w, n) for w, n in enumerate(per)])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+# ---------------------------------------------------------------- network
+
+# (name, kernel, stride, in, out): the convolutions, in the order the graph
+# uses them. The 64³ input is summarised at 8 mm by a strided convolution;
+# the rest works at 32³, 16³, 8³ and 4³, and the output is the 32³ grid.
+LAYERS = [
+    ("s1", 2, 2, 2, 8),
+    ("e1", 3, 1, 8, 8),
+    ("e2a", 3, 1, 8, 24),
+    ("e2b", 3, 1, 24, 24),
+    ("e3a", 3, 1, 24, 48),
+    ("e3b", 3, 1, 48, 48),
+    ("e4a", 3, 1, 48, 64),
+    ("e4b", 3, 1, 64, 64),
+    ("d3", 3, 1, 112, 48),
+    ("d2", 3, 1, 72, 16),
+    ("d1a", 1, 1, 24, 8),
+    ("d1b", 3, 1, 8, 8),
+    ("out", 1, 1, 8, 1),
+]
+
+
+def init_params(rng):
+    params = {}
+    for name, k, _s, cin, cout in LAYERS:
+        fan_in = cin * k**3
+        w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(cout, cin, k, k, k)).astype(np.float32)
+        params[name] = (w, np.zeros(cout, np.float32))
+    return params
+
+
+def forward(params, x):
+    import jax.numpy as jnp
+    from jax import lax
+
+    strides = {n: s for n, _k, s, _i, _o in LAYERS}
+
+    def conv(name, h):
+        w, b = params[name]
+        s = strides[name]
+        padding = "VALID" if s > 1 else "SAME"
+        out = lax.conv_general_dilated(h, w, (s, s, s), padding, dimension_numbers=("NCDHW", "OIDHW", "NCDHW"))
+        return out + b[None, :, None, None, None]
+
+    def relu(h):
+        return jnp.maximum(h, 0.0)
+
+    def pool(h):
+        return lax.reduce_window(h, -jnp.inf, lax.max, (1, 1, 2, 2, 2), (1, 1, 2, 2, 2), "VALID")
+
+    def up(h):
+        return h.repeat(2, axis=2).repeat(2, axis=3).repeat(2, axis=4)
+
+    def cat(a, b):
+        return jnp.concatenate([a, b], axis=1)
+
+    s1 = relu(conv("s1", x))
+    e1 = relu(conv("e1", s1))
+    e2 = relu(conv("e2b", relu(conv("e2a", pool(e1)))))
+    e3 = relu(conv("e3b", relu(conv("e3a", pool(e2)))))
+    e4 = relu(conv("e4b", relu(conv("e4a", pool(e3)))))
+    d3 = relu(conv("d3", cat(up(e4), e3)))
+    d2 = relu(conv("d2", cat(up(d3), e2)))
+    d1 = relu(conv("d1b", relu(conv("d1a", cat(up(d2), e1)))))
+    return conv("out", d1)  # logits, 32³
+
+
+def block_mean(v):
+    """[..., 64, 64, 64] → [..., 32, 32, 32], the mean of each 2×2×2 block."""
+    s = v.shape[:-3] + (GRID // 2, 2, GRID // 2, 2, GRID // 2, 2)
+    return v.reshape(s).mean(axis=(-5, -3, -1))
+
+
+def train(params, xs, ys, steps, batch, seed, log):
+    import jax
+    import jax.numpy as jnp
+
+    def loss_fn(p, x, y):
+        logits = forward(p, x)[:, 0]
+        # Head voxels count five times as much as air.
+        weight = 0.25 + block_mean(x[:, 1])
+        bce = jnp.maximum(logits, 0) - logits * y + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+        return jnp.sum(weight * bce) / jnp.sum(weight)
+
+    lr_max, b1, b2, eps = 2e-3, 0.9, 0.999, 1e-8
+
+    @jax.jit
+    def step(p, m, v, t, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        lr = lr_max * 0.5 * (1 + jnp.cos(jnp.pi * t / steps))
+        m = jax.tree_util.tree_map(lambda a, b: b1 * a + (1 - b1) * b, m, g)
+        v = jax.tree_util.tree_map(lambda a, b: b2 * a + (1 - b2) * b * b, v, g)
+        corr = jnp.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1))
+        p = jax.tree_util.tree_map(lambda a, mm, vv: a - lr * corr * mm / (jnp.sqrt(vv) + eps), p, m, v)
+        return p, m, v, loss
+
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    m = jax.tree_util.tree_map(jnp.zeros_like, params)
+    v = jax.tree_util.tree_map(jnp.zeros_like, params)
+    rng = np.random.default_rng(seed)
+    started = time.time()
+    running = None
+    for t in range(steps):
+        idx = rng.choice(len(xs), size=batch, replace=False)
+        x = xs[idx].astype(np.float32)
+        y = ys[idx].astype(np.float32)
+        if rng.random() < 0.5:  # left-right flip (axis R is last)
+            x, y = x[..., ::-1].copy(), y[..., ::-1].copy()
+        y = block_mean(y)
+        params, m, v, loss = step(params, m, v, t, x, y)
+        loss = float(loss)
+        running = loss if running is None else 0.98 * running + 0.02 * loss
+        if t % 50 == 0 or t == steps - 1:
+            log(f"step {t:5d}  loss {running:.4f}  {time.time() - started:6.0f} s")
+    return jax.tree_util.tree_map(np.asarray, params)
+
+
+def evaluate(params, xs, ys):
+    """Face voxels found and head voxels wrongly taken, on the 4 mm grid
+    (the 8 mm output repeated, so a rough figure)."""
+    import jax
+
+    f = jax.jit(forward)
+    found = face = wrong = rest = 0.0
+    for i in range(len(xs)):
+        p = 1 / (1 + np.exp(-np.asarray(f(params, xs[i : i + 1].astype(np.float32)))[0, 0]))
+        p = p.repeat(2, 0).repeat(2, 1).repeat(2, 2)
+        head = xs[i, 1] > 0.5
+        y = ys[i] > 0.5
+        face += np.sum(head & y)
+        found += np.sum(head & y & (p > 0.5))
+        rest += np.sum(head & ~y)
+        wrong += np.sum(head & ~y & (p > 0.5))
+    return found / face, wrong / rest
+
+
+# ---------------------------------------------------------------- ONNX
+
+
+def export(params, out):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    init = []
+    for name, *_ in LAYERS:
+        w, b = params[name]
+        init.append(numpy_helper.from_array(np.asarray(w, np.float32), f"{name}.w"))
+        init.append(numpy_helper.from_array(np.asarray(b, np.float32), f"{name}.b"))
+    init.append(numpy_helper.from_array(np.array([1, 1, 2, 2, 2], np.float32), "scales"))
+    nodes = []
+    shapes = {n: (k, s) for n, k, s, _i, _o in LAYERS}
+
+    def conv(name, src):
+        k, s = shapes[name]
+        pad = 0 if s > 1 else k // 2
+        nodes.append(
+            helper.make_node(
+                "Conv", [src, f"{name}.w", f"{name}.b"], [name], kernel_shape=[k] * 3, strides=[s] * 3, pads=[pad] * 6
+            )
+        )
+        return name
+
+    def relu(src):
+        nodes.append(helper.make_node("Relu", [src], [src + ".r"]))
+        return src + ".r"
+
+    def pool(src):
+        nodes.append(helper.make_node("MaxPool", [src], [src + ".p"], kernel_shape=[2] * 3, strides=[2] * 3))
+        return src + ".p"
+
+    def up(src):
+        nodes.append(helper.make_node("Resize", [src, "", "scales"], [src + ".u"], mode="nearest"))
+        return src + ".u"
+
+    def cat(a, b):
+        nodes.append(helper.make_node("Concat", [a, b], [a + "+" + b], axis=1))
+        return a + "+" + b
+
+    s1 = relu(conv("s1", "image"))
+    e1 = relu(conv("e1", s1))
+    e2 = relu(conv("e2b", relu(conv("e2a", pool(e1)))))
+    e3 = relu(conv("e3b", relu(conv("e3a", pool(e2)))))
+    e4 = relu(conv("e4b", relu(conv("e4a", pool(e3)))))
+    d3 = relu(conv("d3", cat(up(e4), e3)))
+    d2 = relu(conv("d2", cat(up(d3), e2)))
+    d1 = relu(conv("d1b", relu(conv("d1a", cat(up(d2), e1)))))
+    nodes.append(helper.make_node("Sigmoid", [conv("out", d1)], ["mask"]))
+    half = GRID // 2
+    graph = helper.make_graph(
+        nodes,
+        "face_mask",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 2, GRID, GRID, GRID])],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, half, half, half])],
+        initializer=init,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="train_face_mask.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--template", required=True, help="directory with pydeface's template and face mask")
+    parser.add_argument("--out", required=True, help="the ONNX file to write")
+    parser.add_argument("--examples", type=int, default=1600)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=20261125)
+    args = parser.parse_args()
+
+    def log(msg):
+        print(msg, flush=True)
+
+    started = time.time()
+    xs, ys = make_examples(args.template, args.examples, args.seed, args.workers)
+    vx, vy = make_examples(args.template, 64, args.seed + 1, args.workers)
+    log(f"{len(xs)} examples (+{len(vx)} for validation) in {time.time() - started:.0f} s")
+    params = init_params(np.random.default_rng(args.seed))
+    params = train(params, xs, ys, args.steps, args.batch, args.seed, log)
+    found, wrong = evaluate(params, vx, vy)
+    log(f"validation (4 mm grid): {100 * found:.2f} % of face voxels found, {100 * wrong:.2f} % of other head voxels taken")
+    export(params, args.out)
+    log(f"wrote {args.out} in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
