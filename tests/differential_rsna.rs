@@ -137,6 +137,9 @@ fn run_ours(script: &Path, input: &Path, output: &Path) -> Outcomes {
             PROJECT,
         ])
         .args(["--layout", "rsna"])
+        // Headers only: the RSNA tool does not deface (the high-level
+        // policy asks for it; tests/anonymize_defaces_heads.rs covers that).
+        .arg("--no-deface")
         .output()
         .expect("run dicom-anonymizer");
     assert!(

@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use self::layout::Layout;
 use self::quarantine::Reason;
+use crate::deface::pipeline::{DefacePlan, Defacing};
 use crate::dicom_file::{self, ReadError};
 use crate::functions::ctp::integer::MemoryIntegerTable;
 use crate::interpreter::ctp::{self, CtpScript, Stop};
@@ -67,6 +68,9 @@ pub struct Options {
     pub jobs: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// The files to process, each with its relative path (the output's
+    /// name under `output`); `None`: every file under `input`.
+    pub files: Option<Vec<(PathBuf, String)>>,
 }
 
 /// The script and the project settings, ready to apply.
@@ -74,6 +78,9 @@ pub struct Engine {
     pub interpreter: Interpreter,
     pub project: Project,
     pub capture: CaptureContext,
+    /// The deface stage's edits (and refusals), by input path: applied to a
+    /// file after its header script.
+    pub deface: Option<DefacePlan>,
 }
 
 /// Whose semantics the script is applied with.
@@ -228,7 +235,7 @@ fn anonymize_file(
             dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?
         }
     };
-    let ts = file.meta().transfer_syntax().to_string();
+    let mut ts = file.meta().transfer_syntax().to_string();
     let meta = meta_values(file.meta());
     let mut obj = file.into_inner();
     let mut uids = Vec::new();
@@ -258,6 +265,14 @@ fn anonymize_file(
                 Err(Stop::Quarantine(m)) => return Err((Reason::ScriptQuarantine, m)),
             }
         }
+    }
+    match engine.deface.as_ref().and_then(|plan| plan.get(path)) {
+        Some(Defacing::Edit(edit)) => {
+            ts = crate::deface::edit::apply(&mut obj, ts.trim_end_matches('\0'), edit)
+                .map_err(|e| (Reason::DefaceError, e))?;
+        }
+        Some(Defacing::Refused(why)) => return Err((Reason::DefaceError, why.clone())),
+        None => {}
     }
     let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
     let out_rel = match options.layout {
@@ -338,8 +353,11 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .num_threads(options.jobs)
         .build()
         .map_err(|e| BatchError::Io(e.to_string()))?;
-    let files = input_files(&options.input)
-        .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?;
+    let files = match &options.files {
+        Some(files) => files.clone(),
+        None => input_files(&options.input)
+            .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?,
+    };
     remove_stale_temporaries(&options.output);
     let done: HashMap<String, String> = store.done_files()?;
     let mut summary = Summary::default();

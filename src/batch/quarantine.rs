@@ -24,6 +24,9 @@ pub enum Reason {
     /// A CTP script asked for it (`@quarantine()`, a lookup miss, an
     /// expression that failed).
     ScriptQuarantine,
+    /// A head series the script asks to deface could not be defaced (it
+    /// is not a volume, or its pixels could not be edited).
+    DefaceError,
 }
 
 impl Reason {
@@ -35,6 +38,7 @@ impl Reason {
             Reason::LookupMiss => "Lookup_Miss",
             Reason::StorageError => "Storage_Error",
             Reason::ScriptQuarantine => "Script_Quarantine",
+            Reason::DefaceError => "Deface_Error",
         }
     }
 }

@@ -9,6 +9,9 @@ use clap::Args;
 use super::{EXIT_USAGE, usage};
 use crate::batch::layout::Layout;
 use crate::batch::{self, CtpEngine, Engine, Interpreter, Options};
+use crate::deface::face_mask::Settings;
+use crate::deface::model::FaceMaskModel;
+use crate::deface::pipeline;
 use crate::dialect::Dialect;
 use crate::functions::ctp::integer::MemoryIntegerTable;
 use crate::functions::rsna::{acc, lookup, uid::UidGenerator};
@@ -66,6 +69,11 @@ pub struct AnonymizeArgs {
     /// How output files are laid out.
     #[arg(long, value_enum, default_value = "preserve")]
     layout: Layout,
+    /// Apply the script to headers only, even when it asks for head series
+    /// to be defaced (DEFACE=yes): faces stay in the pixels. For comparing
+    /// header output with other tools; a warning says so.
+    #[arg(long)]
+    no_deface: bool,
 }
 
 /// The default store location inside an output directory.
@@ -73,10 +81,96 @@ pub fn default_store(output: &Path) -> PathBuf {
     output.join(".anonymizer").join("store.sqlite")
 }
 
+impl AnonymizeArgs {
+    /// The settings `deface` anonymizes its DICOM output with: `script`,
+    /// everything else as `anonymize` defaults it.
+    pub fn for_deface(
+        input: PathBuf,
+        output: PathBuf,
+        script: String,
+        store: PathBuf,
+        jobs: Option<usize>,
+    ) -> Self {
+        AnonymizeArgs {
+            input,
+            output,
+            script,
+            dialect: Dialect::Rsna,
+            site_id: None,
+            uid_root: None,
+            project_name: DEFAULT_PROJECT_NAME.to_string(),
+            lookup_table: None,
+            params: Vec::new(),
+            store: Some(store),
+            jobs,
+            layout: Layout::Preserve,
+            no_deface: false,
+        }
+    }
+}
+
+/// Everything a run needs, checked and opened.
+pub struct Prepared {
+    pub engine: Engine,
+    pub store: Store,
+    pub options: Options,
+    /// The script asks for head series to be defaced.
+    pub deface: bool,
+}
+
 /// Exit status: 0 when every DICOM file was anonymized (or already was),
 /// 1 when some were quarantined or unreadable, 2 on a usage, script or
 /// store error (the script is checked before any file is touched).
 pub fn run(args: &AnonymizeArgs) -> ExitCode {
+    let mut prepared = match prepare(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if prepared.deface {
+        let model = match FaceMaskModel::bundled() {
+            Ok(m) => m,
+            Err(e) => return usage(e),
+        };
+        eprintln!("the script asks for head series to be defaced (DEFACE=yes): finding them");
+        let plan = pipeline::plan_tree(&prepared.options.input, model, &Settings::default(), |r| {
+            eprintln!("deface: {r}")
+        });
+        match plan {
+            Ok(plan) => prepared.engine.deface = Some(plan),
+            Err(e) => {
+                return usage(format!(
+                    "cannot read {}: {e}",
+                    prepared.options.input.display()
+                ));
+            }
+        }
+    }
+    execute(&mut prepared)
+}
+
+/// Run the batch and report its summary; the exit status.
+pub fn execute(prepared: &mut Prepared) -> ExitCode {
+    let Prepared {
+        engine,
+        store,
+        options,
+        ..
+    } = prepared;
+    let output = options.output.clone();
+    let summary = match batch::run(options, engine, store) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    report(&summary, &output)
+}
+
+/// The script, the directories, the store and the settings it pins,
+/// checked in that order (nothing is touched if the script is wrong).
+pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
+    // Every early return here is a usage error.
+    fn usage(message: impl std::fmt::Display) -> Result<Prepared, ExitCode> {
+        Err(super::usage(message))
+    }
     // The script first: nothing is touched if it is wrong.
     let loaded = match ScriptSource::named(&args.script)
         .and_then(|source| LoadedScript::load(&source, args.dialect, &mut std::io::stderr()))
@@ -84,9 +178,10 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         Ok(l) => l,
         Err(message) => return usage(message),
     };
-    if loaded.requests_deface() {
+    let deface = loaded.requests_deface() && !args.no_deface;
+    if loaded.requests_deface() && args.no_deface {
         eprintln!(
-            "warning: {} asks for head series to be defaced (DEFACE=yes), but the deface stage is not built yet: pixel data is written unchanged",
+            "warning: --no-deface: {} asks for head series to be defaced, but faces stay in the pixel data of this output",
             loaded.name
         );
     }
@@ -178,7 +273,7 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
                     for e in errors {
                         eprintln!("error: {}: {e}", path.display());
                     }
-                    return ExitCode::from(EXIT_USAGE);
+                    return Err(ExitCode::from(EXIT_USAGE));
                 }
             }
         }
@@ -213,6 +308,7 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
             project_name: args.project_name.clone(),
             uids,
         },
+        deface: None,
     };
     let options = Options {
         input,
@@ -220,11 +316,18 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         layout: args.layout,
         jobs: args.jobs.unwrap_or(0),
         progress: std::io::stderr().is_terminal(),
+        files: None,
     };
-    let summary = match batch::run(&options, &engine, &mut store) {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
+    Ok(Prepared {
+        engine,
+        store,
+        options,
+        deface,
+    })
+}
+
+/// Print a run's summary; the exit status.
+fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
     let secs = summary.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         summary.anonymized as f64 / secs
@@ -250,7 +353,7 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
             "quarantined {} ({}); see {}",
             summary.quarantined_total(),
             by_reason.join(", "),
-            crate::batch::quarantine::root(&output)
+            crate::batch::quarantine::root(output)
                 .join("report.csv")
                 .display()
         );

@@ -2,6 +2,7 @@
 
 mod anonymize;
 mod check;
+mod deface;
 mod diff;
 mod explain;
 mod lookup;
@@ -30,6 +31,8 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// Parse and validate scripts; print every problem with its location.
     Check(check::CheckArgs),
+    /// Remove the face from head CT / brain MRI series: defaced NIfTI, mask and DICOM per subject.
+    Deface(deface::DefaceArgs),
     /// How each tag's outcome changes from one script to another across a corpus.
     Diff(diff::DiffArgs),
     /// Show what a script does to each element of one file.
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Anonymize(args) => anonymize::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Deface(args) => deface::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Lookup(args) => lookup::run(&args),

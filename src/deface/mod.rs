@@ -1,16 +1,26 @@
 //! The deface stage (head CT and brain MRI): series → volume → face mask →
 //! defaced NIfTI and DICOM.
 //!
-//! Built so far:
 //! - [`series`]: DICOM files grouped into series, and a series assembled
-//!   into a volume (slices ordered along the normal of their orientation,
-//!   rescaled), with a clear reason for what cannot be a volume;
-//! - [`nifti`]: a volume written as NIfTI-1 (gzip), with the DICOM LPS
-//!   geometry as the NIfTI RAS qform and sform, and no text from the
-//!   source in its header.
+//!   into a [`volume::Volume`] (slices ordered along the normal of their
+//!   orientation, rescaled), with a clear reason for what cannot be one;
+//! - [`head`]: which series are heads;
+//! - [`canonical`]: the grid and intensities the model sees;
+//! - [`model`]: the ONNX face-mask model through `ort` (tract backend);
+//! - [`face_mask`]: probabilities → mask on the native grid → refined;
+//! - [`edit`]: the change to one DICOM file, as data, applied after the
+//!   header script;
+//! - [`pipeline`]: a tree's head series found and defaced, and the plan
+//!   the batch applies;
+//! - [`nifti`], [`resample`]: NIfTI files and moving volumes between grids.
 
+pub mod canonical;
+pub mod edit;
+pub mod face_mask;
+pub mod head;
 pub mod model;
 pub mod nifti;
+pub mod pipeline;
 pub mod resample;
 pub mod series;
 pub mod volume;

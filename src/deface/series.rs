@@ -77,6 +77,8 @@ pub struct Slice {
     pub path: PathBuf,
     pub obj: InMemDicomObject,
     pub transfer_syntax: String,
+    /// Which frame of the file this is (0 for a single-frame image).
+    pub frame: usize,
 }
 
 /// The DICOM files under `root` that have pixel data, by
@@ -101,6 +103,7 @@ pub fn group_series(root: &Path) -> std::io::Result<BTreeMap<String, Vec<Slice>>
             path,
             obj,
             transfer_syntax: ts,
+            frame: 0,
         });
     }
     Ok(series)
@@ -143,36 +146,49 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
 /// little-endian bytes: RLE Lossless and the JPEG processes this build
 /// decodes (dicom-pixeldata); anything else is refused as compressed.
 fn decode_encapsulated(slice: &mut Slice) -> Result<(), NotAVolume> {
+    if let Some(ts) = decode_to_native(&mut slice.obj, &slice.transfer_syntax)? {
+        slice.transfer_syntax = ts;
+    }
+    Ok(())
+}
+
+/// Replace encapsulated (compressed) pixel data by its decoded values;
+/// `Some(new transfer syntax)` when it did (the bytes are little endian
+/// now, whatever the transfer syntax said), `None` when the pixel data was
+/// native already.
+pub fn decode_to_native(
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+) -> Result<Option<String>, NotAVolume> {
     use dicom_pixeldata::PixelDecoder;
-    let Some(element) = slice.obj.get(tags::PIXEL_DATA) else {
-        return Ok(());
+    let Some(element) = obj.get(tags::PIXEL_DATA) else {
+        return Ok(None);
     };
     if !matches!(element.value(), Value::PixelSequence(_)) {
-        return Ok(());
+        return Ok(None);
     }
     let vr = element.vr();
-    let compressed = || NotAVolume::Compressed(slice.transfer_syntax.clone());
+    let compressed = || NotAVolume::Compressed(transfer_syntax.to_string());
     let meta = dicom_object::meta::FileMetaTableBuilder::new()
-        .transfer_syntax(slice.transfer_syntax.as_str())
-        .media_storage_sop_class_uid(text(&slice.obj, tags::SOP_CLASS_UID).unwrap_or_default())
-        .media_storage_sop_instance_uid(
-            text(&slice.obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
-        )
+        .transfer_syntax(transfer_syntax)
+        .media_storage_sop_class_uid(text(obj, tags::SOP_CLASS_UID).unwrap_or_default())
+        .media_storage_sop_instance_uid(text(obj, tags::SOP_INSTANCE_UID).unwrap_or_default())
         .build()
         .map_err(|_| compressed())?;
-    let file = slice.obj.clone().with_exact_meta(meta);
+    let file = obj.clone().with_exact_meta(meta);
     let decoded = file.decode_pixel_data().map_err(|_| compressed())?;
     let bytes = decoded.data().to_vec();
     drop(decoded);
-    slice.obj.put(DataElement::new(
+    obj.put(DataElement::new(
         tags::PIXEL_DATA,
         if vr == VR::OB { VR::OB } else { VR::OW },
         PrimitiveValue::U8(bytes.into()),
     ));
-    // The bytes are little endian now, whatever the transfer syntax said.
-    slice.transfer_syntax = "1.2.840.10008.1.2.1".into();
-    Ok(())
+    Ok(Some(EXPLICIT_VR_LITTLE_ENDIAN.to_string()))
 }
+
+/// The transfer syntax decoded pixel data is written with.
+pub const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
 
 fn frame_count(obj: &InMemDicomObject) -> u32 {
     obj.get(tags::NUMBER_OF_FRAMES)
@@ -303,6 +319,7 @@ fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
                 path: image.path.clone(),
                 obj: frame,
                 transfer_syntax: image.transfer_syntax.clone(),
+                frame: f,
             })
         })
         .collect()

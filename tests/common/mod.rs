@@ -1,3 +1,5 @@
 #![allow(dead_code)]
+pub mod head_phantom;
+pub mod png;
 pub mod reference;
 pub mod synthetic;

@@ -1,0 +1,102 @@
+//! `cargo bench --bench deface`: the seconds to deface one 256×256×180
+//! head volume (1 mm, CT) on this machine: the series loaded and assembled,
+//! the face mask (model on the tract backend, brought back and refined),
+//! the NIfTI written, and the whole `deface` command end to end (which also
+//! writes the 180 defaced DICOM files with their headers anonymized).
+//! Prints figures; asserts nothing (target: under 5 s with tract).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, write_series};
+use dicom_anonymizer::deface::canonical::Modality;
+use dicom_anonymizer::deface::face_mask::{Settings, apply_mask, face_mask};
+use dicom_anonymizer::deface::model::FaceMaskModel;
+use dicom_anonymizer::deface::nifti;
+use dicom_anonymizer::deface::resample::pose;
+use dicom_anonymizer::deface::series::{assemble, group_series};
+
+fn main() {
+    let template =
+        Template::load().expect("pydeface's template (tests/fetch_reference.sh pydeface-template)");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("in");
+    let subject = root.join("sub001");
+    let mut rng = Rng::new(2026);
+    let p = pose([6.0, -4.0, 3.0], 1.02, [2.0, -3.0, 4.0], template.centre);
+    let volume = axial_volume(&template, Contrast::Ct, p, [256, 180], 1.0, &mut rng);
+    let who = Identity {
+        patient_name: "Bench^Mark",
+        patient_id: "B-1",
+        uid: 9,
+        body_part: "HEAD",
+        description: "Head 1mm",
+    };
+    write_series(&subject, &volume, Modality::Ct, &who);
+    let bytes: u64 = std::fs::read_dir(&subject)
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    println!(
+        "deface benchmark: one CT head series, 256×256×180 (1 mm), 180 files, {:.1} MB; {} cores",
+        bytes as f64 / 1e6,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // The model is loaded once per process; count it apart.
+    let t = Instant::now();
+    let model = FaceMaskModel::bundled().unwrap();
+    println!(
+        "  model loaded (tract)        {:6.2} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let mut series = group_series(&subject).unwrap();
+    let (_, mut slices) = series.pop_first().unwrap();
+    let v = assemble(&mut slices).unwrap();
+    let load = t.elapsed().as_secs_f64();
+    println!("  series read and assembled   {load:6.2} s");
+
+    let t = Instant::now();
+    let mask = face_mask(&v, Modality::Ct, model, &Settings::default()).unwrap();
+    let masking = t.elapsed().as_secs_f64();
+    println!(
+        "  face mask                   {masking:6.2} s  ({} voxels removed)",
+        mask.count()
+    );
+
+    let t = Instant::now();
+    let out = tmp.path().join("nifti");
+    std::fs::create_dir_all(&out).unwrap();
+    nifti::write(&apply_mask(&v, &mask, -1000.0), &out.join("defaced.nii.gz")).unwrap();
+    nifti::write(&mask.as_volume(&v), &out.join("defaced_mask.nii.gz")).unwrap();
+    let writing = t.elapsed().as_secs_f64();
+    println!("  NIfTI written (2 files)     {writing:6.2} s");
+    println!(
+        "  stages together             {:6.2} s",
+        load + masking + writing
+    );
+
+    let t = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .args(["deface", "--input"])
+        .arg(&root)
+        .arg("--output")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    let total = t.elapsed().as_secs_f64();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    println!(
+        "  `deface` command end to end {total:6.2} s  (series load, mask, NIfTI, 180 anonymized DICOM files; target < 5 s)"
+    );
+}

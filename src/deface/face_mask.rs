@@ -1,0 +1,401 @@
+//! The face mask of a volume: the model's probabilities on its 8 mm grid
+//! brought back to the volume's own voxels, thresholded, and refined
+//! against the head surface.
+
+use std::collections::VecDeque;
+
+use super::canonical::{self, Canonical, GRID, HEAD_FRACTION, Modality, OUT_GRID};
+use super::model::FaceMaskModel;
+use super::resample::{Affine, apply, inverse, mul};
+use super::volume::Volume;
+
+/// How the model's probabilities become a mask.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Voxels whose probability of being face is above this are removed.
+    /// Below one half on purpose: a face voxel left behind matters more
+    /// than a voxel of cheek or forehead taken with it.
+    pub threshold: f32,
+    /// How far (mm) the mask grows into the head's outer layer.
+    pub surface_margin_mm: f64,
+    /// How deep (mm) the outer layer reaches below the skin.
+    pub surface_depth_mm: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            threshold: 0.4,
+            surface_margin_mm: 2.0,
+            surface_depth_mm: 12.0,
+        }
+    }
+}
+
+/// A face mask on a volume's grid: `true` voxels are removed.
+#[derive(Debug, Clone)]
+pub struct FaceMask {
+    pub dims: [usize; 3],
+    pub removed: Vec<bool>,
+}
+
+impl FaceMask {
+    pub fn count(&self) -> usize {
+        self.removed.iter().filter(|&&r| r).count()
+    }
+
+    /// The mask as a volume of 0 and 1 on `volume`'s grid.
+    pub fn as_volume(&self, volume: &Volume) -> Volume {
+        Volume {
+            dims: self.dims,
+            data: self
+                .removed
+                .iter()
+                .map(|&r| f32::from(u8::from(r)))
+                .collect(),
+            affine_lps: volume.affine_lps,
+        }
+    }
+}
+
+/// Why no mask could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskError {
+    /// Nothing in the volume stands out from the background.
+    NoHead,
+    /// The model could not be run, or gave an unexpected shape.
+    Model(String),
+}
+
+impl std::fmt::Display for MaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaskError::NoHead => write!(f, "no head in the volume (nothing above the background)"),
+            MaskError::Model(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// The face probabilities on the model's output grid, with its place.
+pub struct Probabilities {
+    pub canonical_centre_ras: [f64; 3],
+    /// `OUT_GRID³`, R fastest.
+    pub values: Vec<f32>,
+}
+
+/// Run the model on `volume`.
+pub fn probabilities(
+    volume: &Volume,
+    modality: Modality,
+    model: &FaceMaskModel,
+) -> Result<Probabilities, MaskError> {
+    let Canonical { centre_ras, input } =
+        canonical::canonical_input(volume, modality).ok_or(MaskError::NoHead)?;
+    let (shape, values) = model
+        .run([1, 2, GRID, GRID, GRID], input)
+        .map_err(MaskError::Model)?;
+    if shape != [1, 1, OUT_GRID, OUT_GRID, OUT_GRID] {
+        return Err(MaskError::Model(format!(
+            "face-mask model: output shape {shape:?}, expected [1, 1, {OUT_GRID}, {OUT_GRID}, {OUT_GRID}]"
+        )));
+    }
+    Ok(Probabilities {
+        canonical_centre_ras: centre_ras,
+        values,
+    })
+}
+
+/// The face mask of `volume`.
+pub fn face_mask(
+    volume: &Volume,
+    modality: Modality,
+    model: &FaceMaskModel,
+    settings: &Settings,
+) -> Result<FaceMask, MaskError> {
+    let p = probabilities(volume, modality, model)?;
+    let coarse = threshold_on_grid(volume, &p, settings.threshold);
+    Ok(refine(volume, modality, coarse, settings))
+}
+
+/// The probabilities sampled (trilinearly) at each voxel of `volume`, and
+/// compared with `threshold`. Beyond the model's grid, the nearest edge
+/// value holds: a face that reaches the edge goes on beyond it.
+pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> FaceMask {
+    let grid = canonical::grid_affine(p.canonical_centre_ras, OUT_GRID, 2.0 * canonical::SPACING);
+    let to_grid: Affine = mul(
+        &inverse(&grid).expect("a grid affine is invertible"),
+        &volume.affine_lps,
+    );
+    let [nx, ny, nz] = volume.dims;
+    let last = (OUT_GRID - 1) as f64;
+    let g = |i: usize, j: usize, k: usize| p.values[i + OUT_GRID * (j + OUT_GRID * k)];
+    let mut removed = Vec::with_capacity(nx * ny * nz);
+    for k in 0..nz {
+        for j in 0..ny {
+            let start = apply(&to_grid, [0.0, j as f64, k as f64]);
+            let step = [to_grid[0][0], to_grid[1][0], to_grid[2][0]];
+            for i in 0..nx {
+                let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).clamp(0.0, last));
+                let f = u.map(f64::floor);
+                let (i0, j0, k0) = (f[0] as usize, f[1] as usize, f[2] as usize);
+                let (i1, j1, k1) = (
+                    (i0 + 1).min(OUT_GRID - 1),
+                    (j0 + 1).min(OUT_GRID - 1),
+                    (k0 + 1).min(OUT_GRID - 1),
+                );
+                let (dx, dy, dz) = (
+                    (u[0] - f[0]) as f32,
+                    (u[1] - f[1]) as f32,
+                    (u[2] - f[2]) as f32,
+                );
+                let c00 = g(i0, j0, k0) * (1.0 - dx) + g(i1, j0, k0) * dx;
+                let c10 = g(i0, j1, k0) * (1.0 - dx) + g(i1, j1, k0) * dx;
+                let c01 = g(i0, j0, k1) * (1.0 - dx) + g(i1, j0, k1) * dx;
+                let c11 = g(i0, j1, k1) * (1.0 - dx) + g(i1, j1, k1) * dx;
+                let c0 = c00 * (1.0 - dy) + c10 * dy;
+                let c1 = c01 * (1.0 - dy) + c11 * dy;
+                removed.push(c0 * (1.0 - dz) + c1 * dz > threshold);
+            }
+        }
+    }
+    FaceMask {
+        dims: volume.dims,
+        removed,
+    }
+}
+
+/// Keep the largest connected piece of the mask (stray islands elsewhere in
+/// the head are errors, not faces), then grow it by `surface_margin_mm`
+/// within the head's outer `surface_depth_mm`, where the features that make
+/// a face recognisable are: the skin and what lies just under it.
+pub fn refine(
+    volume: &Volume,
+    modality: Modality,
+    mask: FaceMask,
+    settings: &Settings,
+) -> FaceMask {
+    let dims = volume.dims;
+    let mut removed = largest_component(dims, &mask.removed);
+    let head = head_silhouette(volume, modality);
+    let spacing = volume.spacing();
+    let radius = |mm: f64| spacing.map(|s| (mm / s).round().max(0.0) as usize);
+    let not_head: Vec<bool> = head.iter().map(|&h| !h).collect();
+    let deep_outside = dilate(dims, &not_head, radius(settings.surface_depth_mm));
+    let grown = dilate(dims, &removed, radius(settings.surface_margin_mm));
+    for n in 0..removed.len() {
+        if grown[n] && head[n] && deep_outside[n] {
+            removed[n] = true;
+        }
+    }
+    FaceMask { dims, removed }
+}
+
+/// The head as a solid: voxels brighter than the head threshold, with every
+/// cavity the outside air cannot reach filled in.
+pub fn head_silhouette(volume: &Volume, modality: Modality) -> Vec<bool> {
+    let values: Vec<f32> = volume
+        .data
+        .iter()
+        .map(|&v| match modality {
+            Modality::Ct => v.clamp(-1024.0, 3071.0),
+            Modality::Mr => v,
+        })
+        .collect();
+    let (lo, hi) = canonical::percentiles(&values);
+    let threshold = lo + HEAD_FRACTION * (hi - lo);
+    let bright: Vec<bool> = values.iter().map(|&v| v > threshold).collect();
+    // Flood the dark voxels from the faces of the box.
+    let [nx, ny, nz] = volume.dims;
+    let mut outside = vec![false; bright.len()];
+    let mut queue = VecDeque::new();
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let border =
+                    i == 0 || j == 0 || k == 0 || i == nx - 1 || j == ny - 1 || k == nz - 1;
+                let n = i + nx * (j + ny * k);
+                if border && !bright[n] {
+                    outside[n] = true;
+                    queue.push_back(n);
+                }
+            }
+        }
+    }
+    flood(volume.dims, &mut queue, |n| !bright[n], &mut outside);
+    outside.iter().map(|&o| !o).collect()
+}
+
+/// Breadth-first flood over 6-neighbours: visit every voxel `open` lets
+/// through, marking `seen`.
+fn flood(
+    [nx, ny, nz]: [usize; 3],
+    queue: &mut VecDeque<usize>,
+    open: impl Fn(usize) -> bool,
+    seen: &mut [bool],
+) {
+    while let Some(n) = queue.pop_front() {
+        let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
+        let mut visit = |m: usize| {
+            if !seen[m] && open(m) {
+                seen[m] = true;
+                queue.push_back(m);
+            }
+        };
+        if i > 0 {
+            visit(n - 1);
+        }
+        if i + 1 < nx {
+            visit(n + 1);
+        }
+        if j > 0 {
+            visit(n - nx);
+        }
+        if j + 1 < ny {
+            visit(n + nx);
+        }
+        if k > 0 {
+            visit(n - nx * ny);
+        }
+        if k + 1 < nz {
+            visit(n + nx * ny);
+        }
+    }
+}
+
+/// The largest 6-connected piece of `mask`.
+pub fn largest_component(dims: [usize; 3], mask: &[bool]) -> Vec<bool> {
+    let mut label = vec![0u32; mask.len()];
+    let mut best = (0u32, 0usize);
+    let mut next = 0u32;
+    let mut queue = VecDeque::new();
+    for start in 0..mask.len() {
+        if !mask[start] || label[start] != 0 {
+            continue;
+        }
+        next += 1;
+        label[start] = next;
+        queue.push_back(start);
+        let mut size = 0usize;
+        let [nx, ny, nz] = dims;
+        while let Some(n) = queue.pop_front() {
+            size += 1;
+            let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
+            let neighbours = [
+                (i > 0).then(|| n - 1),
+                (i + 1 < nx).then(|| n + 1),
+                (j > 0).then(|| n - nx),
+                (j + 1 < ny).then(|| n + nx),
+                (k > 0).then(|| n - nx * ny),
+                (k + 1 < nz).then(|| n + nx * ny),
+            ];
+            for m in neighbours.into_iter().flatten() {
+                if mask[m] && label[m] == 0 {
+                    label[m] = next;
+                    queue.push_back(m);
+                }
+            }
+        }
+        if size > best.1 {
+            best = (next, size);
+        }
+    }
+    label.iter().map(|&l| l != 0 && l == best.0).collect()
+}
+
+/// `mask` grown by a box of `radius` voxels along each axis.
+pub fn dilate(dims: [usize; 3], mask: &[bool], radius: [usize; 3]) -> Vec<bool> {
+    let mut out = mask.to_vec();
+    for (axis, &r) in radius.iter().enumerate() {
+        if r > 0 {
+            out = dilate_axis(dims, &out, axis, r);
+        }
+    }
+    out
+}
+
+fn dilate_axis(dims: [usize; 3], mask: &[bool], axis: usize, r: usize) -> Vec<bool> {
+    let [nx, ny, nz] = dims;
+    let (len, stride) = match axis {
+        0 => (nx, 1),
+        1 => (ny, nx),
+        _ => (nz, nx * ny),
+    };
+    let mut out = vec![false; mask.len()];
+    let mut prefix = vec![0u32; len + 1];
+    let starts = (0..nx * ny * nz).filter(|&n| (n / stride) % len == 0);
+    for s in starts {
+        for t in 0..len {
+            prefix[t + 1] = prefix[t] + u32::from(mask[s + t * stride]);
+        }
+        for t in 0..len {
+            let a = t.saturating_sub(r);
+            let b = (t + r + 1).min(len);
+            out[s + t * stride] = prefix[b] > prefix[a];
+        }
+    }
+    out
+}
+
+/// `volume` with the masked voxels set to the background.
+pub fn apply_mask(volume: &Volume, mask: &FaceMask, background: f32) -> Volume {
+    let data = volume
+        .data
+        .iter()
+        .zip(&mask.removed)
+        .map(|(&v, &r)| if r { background } else { v })
+        .collect();
+    Volume {
+        dims: volume.dims,
+        data,
+        affine_lps: volume.affine_lps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dilation_grows_by_the_radius_along_each_axis() {
+        let dims = [7, 5, 3];
+        let at = |i: usize, j: usize, k: usize| i + 7 * (j + 5 * k);
+        let mut m = vec![false; 105];
+        m[at(3, 2, 1)] = true;
+        let d = dilate(dims, &m, [2, 1, 0]);
+        let count = d.iter().filter(|&&x| x).count();
+        assert_eq!(count, 5 * 3);
+        assert!(d[at(1, 1, 1)] && d[at(5, 3, 1)] && !d[at(0, 2, 1)] && !d[at(3, 2, 0)]);
+    }
+
+    #[test]
+    fn the_largest_component_wins() {
+        let dims = [6, 1, 1];
+        let m = [true, false, true, true, true, false];
+        assert_eq!(
+            largest_component(dims, &m),
+            vec![false, false, true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn cavities_are_part_of_the_head() {
+        // A bright shell 7³ with a dark core, in a dark 11³ box.
+        let mut data = vec![0.0f32; 11 * 11 * 11];
+        for k in 2..9 {
+            for j in 2..9 {
+                for i in 2..9 {
+                    let shell = [i, j, k].iter().any(|&c| c == 2 || c == 8);
+                    data[i + 11 * (j + 11 * k)] = if shell { 100.0 } else { 0.0 };
+                }
+            }
+        }
+        let v = Volume {
+            dims: [11; 3],
+            data,
+            affine_lps: super::super::resample::IDENTITY,
+        };
+        let head = head_silhouette(&v, Modality::Mr);
+        assert_eq!(head.iter().filter(|&&h| h).count(), 7 * 7 * 7);
+        assert!(head[5 + 11 * (5 + 11 * 5)]);
+    }
+}

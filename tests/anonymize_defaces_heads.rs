@@ -1,0 +1,166 @@
+//! `anonymize` with the high-level policy (which sets `DEFACE=yes`)
+//! defaces the head series it meets; the low level never touches pixels; a
+//! head series that cannot be defaced is quarantined, not passed.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, write_series};
+use dicom_anonymizer::deface::canonical::Modality;
+use dicom_anonymizer::deface::resample::pose;
+use dicom_dictionary_std::tags;
+
+fn anonymize(input: &Path, output: &Path, script: &str) -> (Option<i32>, String) {
+    let run = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .args([
+            "anonymize",
+            "--site-id",
+            "77",
+            "--script",
+            script,
+            "--input",
+        ])
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap();
+    (
+        run.status.code(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+fn pixels(path: &Path) -> Vec<u16> {
+    let obj = dicom_object::open_file(path).unwrap().into_inner();
+    obj.get(tags::PIXEL_DATA)
+        .unwrap()
+        .to_multi_int::<u16>()
+        .unwrap()
+}
+
+fn image_type(path: &Path) -> String {
+    let obj = dicom_object::open_file(path).unwrap().into_inner();
+    obj.get(tags::IMAGE_TYPE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_high_level_defaces_head_series_and_the_low_level_leaves_pixels_alone() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let mut rng = Rng::new(11);
+    let ct = axial_volume(
+        &template,
+        Contrast::Ct,
+        pose([5.0, 3.0, -6.0], 0.98, [-3.0, 4.0, 2.0], template.centre),
+        [128, 90],
+        2.0,
+        &mut rng,
+    );
+    let head = Identity {
+        patient_name: "Face^Visible",
+        patient_id: "P-1",
+        uid: 401,
+        body_part: "HEAD",
+        description: "Head",
+    };
+    write_series(&input.join("head"), &ct, Modality::Ct, &head);
+
+    let (code, stderr) = anonymize(&input, &tmp.path().join("low"), "low");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = anonymize(&input, &tmp.path().join("high"), "high");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("defaced ("), "{stderr}");
+
+    let mut changed_files = 0;
+    let mut removed = 0usize;
+    for entry in std::fs::read_dir(input.join("head")).unwrap().flatten() {
+        let name = entry.file_name();
+        let original = pixels(&entry.path());
+        let low = tmp.path().join("low/head").join(&name);
+        let high = tmp.path().join("high/head").join(&name);
+        assert_eq!(pixels(&low), original, "the low level keeps pixels");
+        assert!(image_type(&low).starts_with("ORIGINAL"));
+        let defaced = pixels(&high);
+        assert_eq!(defaced.len(), original.len());
+        assert!(image_type(&high).starts_with("DERIVED"));
+        let diff = original
+            .iter()
+            .zip(&defaced)
+            .filter(|(a, b)| a != b)
+            .count();
+        // Every changed pixel is air now: −1000 HU, stored 24.
+        for (a, b) in original.iter().zip(&defaced) {
+            if a != b {
+                assert_eq!(*b, 24);
+            }
+        }
+        if diff > 0 {
+            changed_files += 1;
+        }
+        removed += defaced
+            .iter()
+            .zip(&original)
+            .filter(|(b, a)| **b == 24 && **a != 24)
+            .count();
+    }
+    assert!(changed_files > 20, "{changed_files} slices defaced");
+    assert!(removed > 10_000, "{removed} pixels set to air");
+}
+
+#[test]
+fn a_head_series_that_cannot_be_defaced_is_quarantined_under_the_high_level() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let mut rng = Rng::new(12);
+    let mr = axial_volume(
+        &template,
+        Contrast::T1,
+        pose([0.0; 3], 1.0, [0.0; 3], template.centre),
+        [96, 60],
+        2.5,
+        &mut rng,
+    );
+    let who = Identity {
+        patient_name: "Gap^Series",
+        patient_id: "P-2",
+        uid: 402,
+        body_part: "BRAIN",
+        description: "T1",
+    };
+    write_series(&input.join("mr"), &mr, Modality::Mr, &who);
+    let gone = std::fs::read_dir(input.join("mr"))
+        .unwrap()
+        .flatten()
+        .nth(30)
+        .unwrap()
+        .path();
+    std::fs::remove_file(gone).unwrap();
+
+    let out = tmp.path().join("high");
+    let (code, stderr) = anonymize(&input, &out, "high");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("a head that cannot be defaced"), "{stderr}");
+    let quarantined = std::fs::read_dir(out.join("quarantine/Deface_Error/mr"))
+        .unwrap()
+        .count();
+    assert_eq!(quarantined, 59);
+    assert!(!out.join("mr").exists(), "nothing of the series is written");
+    let report = std::fs::read_to_string(out.join("quarantine/report.csv")).unwrap();
+    assert!(
+        report.contains("Deface_Error") && report.contains("uneven slice spacing"),
+        "{report}"
+    );
+}

@@ -1,0 +1,397 @@
+//! Heads to deface: pydeface's template (fetched from PyPI) moved into a
+//! random pose and given a contrast, with its face mask moved the same way.
+//! The poses and contrasts here are not the ones the model was trained on
+//! (`scripts/train_face_mask.py` draws random remapping curves and its own
+//! poses); they are the held-out material of the accuracy test.
+
+#![allow(dead_code)]
+#![allow(clippy::needless_range_loop)] // matrix indices read best as indices
+
+use dicom_anonymizer::deface::canonical::{Modality, percentiles};
+use dicom_anonymizer::deface::nifti;
+use dicom_anonymizer::deface::resample::{Affine, Interpolation, apply, pose, resample};
+use dicom_anonymizer::deface::volume::Volume;
+
+/// The three held-out contrasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contrast {
+    /// The template's own T1 contrast, in arbitrary units up to ~1000.
+    T1,
+    /// Tissue contrast inverted (bright fluid, dark fat), air still dark.
+    T2Inverted,
+    /// Hounsfield units: air −1000, dark-in-T1 tissue (bone, fluid) bright,
+    /// soft tissue ~40, fat ~−90.
+    Ct,
+}
+
+impl Contrast {
+    pub const ALL: [Contrast; 3] = [Contrast::T1, Contrast::T2Inverted, Contrast::Ct];
+
+    pub fn modality(self) -> Modality {
+        match self {
+            Contrast::Ct => Modality::Ct,
+            _ => Modality::Mr,
+        }
+    }
+
+    /// The value for a template intensity `t` (T1 scaled so that its 99.5th
+    /// percentile is 1).
+    fn value(self, t: f32) -> f32 {
+        match self {
+            Contrast::T1 => 1000.0 * t,
+            Contrast::T2Inverted if t < 0.08 => 1000.0 * t,
+            Contrast::T2Inverted => 1000.0 * (1.15 - 0.8 * t.min(1.2)),
+            Contrast::Ct => interpolate(
+                t,
+                &[0.0, 0.05, 0.12, 0.3, 0.6, 1.0, 1.5],
+                &[-1000.0, -1000.0, 700.0, 20.0, 40.0, -90.0, -90.0],
+            ),
+        }
+    }
+
+    fn noise(self) -> f32 {
+        match self {
+            Contrast::Ct => 6.0,
+            _ => 12.0,
+        }
+    }
+}
+
+fn interpolate(t: f32, xs: &[f32], ys: &[f32]) -> f32 {
+    if t <= xs[0] {
+        return ys[0];
+    }
+    for w in 0..xs.len() - 1 {
+        if t <= xs[w + 1] {
+            let f = (t - xs[w]) / (xs[w + 1] - xs[w]);
+            return ys[w] + f * (ys[w + 1] - ys[w]);
+        }
+    }
+    *ys.last().unwrap()
+}
+
+/// A small, seeded random generator (xorshift64*), so every run of a test
+/// sees the same heads.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u = self.uniform(1e-12, 1.0);
+        let v = self.uniform(0.0, 1.0);
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// The template, its face mask, and where its head is.
+pub struct Template {
+    /// T1 scaled so that its 99.5th percentile is 1.
+    pub t: Volume,
+    /// 1 on the face (pydeface's zeros), 0 elsewhere.
+    pub face: Volume,
+    /// The head's centre of mass, LPS mm.
+    pub centre: [f64; 3],
+    /// Head voxels are brighter than this (in `t`).
+    pub head_threshold: f32,
+}
+
+impl Template {
+    pub fn load() -> Option<Template> {
+        let dir = super::reference::pydeface_template()?;
+        let t1 = nifti::read(&dir.join("mean_reg2mean.nii.gz")).unwrap();
+        let mask = nifti::read(&dir.join("facemask.nii.gz")).unwrap();
+        let (_, hi) = percentiles(&t1.data);
+        let t = Volume {
+            data: t1.data.iter().map(|&v| v / hi).collect(),
+            ..t1
+        };
+        let face = Volume {
+            data: mask
+                .data
+                .iter()
+                .map(|&v| if v < 0.5 { 1.0 } else { 0.0 })
+                .collect(),
+            ..mask
+        };
+        let head_threshold = 0.1;
+        let (mut sum, mut n) = ([0.0; 3], 0.0);
+        for k in 0..t.dims[2] {
+            for j in 0..t.dims[1] {
+                for i in 0..t.dims[0] {
+                    if t.get(i, j, k) > head_threshold {
+                        let p = apply(&t.affine_lps, [i as f64, j as f64, k as f64]);
+                        for d in 0..3 {
+                            sum[d] += p[d];
+                        }
+                        n += 1.0;
+                    }
+                }
+            }
+        }
+        Some(Template {
+            t,
+            face,
+            centre: sum.map(|s| s / n),
+            head_threshold,
+        })
+    }
+
+    /// A grid over the template's field of view with voxels of `mm`.
+    pub fn grid(&self, mm: f64) -> ([usize; 3], Affine) {
+        let mut a = self.t.affine_lps;
+        for row in a.iter_mut().take(3) {
+            for v in row.iter_mut().take(3) {
+                *v *= mm;
+            }
+        }
+        let dims = self.t.dims.map(|d| (d as f64 / mm).floor() as usize);
+        (dims, a)
+    }
+}
+
+/// One held-out case.
+pub struct Case {
+    pub contrast: Contrast,
+    pub pose: Affine,
+    pub description: String,
+    /// The image as a scanner would give it.
+    pub image: Volume,
+    /// Ground truth on the same grid: head voxels, and face voxels.
+    pub head: Vec<bool>,
+    pub face: Vec<bool>,
+}
+
+/// A random pose within the accuracy test's ranges: rotation up to ±15°
+/// about each axis, scale ±10 %, translation up to ±20 mm.
+pub fn random_pose(rng: &mut Rng, centre: [f64; 3]) -> (Affine, String) {
+    let r = [0; 3].map(|_| rng.uniform(-15.0, 15.0));
+    let s = rng.uniform(0.9, 1.1);
+    let t = [0; 3].map(|_| rng.uniform(-20.0, 20.0));
+    let text = format!(
+        "rot ({:+.0}°, {:+.0}°, {:+.0}°) scale {s:.2} shift ({:+.0}, {:+.0}, {:+.0}) mm",
+        r[0], r[1], r[2], t[0], t[1], t[2]
+    );
+    (pose(r, s, t, centre), text)
+}
+
+/// The template under `pose` in `contrast`, on a grid of `mm` voxels over
+/// its field of view, with scanner noise.
+pub fn case(
+    template: &Template,
+    contrast: Contrast,
+    pose: Affine,
+    description: String,
+    mm: f64,
+    rng: &mut Rng,
+) -> Case {
+    let (dims, grid) = template.grid(mm);
+    let contrasted = Volume {
+        data: template.t.data.iter().map(|&t| contrast.value(t)).collect(),
+        ..template.t.clone()
+    };
+    let air = contrast.value(0.0);
+    let mut image = resample(&contrasted, dims, grid, &pose, Interpolation::Linear, air).unwrap();
+    let sigma = contrast.noise();
+    for v in image.data.iter_mut() {
+        let noisy = *v + sigma * rng.normal() as f32;
+        *v = match contrast.modality() {
+            Modality::Mr => noisy.abs(),
+            Modality::Ct => noisy,
+        };
+    }
+    let t = resample(&template.t, dims, grid, &pose, Interpolation::Linear, 0.0).unwrap();
+    let face = resample(
+        &template.face,
+        dims,
+        grid,
+        &pose,
+        Interpolation::Nearest,
+        0.0,
+    )
+    .unwrap();
+    Case {
+        contrast,
+        pose,
+        description,
+        image,
+        head: t
+            .data
+            .iter()
+            .map(|&v| v > template.head_threshold)
+            .collect(),
+        face: face.data.iter().map(|&v| v > 0.5).collect(),
+    }
+}
+
+/// An axial head volume as a scanner would give it: `n`×`n` pixels and
+/// `slices` slices, all of `mm`, centred on the template's head, of
+/// `contrast` under `pose`, with noise.
+pub fn axial_volume(
+    template: &Template,
+    contrast: Contrast,
+    pose: Affine,
+    [n, slices]: [usize; 2],
+    mm: f64,
+    rng: &mut Rng,
+) -> Volume {
+    let mut affine = dicom_anonymizer::deface::resample::IDENTITY;
+    for d in 0..3 {
+        affine[d][d] = mm;
+    }
+    // Centre the field of view on the head, a little towards the face.
+    let centre = [
+        template.centre[0],
+        template.centre[1] - 10.0,
+        template.centre[2] - 15.0,
+    ];
+    let half = [n, n, slices].map(|d| (d as f64 - 1.0) / 2.0 * mm);
+    for d in 0..3 {
+        affine[d][3] = centre[d] - half[d];
+    }
+    let contrasted = Volume {
+        data: template.t.data.iter().map(|&t| contrast.value(t)).collect(),
+        ..template.t.clone()
+    };
+    let mut v = resample(
+        &contrasted,
+        [n, n, slices],
+        affine,
+        &pose,
+        Interpolation::Linear,
+        contrast.value(0.0),
+    )
+    .unwrap();
+    let sigma = contrast.noise();
+    for x in v.data.iter_mut() {
+        let noisy = *x + sigma * rng.normal() as f32;
+        *x = match contrast.modality() {
+            Modality::Mr => noisy.abs(),
+            Modality::Ct => noisy,
+        };
+    }
+    v
+}
+
+/// Who a written series belongs to (identifying values the output must not keep).
+pub struct Identity<'a> {
+    pub patient_name: &'a str,
+    pub patient_id: &'a str,
+    /// Makes the UIDs unique: `2.25.<uid>.…`.
+    pub uid: u32,
+    pub body_part: &'a str,
+    pub description: &'a str,
+}
+
+/// Write `volume` (axis-aligned, as [`axial_volume`] makes them) as a
+/// single-frame series of `modality` under `dir`, files `IM<k>.dcm` in
+/// scrambled order. CT is stored as unsigned 12-bit with intercept −1024;
+/// MR as unsigned 16-bit.
+pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, who: &Identity) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+    use dicom_object::meta::FileMetaTableBuilder;
+
+    std::fs::create_dir_all(dir).unwrap();
+    let [nx, ny, nz] = volume.dims;
+    let sp = volume.spacing();
+    let t = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    for k in 0..nz {
+        let origin = apply(&volume.affine_lps, [0.0, 0.0, k as f64]);
+        let pixels: Vec<u16> = volume.data[k * nx * ny..(k + 1) * nx * ny]
+            .iter()
+            .map(|&v| match modality {
+                Modality::Ct => (v + 1024.0).round().clamp(0.0, 4095.0) as u16,
+                Modality::Mr => v.round().clamp(0.0, 65535.0) as u16,
+            })
+            .collect();
+        let (sop_class, mod_text) = match modality {
+            Modality::Ct => (uids::CT_IMAGE_STORAGE, "CT"),
+            Modality::Mr => (uids::MR_IMAGE_STORAGE, "MR"),
+        };
+        let mut obj = InMemDicomObject::from_element_iter([
+            t(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100"),
+            t(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL"),
+            t(tags::SOP_CLASS_UID, VR::UI, sop_class),
+            t(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                &format!("2.25.{}.{}", who.uid, k + 1),
+            ),
+            t(tags::STUDY_DATE, VR::DA, "20240229"),
+            t(tags::MODALITY, VR::CS, mod_text),
+            t(tags::INSTITUTION_NAME, VR::LO, "Phantom General Hospital"),
+            t(tags::STUDY_DESCRIPTION, VR::LO, "Research head scan"),
+            t(tags::SERIES_DESCRIPTION, VR::LO, who.description),
+            t(tags::PATIENT_NAME, VR::PN, who.patient_name),
+            t(tags::PATIENT_ID, VR::LO, who.patient_id),
+            t(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101"),
+            t(tags::BODY_PART_EXAMINED, VR::CS, who.body_part),
+            t(tags::SLICE_THICKNESS, VR::DS, &format!("{:.3}", sp[2])),
+            t(
+                tags::STUDY_INSTANCE_UID,
+                VR::UI,
+                &format!("2.25.{}", who.uid),
+            ),
+            t(
+                tags::SERIES_INSTANCE_UID,
+                VR::UI,
+                &format!("2.25.{}.0", who.uid),
+            ),
+            t(tags::SERIES_NUMBER, VR::IS, "3"),
+            t(tags::INSTANCE_NUMBER, VR::IS, &(k + 1).to_string()),
+            t(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                &format!("{:.4}\\{:.4}\\{:.4}", origin[0], origin[1], origin[2]),
+            ),
+            t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0"),
+            t(
+                tags::PIXEL_SPACING,
+                VR::DS,
+                &format!("{:.4}\\{:.4}", sp[1], sp[0]),
+            ),
+            us(tags::SAMPLES_PER_PIXEL, 1),
+            t(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+            us(tags::ROWS, ny as u16),
+            us(tags::COLUMNS, nx as u16),
+            us(tags::BITS_ALLOCATED, 16),
+            us(
+                tags::BITS_STORED,
+                if modality == Modality::Ct { 12 } else { 16 },
+            ),
+            us(
+                tags::HIGH_BIT,
+                if modality == Modality::Ct { 11 } else { 15 },
+            ),
+            us(tags::PIXEL_REPRESENTATION, 0),
+            DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+        ]);
+        if modality == Modality::Ct {
+            obj.put(t(tags::RESCALE_INTERCEPT, VR::DS, "-1024"));
+            obj.put(t(tags::RESCALE_SLOPE, VR::DS, "1"));
+        }
+        let file = obj
+            .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+            .unwrap();
+        file.write_to_file(dir.join(format!("IM{}.dcm", (k * 37) % nz)))
+            .unwrap();
+    }
+}
