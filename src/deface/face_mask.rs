@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use super::canonical::{self, Canonical, GRID, HEAD_FRACTION, Modality, OUT_GRID};
 use super::model::FaceMaskModel;
-use super::resample::{Affine, apply, inverse, mul};
+use super::resample::{Affine, apply, inverse, mul, trilinear};
 use super::volume::Volume;
 
 /// How the model's probabilities become a mask.
@@ -128,7 +128,7 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
     );
     let [nx, ny, nz] = volume.dims;
     let last = (OUT_GRID - 1) as f64;
-    let g = |i: usize, j: usize, k: usize| p.values[i + OUT_GRID * (j + OUT_GRID * k)];
+    let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + OUT_GRID * (j + OUT_GRID * k)]);
     let mut removed = Vec::with_capacity(nx * ny * nz);
     for k in 0..nz {
         for j in 0..ny {
@@ -136,25 +136,7 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
             let step = [to_grid[0][0], to_grid[1][0], to_grid[2][0]];
             for i in 0..nx {
                 let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).clamp(0.0, last));
-                let f = u.map(f64::floor);
-                let (i0, j0, k0) = (f[0] as usize, f[1] as usize, f[2] as usize);
-                let (i1, j1, k1) = (
-                    (i0 + 1).min(OUT_GRID - 1),
-                    (j0 + 1).min(OUT_GRID - 1),
-                    (k0 + 1).min(OUT_GRID - 1),
-                );
-                let (dx, dy, dz) = (
-                    (u[0] - f[0]) as f32,
-                    (u[1] - f[1]) as f32,
-                    (u[2] - f[2]) as f32,
-                );
-                let c00 = g(i0, j0, k0) * (1.0 - dx) + g(i1, j0, k0) * dx;
-                let c10 = g(i0, j1, k0) * (1.0 - dx) + g(i1, j1, k0) * dx;
-                let c01 = g(i0, j0, k1) * (1.0 - dx) + g(i1, j0, k1) * dx;
-                let c11 = g(i0, j1, k1) * (1.0 - dx) + g(i1, j1, k1) * dx;
-                let c0 = c00 * (1.0 - dy) + c10 * dy;
-                let c1 = c01 * (1.0 - dy) + c11 * dy;
-                removed.push(c0 * (1.0 - dz) + c1 * dz > threshold);
+                removed.push(trilinear([OUT_GRID; 3], u, g) > f64::from(threshold));
             }
         }
     }

@@ -139,24 +139,29 @@ fn sample(
             {
                 return background;
             }
-            let f = u.map(f64::floor);
-            let (i0, j0, k0) = (f[0] as usize, f[1] as usize, f[2] as usize);
-            let (i1, j1, k1) = (
-                (i0 + 1).min(sx - 1),
-                (j0 + 1).min(sy - 1),
-                (k0 + 1).min(sz - 1),
-            );
-            let (dx, dy, dz) = (u[0] - f[0], u[1] - f[1], u[2] - f[2]);
-            let g = |i, j, k| f64::from(v.get(i, j, k));
-            let c00 = g(i0, j0, k0) * (1.0 - dx) + g(i1, j0, k0) * dx;
-            let c10 = g(i0, j1, k0) * (1.0 - dx) + g(i1, j1, k0) * dx;
-            let c01 = g(i0, j0, k1) * (1.0 - dx) + g(i1, j0, k1) * dx;
-            let c11 = g(i0, j1, k1) * (1.0 - dx) + g(i1, j1, k1) * dx;
-            let c0 = c00 * (1.0 - dy) + c10 * dy;
-            let c1 = c01 * (1.0 - dy) + c11 * dy;
-            (c0 * (1.0 - dz) + c1 * dz) as f32
+            trilinear([sx, sy, sz], u, |i, j, k| f64::from(v.get(i, j, k))) as f32
         }
     }
+}
+
+/// The trilinear interpolation at `u` (voxel coordinates within
+/// `[0, n − 1]` on each axis of a grid of `dims`) of the values `g` gives.
+pub fn trilinear(dims: [usize; 3], u: [f64; 3], g: impl Fn(usize, usize, usize) -> f64) -> f64 {
+    let f = u.map(f64::floor);
+    let (i0, j0, k0) = (f[0] as usize, f[1] as usize, f[2] as usize);
+    let (i1, j1, k1) = (
+        (i0 + 1).min(dims[0] - 1),
+        (j0 + 1).min(dims[1] - 1),
+        (k0 + 1).min(dims[2] - 1),
+    );
+    let (dx, dy, dz) = (u[0] - f[0], u[1] - f[1], u[2] - f[2]);
+    let c00 = g(i0, j0, k0) * (1.0 - dx) + g(i1, j0, k0) * dx;
+    let c10 = g(i0, j1, k0) * (1.0 - dx) + g(i1, j1, k0) * dx;
+    let c01 = g(i0, j0, k1) * (1.0 - dx) + g(i1, j0, k1) * dx;
+    let c11 = g(i0, j1, k1) * (1.0 - dx) + g(i1, j1, k1) * dx;
+    let c0 = c00 * (1.0 - dy) + c10 * dy;
+    let c1 = c01 * (1.0 - dy) + c11 * dy;
+    c0 * (1.0 - dz) + c1 * dz
 }
 
 /// A rotation (degrees, about x, y then z), scale and translation (mm),
