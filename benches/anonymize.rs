@@ -3,7 +3,14 @@
 //! files, beside a plain copy of the same tree and the RSNA tool's own
 //! engine on the first 300 of them, in one run. Prints figures; asserts
 //! nothing (targets: 50× the RSNA engine's files/s, within 2× of the copy).
-//! A copy that fsyncs each file, as `anonymize` does, is timed too.
+//! A copy that fsyncs each file is timed too. Each of ours and the copies
+//! is timed in `ROUNDS` alternating rounds (each into a fresh directory)
+//! and the median is printed: on a shared machine one timing of a 0.1 s job
+//! swings by 2× or more (ext4's inode allocator, for one, slows down for
+//! ~30 s after many files are deleted).
+//!
+//! `ANONYMIZE_BENCH_DIR=DIR` builds the trees under `DIR` and keeps them
+//! (for profiling `anonymize` on `DIR/in` afterwards).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +21,7 @@ use dicom_dictionary_std::tags;
 
 const FILES: usize = 2000;
 const RSNA_FILES: usize = 300;
+const ROUNDS: usize = 5;
 
 fn fetch(what: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -107,7 +115,15 @@ fn main() {
     let script = fetch("rsna-script");
     let python = fetch("rsna-engine");
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
+    let root = match std::env::var_os("ANONYMIZE_BENCH_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            dir
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let input = root.join("in");
     let sources = sources(&corpus);
     for i in 0..FILES {
         let mut obj = sources[i % sources.len()].clone();
@@ -150,41 +166,38 @@ fn main() {
         sources.len()
     );
 
-    let t = Instant::now();
-    copy_tree(&input, &tmp.path().join("copy"), false);
-    let copy = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    copy_tree(&input, &tmp.path().join("copy-synced"), true);
-    let copy_synced = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-        .arg("anonymize")
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(tmp.path().join("ours"))
-        .arg("--script")
-        .arg(&script)
-        .args(["--site-id", "99"])
-        .output()
-        .unwrap();
-    let ours = t.elapsed().as_secs_f64();
-    let summary = String::from_utf8_lossy(&out.stderr);
-    if !summary.contains(&format!("anonymized {FILES} files")) {
-        let report = std::fs::read_to_string(tmp.path().join("ours/quarantine/report.csv"));
-        panic!(
-            "{summary}\n{}",
-            report
-                .unwrap_or_default()
-                .lines()
-                .take(4)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut copies, mut synced, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let t = Instant::now();
+        copy_tree(&input, &root.join(format!("copy{round}")), false);
+        copies.push(t.elapsed().as_secs_f64());
+        runs.push(anonymize(
+            &input,
+            &root.join(format!("ours{round}")),
+            &script,
+        ));
+        let t = Instant::now();
+        copy_tree(&input, &root.join(format!("copy-synced{round}")), true);
+        synced.push(t.elapsed().as_secs_f64());
     }
-
-    let subset = tmp.path().join("subset");
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let rounds = format!(
+        "rounds (s): copy {}; ours {}; fsynced copy {}",
+        list(&copies),
+        list(&runs),
+        list(&synced)
+    );
+    let (copy, copy_synced, ours) = (median(copies), median(synced), median(runs));
+    let subset = root.join("subset");
     for i in 0..RSNA_FILES {
         let rel = format!("{:02}/{i:05}.dcm", i % 20);
         std::fs::create_dir_all(subset.join(&rel).parent().unwrap()).unwrap();
@@ -196,7 +209,7 @@ fn main() {
         .arg("--input")
         .arg(&subset)
         .arg("--output")
-        .arg(tmp.path().join("rsna"))
+        .arg(root.join("rsna"))
         .arg("--script")
         .arg(&script)
         .args([
@@ -217,6 +230,8 @@ fn main() {
     );
 
     let rate = |n: usize, s: f64| n as f64 / s;
+    println!("{rounds}");
+    println!("medians of {ROUNDS} rounds:");
     println!(
         "plain copy:        {:8.0} files/s  {:7.1} MB/s  ({copy:.2} s)",
         rate(FILES, copy),
@@ -242,4 +257,35 @@ fn main() {
         ours / copy,
         ours / copy_synced
     );
+}
+
+/// Time one `anonymize` run of `input` into `output` (a fresh directory).
+fn anonymize(input: &Path, output: &Path, script: &Path) -> f64 {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .arg("anonymize")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--script")
+        .arg(script)
+        .args(["--site-id", "99"])
+        .output()
+        .unwrap();
+    let elapsed = t.elapsed().as_secs_f64();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    if !summary.contains(&format!("anonymized {FILES} files")) {
+        let report = std::fs::read_to_string(output.join("quarantine/report.csv"));
+        panic!(
+            "{summary}\n{}",
+            report
+                .unwrap_or_default()
+                .lines()
+                .take(4)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    elapsed
 }
