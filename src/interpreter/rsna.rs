@@ -184,7 +184,7 @@ pub fn anonymize(
         project,
         subject,
     };
-    walker.walk(obj, "", uid_log)?;
+    walker.walk(obj, None, uid_log)?;
     write_deidentification_elements(obj, project);
     Ok(())
 }
@@ -198,6 +198,22 @@ fn remove_private(obj: &mut InMemDicomObject) {
     for_each_item(obj, remove_private);
 }
 
+/// Where an element sits: its tag, under the item of the sequence that
+/// holds it. Spelled out (`(0008,1115)[0]/(0020,000E)`) only for an error.
+struct ElementPath<'a> {
+    parent: Option<(&'a ElementPath<'a>, usize)>,
+    tag: Tag,
+}
+
+impl std::fmt::Display for ElementPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((parent, item)) = self.parent {
+            write!(f, "{parent}[{item}]/")?;
+        }
+        write!(f, "({:04X},{:04X})", self.tag.group(), self.tag.element())
+    }
+}
+
 struct Walker<'a> {
     rules: &'a RsnaRules,
     project: &'a Project,
@@ -208,12 +224,12 @@ impl Walker<'_> {
     fn walk(
         &self,
         obj: &mut InMemDicomObject,
-        prefix: &str,
+        parent: Option<(&ElementPath, usize)>,
         uid_log: &mut UidLog,
     ) -> Result<(), ElementError> {
         let tags: Vec<Tag> = obj.tags().collect();
         for tag in tags {
-            let path = format!("{prefix}({:04X},{:04X})", tag.group(), tag.element());
+            let path = ElementPath { parent, tag };
             let Some(rule) = self.rules.get(tag) else {
                 obj.remove_element(tag);
                 continue;
@@ -224,7 +240,7 @@ impl Walker<'_> {
                 if let Some(items) = v.items_mut() {
                     for (i, item) in items.iter_mut().enumerate() {
                         if result.is_ok() {
-                            result = self.walk(item, &format!("{path}[{i}]/"), uid_log);
+                            result = self.walk(item, Some((&path, i)), uid_log);
                         }
                     }
                 }
@@ -240,7 +256,7 @@ impl Walker<'_> {
         obj: &mut InMemDicomObject,
         tag: Tag,
         rule: &Rule,
-        path: &str,
+        path: &ElementPath,
         uid_log: &mut UidLog,
     ) -> Result<(), ElementError> {
         let Some(element) = obj.get(tag) else {
@@ -372,4 +388,30 @@ fn write_deidentification_elements(obj: &mut InMemDicomObject, project: &Project
         VR::SH,
         project.project_name.clone(),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_paths_name_each_sequence_item_on_the_way() {
+        let top = ElementPath {
+            parent: None,
+            tag: Tag(0x0008, 0x1115),
+        };
+        let mid = ElementPath {
+            parent: Some((&top, 2)),
+            tag: Tag(0x0008, 0x114A),
+        };
+        let leaf = ElementPath {
+            parent: Some((&mid, 0)),
+            tag: Tag(0x0008, 0x1155),
+        };
+        assert_eq!(top.to_string(), "(0008,1115)");
+        assert_eq!(
+            leaf.to_string(),
+            "(0008,1115)[2]/(0008,114A)[0]/(0008,1155)"
+        );
+    }
 }
