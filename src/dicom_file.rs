@@ -281,8 +281,41 @@ pub fn stage_dicom(path: &Path, obj: &DefaultDicomObject) -> std::io::Result<Sta
         obj
     };
     stage(path, |out| {
-        obj.write_all(out).map_err(std::io::Error::other)
+        if obj.meta().transfer_syntax().trim_end_matches('\0')
+            == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+        {
+            write_deflated(obj, out)
+        } else {
+            obj.write_all(out).map_err(std::io::Error::other)
+        }
     })
+}
+
+/// Preamble, meta group, and the data set deflated as one stream.
+///
+/// dicom-rs deflates element by element, and flate2 prepares a 32 KiB
+/// output buffer for each of those small writes: ~80 per file, 20 % of the
+/// batch's instructions on a corpus with 2.5 % deflated files. The data set
+/// goes through a buffer instead, at the same compression level (fast).
+fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::io::Error;
+    out.write_all(&[0; 128])?;
+    out.write_all(b"DICM")?;
+    obj.meta().write(&mut *out).map_err(Error::other)?;
+    // Encoded as explicit VR little endian, deflated here (the deflated
+    // transfer syntax would make dicom-rs deflate it once more).
+    let ts = TransferSyntaxRegistry
+        .get(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .ok_or_else(|| Error::other("explicit VR little endian is not registered"))?;
+    let deflate = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, deflate);
+    obj.write_dataset_with_ts(&mut buffered, ts)
+        .map_err(Error::other)?;
+    buffered
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .finish()
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -327,5 +360,58 @@ mod tests {
         );
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn deflated_files_are_written_once_deflated_and_read_back_equal() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(DataElement::new(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.840.10008.5.1.4.1.1.7"),
+        ));
+        obj.put(DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.44"),
+        ));
+        obj.put(DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            PrimitiveValue::from("Doe^Jane"),
+        ));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::from(vec![7u8; 200_000]),
+        ));
+        let meta = fresh_meta(&obj, uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN).unwrap();
+        let file = obj.clone().with_exact_meta(meta);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deflated.dcm");
+        stage_dicom(&path, &file).unwrap().commit().unwrap();
+
+        let back = open(&path, None).unwrap();
+        assert_eq!(
+            back.meta().transfer_syntax().trim_end_matches('\0'),
+            uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+        );
+        let back = back.into_inner();
+        for tag in [tags::SOP_INSTANCE_UID, tags::PATIENT_NAME, tags::PIXEL_DATA] {
+            let bytes = |o: &InMemDicomObject| o.get(tag).unwrap().to_bytes().unwrap().to_vec();
+            assert_eq!(bytes(&back), bytes(&obj), "{tag}");
+        }
+        // One layer of deflate: the body inflates to explicit VR LE elements.
+        let bytes = std::fs::read(&path).unwrap();
+        let meta_end = 132 + 12 + u32::from_le_bytes(bytes[140..144].try_into().unwrap()) as usize;
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::DeflateDecoder::new(&bytes[meta_end..]),
+            &mut body,
+        )
+        .unwrap();
+        assert_eq!(&body[..6], b"\x08\x00\x16\x00UI", "SOPClassUID first");
+        assert!(bytes.len() < 20_000, "the pixel data was compressed");
     }
 }
