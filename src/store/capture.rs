@@ -5,6 +5,8 @@
 //! instance, refusing a study, series or instance that moves between
 //! parents.
 
+use std::collections::{HashMap, HashSet};
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::functions::rsna::uid::UidGenerator;
@@ -48,42 +50,102 @@ pub enum CaptureOutcome {
     Integrity(String),
 }
 
-/// Capture one file.
+/// What this process has committed to the store, so that the common case,
+/// another file of a series already captured, skips most statements.
+/// Patients, studies, series and UIDs are never changed nor deleted once
+/// written, so what is remembered stays true (also while another process
+/// adds to the same store).
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// Series captured, by SeriesInstanceUID, with their study and patient.
+    series: HashMap<String, KnownSeries>,
+    /// PHI UIDs known to be in the `uids` table.
+    uids: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct KnownSeries {
+    study_uid: String,
+    subject: Subject,
+}
+
+/// UIDs (and series) remembered at most; then the memo starts again (a run
+/// over millions of files must not grow without bound).
+const MEMO_UIDS: usize = 100_000;
+
+impl Memo {
+    /// Whether `uid` still has to be written to the `uids` table (and
+    /// remember that it will have been).
+    pub fn uid_is_new(&mut self, uid: &str) -> bool {
+        if self.uids.contains(uid) {
+            return false;
+        }
+        if self.uids.len() >= MEMO_UIDS {
+            self.uids.clear();
+        }
+        self.uids.insert(uid.to_string());
+        true
+    }
+
+    /// Forget everything (the transaction that wrote it was rolled back).
+    pub fn clear(&mut self) {
+        *self = Memo::default();
+    }
+}
+
+/// Capture one file. `memo` must describe committed rows only: the caller
+/// rolls back the file's changes unless the outcome is a subject, and
+/// [`remember`] it only then.
 pub fn capture(
     conn: &Connection,
     id: &Identity,
     ctx: &CaptureContext,
+    memo: &Memo,
 ) -> rusqlite::Result<CaptureOutcome> {
-    if let Some(first) = conn
-        .query_row(
-            "SELECT source, series_uid FROM instances WHERE sop_instance_uid = ?1",
-            [&id.sop_instance_uid],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?
-        && first.0 != id.source
+    let instance: Option<(String, String)> = conn
+        .prepare_cached("SELECT source, series_uid FROM instances WHERE sop_instance_uid = ?1")?
+        .query_row([&id.sop_instance_uid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((first_source, _)) = &instance
+        && *first_source != id.source
     {
         return Ok(CaptureOutcome::Duplicate {
-            first_source: first.0,
+            first_source: first_source.clone(),
         });
     }
     let phi_ptid = id.patient_id.as_deref().unwrap_or("").trim().to_string();
 
+    // Another file of a series captured before: patient, study and series
+    // are as they were; only the instance is new.
+    if let Some(known) = memo.series.get(&id.series_uid)
+        && known.study_uid == id.study_uid
+        && known.subject.phi_patient_id == phi_ptid
+    {
+        match instance {
+            Some((_, series)) if series != id.series_uid => {
+                return Ok(CaptureOutcome::Integrity(format!(
+                    "SOPInstanceUID {} already belongs to another series",
+                    id.sop_instance_uid
+                )));
+            }
+            Some(_) => {}
+            None => insert_instance(conn, id, ctx)?,
+        }
+        if !memo.uids.contains(&id.sop_instance_uid) {
+            put_uid(conn, ctx, &id.sop_instance_uid)?;
+        }
+        return Ok(CaptureOutcome::Subject(known.subject.clone()));
+    }
+
     // The patient.
     let patient: Option<(String, Option<i64>)> = conn
-        .query_row(
-            "SELECT anon_patient_id, date_offset FROM patients WHERE patient_id = ?1",
-            [&phi_ptid],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT anon_patient_id, date_offset FROM patients WHERE patient_id = ?1")?
+        .query_row([&phi_ptid], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (anon_ptid, lookup_offset) = match patient {
         Some(p) => p,
         None if ctx.lookup_required => {
-            let found: Option<(String, Option<i64>)> = conn
-                .query_row(
-                    "SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ?1",
-                    [&phi_ptid],
+            let found: Option<(String, Option<i64>)> = conn.prepare_cached("SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ?1")?.query_row([&phi_ptid],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -92,30 +154,24 @@ pub fn capture(
                     "PatientID {phi_ptid:?} is not in the lookup table"
                 )));
             };
-            conn.execute(
-                "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES (?1, ?2, NULL, ?3)",
-                params![phi_ptid, anon, offset],
+            conn.prepare_cached("INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES (?1, ?2, NULL, ?3)")?.execute(params![phi_ptid, anon, offset],
             )?;
             (anon, offset)
         }
         None => {
-            let last: Option<i64> =
-                conn.query_row("SELECT MAX(patient_index) FROM patients", [], |r| r.get(0))?;
+            let last: Option<i64> = conn
+                .prepare_cached("SELECT MAX(patient_index) FROM patients")?
+                .query_row([], |r| r.get(0))?;
             let index = last.unwrap_or(0) + 1;
             let anon = ptid::format(&ctx.site_id, index as u64);
-            conn.execute(
-                "INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES (?1, ?2, ?3)",
-                params![phi_ptid, anon, index],
+            conn.prepare_cached("INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES (?1, ?2, ?3)")?.execute(params![phi_ptid, anon, index],
             )?;
             (anon, None)
         }
     };
 
     // The study.
-    let study: Option<(String, Option<String>, i64)> = conn
-        .query_row(
-            "SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ?1",
-            [&id.study_uid],
+    let study: Option<(String, Option<String>, i64)> = conn.prepare_cached("SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ?1")?.query_row([&id.study_uid],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
@@ -140,9 +196,7 @@ pub fn capture(
                 _ => 0,
             };
             let offset = lookup_offset.unwrap_or(from_hash);
-            conn.execute(
-                "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+            conn.prepare_cached("INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![
                     id.study_uid,
                     ctx.uids.anon_uid(&id.study_uid),
                     phi_ptid,
@@ -158,11 +212,8 @@ pub fn capture(
 
     // The series.
     let series_study: Option<String> = conn
-        .query_row(
-            "SELECT study_uid FROM series WHERE series_uid = ?1",
-            [&id.series_uid],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT study_uid FROM series WHERE series_uid = ?1")?
+        .query_row([&id.series_uid], |r| r.get(0))
         .optional()?;
     match series_study {
         Some(s) if s != id.study_uid => {
@@ -173,49 +224,32 @@ pub fn capture(
         }
         Some(_) => {}
         None => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO series (series_uid, anon_series_uid, study_uid) VALUES (?1, ?2, ?3)",
-                params![
-                    id.series_uid,
-                    ctx.uids.anon_uid(&id.series_uid),
-                    id.study_uid
-                ],
-            )?;
+            )?
+            .execute(params![
+                id.series_uid,
+                ctx.uids.anon_uid(&id.series_uid),
+                id.study_uid
+            ])?;
         }
     }
 
     // The instance.
-    let instance_series: Option<String> = conn
-        .query_row(
-            "SELECT series_uid FROM instances WHERE sop_instance_uid = ?1",
-            [&id.sop_instance_uid],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match instance_series {
-        Some(s) if s != id.series_uid => {
+    match instance {
+        Some((_, series)) if series != id.series_uid => {
             return Ok(CaptureOutcome::Integrity(format!(
                 "SOPInstanceUID {} already belongs to another series",
                 id.sop_instance_uid
             )));
         }
         Some(_) => {}
-        None => {
-            conn.execute(
-                "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    id.sop_instance_uid,
-                    ctx.uids.anon_uid(&id.sop_instance_uid),
-                    id.series_uid,
-                    id.source
-                ],
-            )?;
-        }
+        None => insert_instance(conn, id, ctx)?,
     }
-    let mut put_uid =
-        conn.prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")?;
     for uid in [&id.study_uid, &id.series_uid, &id.sop_instance_uid] {
-        put_uid.execute(params![uid, ctx.uids.anon_uid(uid)])?;
+        if !memo.uids.contains(uid) {
+            put_uid(conn, ctx, uid)?;
+        }
     }
 
     Ok(CaptureOutcome::Subject(Subject {
@@ -224,4 +258,41 @@ pub fn capture(
         anon_accession,
         date_offset,
     }))
+}
+
+/// After `id` was captured as `subject` and committed: remember its series
+/// and UIDs.
+pub fn remember(memo: &mut Memo, id: &Identity, subject: &Subject) {
+    for uid in [&id.study_uid, &id.series_uid, &id.sop_instance_uid] {
+        memo.uid_is_new(uid);
+    }
+    if memo.series.len() >= MEMO_UIDS {
+        memo.series.clear();
+    }
+    memo.series.insert(
+        id.series_uid.clone(),
+        KnownSeries {
+            study_uid: id.study_uid.clone(),
+            subject: subject.clone(),
+        },
+    );
+}
+
+fn insert_instance(conn: &Connection, id: &Identity, ctx: &CaptureContext) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        id.sop_instance_uid,
+        ctx.uids.anon_uid(&id.sop_instance_uid),
+        id.series_uid,
+        id.source
+    ])?;
+    Ok(())
+}
+
+fn put_uid(conn: &Connection, ctx: &CaptureContext, uid: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")?
+        .execute(params![uid, ctx.uids.anon_uid(uid)])?;
+    Ok(())
 }

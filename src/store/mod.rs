@@ -73,6 +73,8 @@ pub struct FileRecord {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// What this process knows to be committed (see [`capture::Memo`]).
+    memo: capture::Memo,
 }
 
 impl Store {
@@ -95,6 +97,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            memo: capture::Memo::default(),
         })
     }
 
@@ -195,26 +198,52 @@ impl Store {
         ids: &[Identity],
         ctx: &CaptureContext,
     ) -> Result<Vec<CaptureOutcome>, StoreError> {
-        let err = sql_error(&self.path);
-        let mut tx = self.conn.transaction().map_err(err)?;
+        let result = self.try_capture_all(ids, ctx);
+        if result.is_err() {
+            self.memo.clear();
+        }
+        result.map_err(sql_error(&self.path))
+    }
+
+    fn try_capture_all(
+        &mut self,
+        ids: &[Identity],
+        ctx: &CaptureContext,
+    ) -> rusqlite::Result<Vec<CaptureOutcome>> {
+        let mut tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let sp = tx.savepoint().map_err(err)?;
-            let outcome = capture(&sp, id, ctx).map_err(err)?;
-            if matches!(outcome, CaptureOutcome::Subject(_)) {
-                sp.commit().map_err(err)?;
+            let sp = tx.savepoint()?;
+            let outcome = capture(&sp, id, ctx, &self.memo)?;
+            if let CaptureOutcome::Subject(subject) = &outcome {
+                sp.commit()?;
+                capture::remember(&mut self.memo, id, subject);
             } else {
                 drop(sp); // rolled back
             }
             out.push(outcome);
         }
-        tx.commit().map_err(err)?;
+        tx.commit()?;
         Ok(out)
     }
 
     /// Record a batch of outcomes, the UIDs they mapped and the `@integer`
     /// numbers they assigned, in one transaction.
     pub fn record(
+        &mut self,
+        records: &[FileRecord],
+        uids: &[(String, String)],
+        integers: &[(String, String, u64)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let result = self.try_record(records, uids, integers, now);
+        if result.is_err() {
+            self.memo.clear();
+        }
+        result
+    }
+
+    fn try_record(
         &mut self,
         records: &[FileRecord],
         uids: &[(String, String)],
@@ -251,7 +280,9 @@ impl Store {
                 .prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")
                 .map_err(err)?;
             for (phi, anon) in uids {
-                put_uid.execute(params![phi, anon]).map_err(err)?;
+                if self.memo.uid_is_new(phi) {
+                    put_uid.execute(params![phi, anon]).map_err(err)?;
+                }
             }
             let mut put_integer = tx
                 .prepare_cached(
@@ -323,5 +354,107 @@ fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ 
     move |e| StoreError {
         path: path.to_path_buf(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::rsna::uid::UidGenerator;
+
+    fn id(source: &str, patient: &str, study: &str, series: &str, sop: &str) -> Identity {
+        Identity {
+            source: source.into(),
+            patient_id: Some(patient.into()),
+            study_date: Some("20240102".into()),
+            study_uid: study.into(),
+            series_uid: series.into(),
+            sop_instance_uid: sop.into(),
+            accession_number: Some(format!("ACC-{study}")),
+        }
+    }
+
+    /// Capture `ids` one chunk at a time; with `forget`, the memo is
+    /// cleared before each file, so every file takes the full path.
+    fn capture_each(ids: &[Identity], forget: bool) -> (Vec<CaptureOutcome>, Vec<Vec<String>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        let ctx = CaptureContext {
+            site_id: "99".into(),
+            uids: UidGenerator::new("1.2.826.0.1.3680043.10.474", "99").unwrap(),
+            accession_salt: "salt".into(),
+            lookup_required: false,
+        };
+        let mut out = Vec::new();
+        for chunk in ids.chunks(2) {
+            for one in chunk.chunks(if forget { 1 } else { 2 }) {
+                if forget {
+                    store.memo.clear();
+                }
+                out.extend(store.capture_all(one, &ctx).unwrap());
+            }
+        }
+        let mut tables = Vec::new();
+        for sql in [
+            "SELECT patient_id || ' ' || anon_patient_id FROM patients ORDER BY 1",
+            "SELECT study_uid || ' ' || anon_study_uid || ' ' || date_offset FROM studies ORDER BY 1",
+            "SELECT series_uid || ' ' || study_uid FROM series ORDER BY 1",
+            "SELECT sop_instance_uid || ' ' || series_uid || ' ' || source FROM instances ORDER BY 1",
+            "SELECT phi_uid || ' ' || anon_uid FROM uids ORDER BY 1",
+        ] {
+            let mut stmt = store.conn.prepare(sql).unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+            tables.push(rows.collect::<Result<Vec<_>, _>>().unwrap());
+        }
+        (out, tables)
+    }
+
+    #[test]
+    fn the_capture_memo_changes_no_outcome_and_no_row() {
+        let ids = [
+            id("a1", "P1", "1.1", "1.1.1", "1.1.1.1"),
+            id("b1", "P1", "1.1", "1.1.2", "1.1.2.1"),
+            id("a2", "P1", "1.1", "1.1.1", "1.1.1.2"),
+            // The series is known, but its study belongs to P1.
+            id("x1", "P2", "1.1", "1.1.1", "1.1.1.3"),
+            // A known series under another study.
+            id("x2", "P1", "1.2", "1.1.1", "1.1.1.4"),
+            // An instance of series 1.1.1 filed again under series 1.1.2.
+            id("a1", "P1", "1.1", "1.1.2", "1.1.1.1"),
+            // The same instance from another file: a duplicate.
+            id("dup", "P1", "1.1", "1.1.1", "1.1.1.2"),
+            id("c1", "P2", "2.1", "2.1.1", "2.1.1.1"),
+            id("a3", "P1", "1.1", "1.1.1", "1.1.1.5"),
+            // The file captured first, captured again (a resumed run).
+            id("a1", "P1", "1.1", "1.1.1", "1.1.1.1"),
+        ];
+        let (with_memo, rows_with_memo) = capture_each(&ids, false);
+        let (without, rows_without) = capture_each(&ids, true);
+        assert_eq!(with_memo, without);
+        assert_eq!(rows_with_memo, rows_without);
+        let kinds: Vec<&str> = with_memo
+            .iter()
+            .map(|o| match o {
+                CaptureOutcome::Subject(_) => "subject",
+                CaptureOutcome::Duplicate { .. } => "duplicate",
+                CaptureOutcome::LookupMiss(_) => "lookup miss",
+                CaptureOutcome::Integrity(_) => "integrity",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "subject",
+                "subject",
+                "subject",
+                "integrity",
+                "integrity",
+                "integrity",
+                "duplicate",
+                "subject",
+                "subject",
+                "subject"
+            ]
+        );
     }
 }
