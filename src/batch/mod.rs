@@ -8,11 +8,16 @@
 //!    patient numbers follow path order whatever the number of threads;
 //! 3. files are anonymized and written in parallel under temporary names,
 //!    failures copied to the quarantine;
-//! 4. the chunk's outputs are synced at once, renamed into place, synced
-//!    again, and only then committed to the store, in one transaction.
+//! 4. the chunk's outputs are synced at once and renamed into place, on a
+//!    thread of their own while the next chunk is read (step 1); then the
+//!    chunk is committed to the store, in one transaction, before the next
+//!    chunk's identities are captured.
 //!
-//! A file recorded as done whose output exists is skipped on a later run,
-//! so a killed run resumes where its last commit left it.
+//! A final name only ever holds whole content: its data is durable before
+//! the rename. A file recorded as done whose output exists is skipped on a
+//! later run, so a killed run resumes where its last commit left it; one
+//! recorded as done whose rename did not survive a crash has no output,
+//! and is done again. The renames of the whole run are synced at its end.
 
 pub mod layout;
 pub mod quarantine;
@@ -386,171 +391,226 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
     );
 
     let rsna_mode = matches!(engine.interpreter, Interpreter::Rsna(_));
-    for chunk in todo.chunks(CHUNK) {
-        let scanned: Vec<Scanned> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|(path, rel)| scan(path, rel, rsna_mode))
-                .collect()
-        });
-        let ids: Vec<Identity> = scanned
-            .iter()
-            .filter_map(|s| match s {
-                Scanned::Accepted(id, _) if rsna_mode => Some(id.clone()),
-                _ => None,
-            })
-            .collect();
-        let mut outcomes = store.capture_all(&ids, &engine.capture)?.into_iter();
-
-        enum Plan {
-            Record(FileRecord),
-            Quarantine(Reason, String),
-            Anonymize(
-                Option<Subject>,
-                String,
-                Option<Box<dicom_object::DefaultDicomObject>>,
-            ),
-        }
-        let plans: Vec<Plan> = scanned
-            .into_iter()
-            .zip(chunk)
-            .map(|(s, (_, rel))| match s {
-                Scanned::NotDicom => Plan::Record(record(
-                    rel,
-                    FileStatus::Skipped,
-                    None,
-                    Some("not DICOM"),
-                    None,
-                )),
-                Scanned::Unreadable(e) => Plan::Record(record(
-                    rel,
-                    FileStatus::Failed,
-                    None,
-                    Some("unreadable"),
-                    Some(e),
-                )),
-                Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
-                Scanned::Accepted(id, obj) if !rsna_mode => {
-                    Plan::Anonymize(None, id.sop_instance_uid, obj)
-                }
-                Scanned::Accepted(id, obj) => {
-                    match outcomes.next().expect("one outcome per identity") {
-                        CaptureOutcome::Subject(subject) => {
-                            Plan::Anonymize(Some(subject), id.sop_instance_uid, obj)
-                        }
-                        CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
-                            rel,
-                            FileStatus::Skipped,
-                            None,
-                            Some("duplicate SOPInstanceUID"),
-                            Some(format!("already captured from {first_source}")),
-                        )),
-                        CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
-                        CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
-                    }
-                }
-            })
-            .collect();
-
-        type Outcome = (
-            FileRecord,
-            rsna::UidLog,
-            Option<Reason>,
-            Option<dicom_file::Staged>,
-        );
-        let records: Vec<Outcome> = pool.install(|| {
-            plans
-                .into_par_iter()
-                .zip(chunk.par_iter())
-                .map(|(plan, (path, rel))| {
-                    let quarantine = |reason: Reason, detail: String, forget: Option<String>| {
-                        let detail = match quarantine::put(&options.output, reason, path, rel) {
-                            Ok(()) => detail,
-                            Err(e) => format!("{detail} (copy to quarantine failed: {e})"),
-                        };
-                        let mut r = record(
-                            rel,
-                            FileStatus::Quarantined,
-                            None,
-                            Some(reason.dir_name()),
-                            Some(detail),
-                        );
-                        r.forget_instance = forget;
-                        (r, Vec::new(), Some(reason), None)
-                    };
-                    let result = match plan {
-                        Plan::Record(r) => (r, Vec::new(), None, None),
-                        Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
-                        Plan::Anonymize(subject, sop, parsed) => {
-                            match anonymize_file(
-                                path,
-                                rel,
-                                subject.as_ref(),
-                                parsed,
-                                engine,
-                                options,
-                            ) {
-                                Ok(FileOutcome::Written(out, uids, warnings, staged)) => {
-                                    let detail = (!warnings.is_empty())
-                                        .then(|| format!("warnings: {}", warnings.join("; ")));
-                                    (
-                                        record(rel, FileStatus::Done, Some(out), None, detail),
-                                        uids,
-                                        None,
-                                        Some(staged),
-                                    )
-                                }
-                                Ok(FileOutcome::Skipped(m)) => (
-                                    record(
-                                        rel,
-                                        FileStatus::Skipped,
-                                        None,
-                                        Some("skipped by the script"),
-                                        Some(m),
-                                    ),
-                                    Vec::new(),
-                                    None,
-                                    None,
-                                ),
-                                Err((reason, detail)) => {
-                                    let forget = rsna_mode.then_some(sop);
-                                    quarantine(reason, detail, forget)
-                                }
-                            }
-                        }
-                    };
-                    bar.inc(1);
-                    result
-                })
-                .collect()
-        });
-
-        // The chunk's outputs: synced together, then renamed into place,
-        // then the renames synced, and only then recorded as done.
-        let (records, staged): (Vec<_>, Vec<_>) = records
-            .into_iter()
-            .map(|(r, u, reason, s)| ((r, u, reason), s))
-            .unzip();
-        let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
-        let sync = |staged: &[dicom_file::Staged]| {
-            dicom_file::sync_filesystem(&options.output, staged).map_err(|e| {
-                BatchError::Io(format!("cannot sync {}: {e}", options.output.display()))
-            })
-        };
-        if !staged.is_empty() {
-            sync(&staged)?;
-            for s in staged {
-                let path = s.path.clone();
-                s.commit().map_err(|e| {
-                    BatchError::Io(format!("cannot rename into {}: {e}", path.display()))
-                })?;
+    std::thread::scope(|scope| -> Result<(), BatchError> {
+        // The previous chunk, being synced and renamed.
+        let mut previous: Option<Finishing> = None;
+        for chunk in todo.chunks(CHUNK) {
+            let scanned: Vec<Scanned> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|(path, rel)| scan(path, rel, rsna_mode))
+                    .collect()
+            });
+            if let Some(finishing) = previous.take() {
+                finishing.finish(store, &mut summary)?;
             }
-            sync(&[])?;
-        }
+            let plans = plan_chunk(scanned, chunk, store, engine, rsna_mode)?;
+            let outcomes: Vec<Outcome> = pool.install(|| {
+                plans
+                    .into_par_iter()
+                    .zip(chunk.par_iter())
+                    .map(|(plan, (path, rel))| {
+                        let outcome = carry_out(plan, path, rel, engine, options, rsna_mode);
+                        bar.inc(1);
+                        outcome
+                    })
+                    .collect()
+            });
 
+            // The chunk's outputs: synced together, then renamed into place,
+            // while the next chunk is read; recorded once that is done.
+            let (records, staged): (Vec<_>, Vec<_>) = outcomes
+                .into_iter()
+                .map(|(r, u, reason, s)| ((r, u, reason), s))
+                .unzip();
+            let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
+            let output = &options.output;
+            let renaming = scope.spawn(move || sync_and_rename(output, staged));
+            let integers = match &engine.interpreter {
+                Interpreter::Ctp(c) => c.integers.take_fresh(),
+                Interpreter::Rsna(_) => Vec::new(),
+            };
+            previous = Some(Finishing {
+                renaming,
+                records,
+                integers,
+            });
+        }
+        match previous {
+            Some(finishing) => finishing.finish(store, &mut summary),
+            None => Ok(()),
+        }
+    })?;
+    // The renames of the whole run.
+    dicom_file::sync_filesystem(&options.output, &[])
+        .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", options.output.display())))?;
+    bar.finish_and_clear();
+    let rows = store.quarantined()?;
+    if !rows.is_empty() {
+        quarantine::write_report(&options.output, &rows)
+            .map_err(|e| BatchError::Io(format!("cannot write the quarantine report: {e}")))?;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// What to do with one file of a chunk, once identities are captured.
+enum Plan {
+    Record(FileRecord),
+    Quarantine(Reason, String),
+    /// Anonymize, with the captured subject (RSNA), the SOPInstanceUID
+    /// and the data set when the scan kept it.
+    Anonymize(
+        Option<Subject>,
+        String,
+        Option<Box<dicom_object::DefaultDicomObject>>,
+    ),
+}
+
+/// What became of one file: its record, the UIDs it mapped, why it was
+/// quarantined, and its output waiting to be renamed into place.
+type Outcome = (
+    FileRecord,
+    rsna::UidLog,
+    Option<Reason>,
+    Option<dicom_file::Staged>,
+);
+
+/// Capture a chunk's identities (RSNA) in path order, and decide each file.
+fn plan_chunk(
+    scanned: Vec<Scanned>,
+    chunk: &[&(PathBuf, String)],
+    store: &mut Store,
+    engine: &Engine,
+    rsna_mode: bool,
+) -> Result<Vec<Plan>, BatchError> {
+    let ids: Vec<Identity> = scanned
+        .iter()
+        .filter_map(|s| match s {
+            Scanned::Accepted(id, _) if rsna_mode => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut outcomes = store.capture_all(&ids, &engine.capture)?.into_iter();
+    Ok(scanned
+        .into_iter()
+        .zip(chunk)
+        .map(|(s, (_, rel))| match s {
+            Scanned::NotDicom => Plan::Record(record(
+                rel,
+                FileStatus::Skipped,
+                None,
+                Some("not DICOM"),
+                None,
+            )),
+            Scanned::Unreadable(e) => Plan::Record(record(
+                rel,
+                FileStatus::Failed,
+                None,
+                Some("unreadable"),
+                Some(e),
+            )),
+            Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
+            Scanned::Accepted(id, obj) if !rsna_mode => {
+                Plan::Anonymize(None, id.sop_instance_uid, obj)
+            }
+            Scanned::Accepted(id, obj) => {
+                match outcomes.next().expect("one outcome per identity") {
+                    CaptureOutcome::Subject(subject) => {
+                        Plan::Anonymize(Some(subject), id.sop_instance_uid, obj)
+                    }
+                    CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
+                        rel,
+                        FileStatus::Skipped,
+                        None,
+                        Some("duplicate SOPInstanceUID"),
+                        Some(format!("already captured from {first_source}")),
+                    )),
+                    CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
+                    CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
+                }
+            }
+        })
+        .collect())
+}
+
+/// Carry out one file's plan: anonymize and write it, or quarantine it.
+fn carry_out(
+    plan: Plan,
+    path: &Path,
+    rel: &str,
+    engine: &Engine,
+    options: &Options,
+    rsna_mode: bool,
+) -> Outcome {
+    let quarantine = |reason: Reason, detail: String, forget: Option<String>| {
+        let detail = match quarantine::put(&options.output, reason, path, rel) {
+            Ok(()) => detail,
+            Err(e) => format!("{detail} (copy to quarantine failed: {e})"),
+        };
+        let mut r = record(
+            rel,
+            FileStatus::Quarantined,
+            None,
+            Some(reason.dir_name()),
+            Some(detail),
+        );
+        r.forget_instance = forget;
+        (r, Vec::new(), Some(reason), None)
+    };
+    match plan {
+        Plan::Record(r) => (r, Vec::new(), None, None),
+        Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
+        Plan::Anonymize(subject, sop, parsed) => {
+            match anonymize_file(path, rel, subject.as_ref(), parsed, engine, options) {
+                Ok(FileOutcome::Written(out, uids, warnings, staged)) => {
+                    let detail = (!warnings.is_empty())
+                        .then(|| format!("warnings: {}", warnings.join("; ")));
+                    (
+                        record(rel, FileStatus::Done, Some(out), None, detail),
+                        uids,
+                        None,
+                        Some(staged),
+                    )
+                }
+                Ok(FileOutcome::Skipped(m)) => (
+                    record(
+                        rel,
+                        FileStatus::Skipped,
+                        None,
+                        Some("skipped by the script"),
+                        Some(m),
+                    ),
+                    Vec::new(),
+                    None,
+                    None,
+                ),
+                Err((reason, detail)) => {
+                    let forget = rsna_mode.then_some(sop);
+                    quarantine(reason, detail, forget)
+                }
+            }
+        }
+    }
+}
+
+/// A chunk whose outputs are being synced and renamed into place, and what
+/// to record about its files once they are.
+struct Finishing<'scope> {
+    renaming: std::thread::ScopedJoinHandle<'scope, Result<(), BatchError>>,
+    records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)>,
+    integers: Vec<(String, String, u64)>,
+}
+
+impl Finishing<'_> {
+    /// Wait for the renames, then commit the chunk to the store.
+    fn finish(self, store: &mut Store, summary: &mut Summary) -> Result<(), BatchError> {
+        self.renaming
+            .join()
+            .map_err(|_| BatchError::Io("the thread renaming outputs panicked".into()))??;
         let mut uids = Vec::new();
-        let mut file_records = Vec::with_capacity(records.len());
-        for (r, u, reason) in records {
+        let mut file_records = Vec::with_capacity(self.records.len());
+        for (r, u, reason) in self.records {
             match r.status {
                 FileStatus::Done => summary.anonymized += 1,
                 FileStatus::Quarantined => {
@@ -569,20 +629,24 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
             uids.extend(u);
             file_records.push(r);
         }
-        let integers = match &engine.interpreter {
-            Interpreter::Ctp(c) => c.integers.take_fresh(),
-            Interpreter::Rsna(_) => Vec::new(),
-        };
-        store.record(&file_records, &uids, &integers, &now())?;
+        store.record(&file_records, &uids, &self.integers, &now())?;
+        Ok(())
     }
-    bar.finish_and_clear();
-    let rows = store.quarantined()?;
-    if !rows.is_empty() {
-        quarantine::write_report(&options.output, &rows)
-            .map_err(|e| BatchError::Io(format!("cannot write the quarantine report: {e}")))?;
+}
+
+/// Make a chunk's outputs durable, then give them their final names.
+fn sync_and_rename(output: &Path, staged: Vec<dicom_file::Staged>) -> Result<(), BatchError> {
+    if staged.is_empty() {
+        return Ok(());
     }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    dicom_file::sync_filesystem(output, &staged)
+        .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", output.display())))?;
+    for s in staged {
+        let path = s.path.clone();
+        s.commit()
+            .map_err(|e| BatchError::Io(format!("cannot rename into {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Remove the temporary files a killed run left in the output tree
