@@ -46,6 +46,32 @@ impl Modality {
     }
 }
 
+/// A volume's intensities as the model and the head silhouette read them:
+/// clamped (CT), with their 2nd and 99.5th percentiles.
+#[derive(Debug, Clone)]
+pub struct Intensities {
+    /// The volume's values, clamped; same order as `Volume::data`.
+    pub values: Vec<f32>,
+    /// The 2nd percentile: the dark end.
+    pub lo: f32,
+    /// The 99.5th percentile: the bright end.
+    pub hi: f32,
+}
+
+impl Intensities {
+    pub fn of(volume: &Volume, modality: Modality) -> Self {
+        let values: Vec<f32> = volume.data.iter().map(|&v| modality.clamp(v)).collect();
+        let (lo, hi) = percentiles(&values);
+        Intensities { values, lo, hi }
+    }
+
+    /// Brighter than this is head: `HEAD_FRACTION` of the way from the
+    /// dark end to the bright end.
+    pub fn head_threshold(&self) -> f32 {
+        self.lo + HEAD_FRACTION * (self.hi - self.lo)
+    }
+}
+
 /// The model's input for one volume.
 #[derive(Debug, Clone)]
 pub struct Canonical {
@@ -98,10 +124,11 @@ pub fn grid_affine(centre_ras: [f64; 3], n: usize, spacing: f64) -> Affine {
     a
 }
 
-/// The centre of mass of the head (RAS, mm): the voxels brighter than
-/// `lo + HEAD_FRACTION · (hi − lo)`.
-fn head_centre(volume: &Volume, values: &[f32], lo: f32, hi: f32) -> Option<[f64; 3]> {
-    let threshold = lo + HEAD_FRACTION * (hi - lo);
+/// The centre of mass of the head (RAS, mm): the voxels brighter than the
+/// head threshold.
+fn head_centre(volume: &Volume, intensities: &Intensities) -> Option<[f64; 3]> {
+    let threshold = intensities.head_threshold();
+    let values = &intensities.values;
     let [nx, ny, nz] = volume.dims;
     let (mut sum, mut count) = ([0.0f64; 3], 0u64);
     for k in 0..nz {
@@ -124,15 +151,14 @@ fn head_centre(volume: &Volume, values: &[f32], lo: f32, hi: f32) -> Option<[f64
     Some([-lps[0], -lps[1], lps[2]])
 }
 
-/// The model's input for `volume`; `None` when nothing in it stands out
-/// from the background.
-pub fn canonical_input(volume: &Volume, modality: Modality) -> Option<Canonical> {
-    let values: Vec<f32> = volume.data.iter().map(|&v| modality.clamp(v)).collect();
-    let (lo, hi) = percentiles(&values);
-    let centre_ras = head_centre(volume, &values, lo, hi)?;
+/// The model's input for `volume` (whose `intensities` they are); `None`
+/// when nothing in it stands out from the background.
+pub fn canonical_input(volume: &Volume, intensities: &Intensities) -> Option<Canonical> {
+    let centre_ras = head_centre(volume, intensities)?;
+    let lo = intensities.lo;
     let clamped = Volume {
         dims: volume.dims,
-        data: values,
+        data: intensities.values.clone(),
         affine_lps: volume.affine_lps,
     };
     let grid = grid_affine(centre_ras, GRID, SPACING);
@@ -204,7 +230,7 @@ mod tests {
             data,
             affine_lps: affine,
         };
-        let c = canonical_input(&v, Modality::Mr).unwrap();
+        let c = canonical_input(&v, &Intensities::of(&v, Modality::Mr)).unwrap();
         // The block's centre: voxel (14.5, 19.5, 24.5) → LPS (58, 78, 98) → RAS (-58, -78, 98).
         let want = [-58.0, -78.0, 98.0];
         assert!(

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::canonical::{self, Canonical, GRID, HEAD_FRACTION, Modality, OUT_GRID};
+use super::canonical::{self, Canonical, GRID, Intensities, Modality, OUT_GRID};
 use super::model::FaceMaskModel;
 use super::resample::{Affine, apply, inverse, mul, trilinear};
 use super::volume::Volume;
@@ -83,14 +83,14 @@ pub struct Probabilities {
     pub values: Vec<f32>,
 }
 
-/// Run the model on `volume`.
+/// Run the model on `volume` (whose `intensities` they are).
 pub fn probabilities(
     volume: &Volume,
-    modality: Modality,
+    intensities: &Intensities,
     model: &FaceMaskModel,
 ) -> Result<Probabilities, MaskError> {
     let Canonical { centre_ras, input } =
-        canonical::canonical_input(volume, modality).ok_or(MaskError::NoHead)?;
+        canonical::canonical_input(volume, intensities).ok_or(MaskError::NoHead)?;
     let (shape, values) = model
         .run([1, 2, GRID, GRID, GRID], input)
         .map_err(MaskError::Model)?;
@@ -112,9 +112,10 @@ pub fn face_mask(
     model: &FaceMaskModel,
     settings: &Settings,
 ) -> Result<FaceMask, MaskError> {
-    let p = probabilities(volume, modality, model)?;
+    let intensities = Intensities::of(volume, modality);
+    let p = probabilities(volume, &intensities, model)?;
     let coarse = threshold_on_grid(volume, &p, settings.threshold);
-    Ok(refine(volume, modality, coarse, settings))
+    Ok(refine(volume, &intensities, coarse, settings))
 }
 
 /// The probabilities sampled (trilinearly) at each voxel of `volume`, and
@@ -152,13 +153,13 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
 /// a face recognisable are: the skin and what lies just under it.
 pub fn refine(
     volume: &Volume,
-    modality: Modality,
+    intensities: &Intensities,
     mask: FaceMask,
     settings: &Settings,
 ) -> FaceMask {
     let dims = volume.dims;
     let mut removed = largest_component(dims, &mask.removed);
-    let head = head_silhouette(volume, modality);
+    let head = head_silhouette(dims, intensities);
     let spacing = volume.spacing();
     let radius = |mm: f64| spacing.map(|s| (mm / s).round().max(0.0) as usize);
     let not_head: Vec<bool> = head.iter().map(|&h| !h).collect();
@@ -173,21 +174,13 @@ pub fn refine(
 }
 
 /// The head as a solid: voxels brighter than the head threshold, with every
-/// cavity the outside air cannot reach filled in.
-pub fn head_silhouette(volume: &Volume, modality: Modality) -> Vec<bool> {
-    let values: Vec<f32> = volume
-        .data
-        .iter()
-        .map(|&v| match modality {
-            Modality::Ct => v.clamp(-1024.0, 3071.0),
-            Modality::Mr => v,
-        })
-        .collect();
-    let (lo, hi) = canonical::percentiles(&values);
-    let threshold = lo + HEAD_FRACTION * (hi - lo);
-    let bright: Vec<bool> = values.iter().map(|&v| v > threshold).collect();
+/// cavity the outside air cannot reach filled in. `dims` are the volume's
+/// whose `intensities` they are.
+pub fn head_silhouette(dims: [usize; 3], intensities: &Intensities) -> Vec<bool> {
+    let threshold = intensities.head_threshold();
+    let bright: Vec<bool> = intensities.values.iter().map(|&v| v > threshold).collect();
     // Flood the dark voxels from the faces of the box.
-    let [nx, ny, nz] = volume.dims;
+    let [nx, ny, nz] = dims;
     let mut outside = vec![false; bright.len()];
     let mut queue = VecDeque::new();
     for k in 0..nz {
@@ -203,7 +196,7 @@ pub fn head_silhouette(volume: &Volume, modality: Modality) -> Vec<bool> {
             }
         }
     }
-    flood(volume.dims, &mut queue, |n| !bright[n], &mut outside);
+    flood(dims, &mut queue, |n| !bright[n], &mut outside);
     outside.iter().map(|&o| !o).collect()
 }
 
@@ -376,7 +369,7 @@ mod tests {
             data,
             affine_lps: super::super::resample::IDENTITY,
         };
-        let head = head_silhouette(&v, Modality::Mr);
+        let head = head_silhouette(v.dims, &Intensities::of(&v, Modality::Mr));
         assert_eq!(head.iter().filter(|&&h| h).count(), 7 * 7 * 7);
         assert!(head[5 + 11 * (5 + 11 * 5)]);
     }
