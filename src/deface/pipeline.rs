@@ -3,7 +3,7 @@
 //! one of its files ([`DefacePlan`]) for the batch to apply after the
 //! header script.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,9 +15,8 @@ use super::edit::{self, PixelEdit};
 use super::face_mask::{FaceMask, Settings, apply_mask, face_mask};
 use super::head;
 use super::model::FaceMaskModel;
-use super::series::{Slice, assemble};
+use super::series::{Slice, assemble, series_headers};
 use super::volume::Volume;
-use crate::dicom_file;
 
 /// What the batch does with one file of a head series.
 #[derive(Debug, Clone)]
@@ -31,57 +30,9 @@ pub enum Defacing {
 /// The deface stage's decision for every file of every head series.
 pub type DefacePlan = HashMap<PathBuf, Defacing>;
 
-/// The files under `root` that have pixel data, by SeriesInstanceUID,
-/// with the header of the first (files are read up to the pixel data
-/// only, and only one header per series is kept).
-pub fn series_headers(
-    root: &Path,
-) -> std::io::Result<BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)>> {
-    let mut series: BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)> = BTreeMap::new();
-    for (path, _) in crate::batch::input_files(root)? {
-        let Ok(file) = dicom_file::open(&path, Some(tags::PIXEL_DATA)) else {
-            continue;
-        };
-        let obj = file.into_inner();
-        // Read up to the pixel data: an image has rows and columns.
-        if obj.get(tags::ROWS).is_none() || obj.get(tags::COLUMNS).is_none() {
-            continue;
-        }
-        let uid = obj
-            .get(tags::SERIES_INSTANCE_UID)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-            .unwrap_or_default();
-        match series.get_mut(&uid) {
-            Some((_, paths)) => paths.push(path),
-            None => {
-                series.insert(uid, (obj, vec![path]));
-            }
-        }
-    }
-    Ok(series)
-}
-
 /// The files of a series read whole, as slices for [`assemble`].
 pub fn load_slices(paths: &[PathBuf]) -> Result<Vec<Slice>, String> {
-    paths
-        .iter()
-        .map(|path| {
-            let file =
-                dicom_file::open(path, None).map_err(|e| format!("{}: {e}", path.display()))?;
-            let ts = file
-                .meta()
-                .transfer_syntax()
-                .trim_end_matches('\0')
-                .to_string();
-            Ok(Slice {
-                path: path.clone(),
-                obj: file.into_inner(),
-                transfer_syntax: ts,
-                frame: 0,
-            })
-        })
-        .collect()
+    paths.iter().map(|path| Slice::read(path)).collect()
 }
 
 /// How one series was judged.

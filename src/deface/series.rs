@@ -81,30 +81,69 @@ pub struct Slice {
     pub frame: usize,
 }
 
-/// The DICOM files under `root` that have pixel data, by
-/// SeriesInstanceUID (files that are not DICOM are passed over).
-pub fn group_series(root: &Path) -> std::io::Result<BTreeMap<String, Vec<Slice>>> {
-    let mut series: BTreeMap<String, Vec<Slice>> = BTreeMap::new();
-    for (path, _) in crate::batch::input_files(root)? {
-        let Ok(file) = dicom_file::open(&path, None) else {
-            continue;
-        };
-        let ts = file
+impl Slice {
+    /// Read a file whole, as the first (or only) frame of a slice.
+    pub fn read(path: &Path) -> Result<Slice, String> {
+        let file = dicom_file::open(path, None).map_err(|e| format!("{}: {e}", path.display()))?;
+        let transfer_syntax = file
             .meta()
             .transfer_syntax()
             .trim_end_matches('\0')
             .to_string();
+        Ok(Slice {
+            path: path.to_path_buf(),
+            obj: file.into_inner(),
+            transfer_syntax,
+            frame: 0,
+        })
+    }
+}
+
+/// The files under `root` that have pixel data, by SeriesInstanceUID,
+/// with the header of the first (files are read up to the pixel data
+/// only, and only one header per series is kept).
+pub fn series_headers(
+    root: &Path,
+) -> std::io::Result<BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)>> {
+    let mut series: BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)> = BTreeMap::new();
+    for (path, _) in crate::batch::input_files(root)? {
+        let Ok(file) = dicom_file::open(&path, Some(tags::PIXEL_DATA)) else {
+            continue;
+        };
         let obj = file.into_inner();
-        if obj.get(tags::PIXEL_DATA).is_none() {
+        // Read up to the pixel data: an image has rows and columns.
+        if obj.get(tags::ROWS).is_none() || obj.get(tags::COLUMNS).is_none() {
             continue;
         }
-        let uid = text(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default();
-        series.entry(uid).or_default().push(Slice {
-            path,
-            obj,
-            transfer_syntax: ts,
-            frame: 0,
-        });
+        let uid = obj
+            .get(tags::SERIES_INSTANCE_UID)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default();
+        match series.get_mut(&uid) {
+            Some((_, paths)) => paths.push(path),
+            None => {
+                series.insert(uid, (obj, vec![path]));
+            }
+        }
+    }
+    Ok(series)
+}
+
+/// The DICOM files under `root` that have pixel data, read whole, by
+/// SeriesInstanceUID (files that are not DICOM, or not readable whole, are
+/// passed over).
+pub fn group_series(root: &Path) -> std::io::Result<BTreeMap<String, Vec<Slice>>> {
+    let mut series = BTreeMap::new();
+    for (uid, (_, paths)) in series_headers(root)? {
+        let slices: Vec<Slice> = paths
+            .iter()
+            .filter_map(|path| Slice::read(path).ok())
+            .filter(|slice| slice.obj.get(tags::PIXEL_DATA).is_some())
+            .collect();
+        if !slices.is_empty() {
+            series.insert(uid, slices);
+        }
     }
     Ok(series)
 }
