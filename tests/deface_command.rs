@@ -209,6 +209,39 @@ fn subjects_are_defaced_to_nifti_and_anonymized_dicom_and_a_broken_one_is_skippe
     }
 }
 
+#[test]
+fn a_bad_script_or_an_output_inside_the_input_is_refused_before_any_subject() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("in");
+    std::fs::create_dir_all(root.join("sub001")).unwrap();
+    let bad = tmp.path().join("bad.script");
+    std::fs::write(
+        &bad,
+        "<script>\n<e en=\"T\" t=\"00100010\">@nosuchfunction()</e>\n",
+    )
+    .unwrap();
+    for (output, script, expected) in [
+        (root.join("defaced"), "high", "must not contain one another"),
+        (tmp.path().join("out"), bad.to_str().unwrap(), "bad.script"),
+    ] {
+        let run = bin()
+            .args(["deface", "--input"])
+            .arg(&root)
+            .arg("--output")
+            .arg(&output)
+            .args(["--script", script])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains("sub001"),
+            "no subject was started: {stderr}"
+        );
+    }
+}
+
 fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::anonymize::{self, AnonymizeArgs, default_store};
+use super::anonymize::{self, AnonymizeArgs, Prepared, default_store};
 use super::usage;
 use crate::batch::layout::component;
 use crate::deface::face_mask::Settings;
@@ -43,12 +43,21 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
             args.input.display()
         ));
     }
-    // The script is checked before anything is read.
-    if let Err(e) = crate::policy::ScriptSource::named(&args.script).and_then(|s| {
-        crate::policy::LoadedScript::load(&s, crate::dialect::Dialect::Rsna, &mut std::io::sink())
-    }) {
-        return usage(e);
-    }
+    // The script, the output directory and the store, checked and opened
+    // once for all subjects, before any DICOM file is read.
+    let prepare = || {
+        anonymize::prepare(&AnonymizeArgs::for_deface(
+            args.input.clone(),
+            args.output.clone(),
+            args.script.clone(),
+            default_store(&args.output),
+            args.jobs,
+        ))
+    };
+    let mut prepared = match prepare() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let subjects = if args.subjects.is_empty() {
         match subject_dirs(&args.input) {
             Ok(s) => s,
@@ -60,12 +69,6 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
     if subjects.is_empty() {
         return usage(format!("no subject folders under {}", args.input.display()));
     }
-    if let Err(e) = std::fs::create_dir_all(&args.output) {
-        return usage(format!(
-            "cannot create --output {}: {e}",
-            args.output.display()
-        ));
-    }
     let model = match FaceMaskModel::bundled() {
         Ok(m) => m,
         Err(e) => return usage(e),
@@ -73,9 +76,16 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
     let mut failed = Vec::new();
     for subject in &subjects {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            deface_subject(args, subject, model)
+            deface_subject(args, subject, model, &mut prepared)
         }))
-        .unwrap_or_else(|_| Err("internal error (a panic); the other subjects go on".into()));
+        .unwrap_or_else(|_| {
+            // What the store remembers may have been rolled back: open it
+            // afresh for the next subject.
+            if let Ok(fresh) = prepare() {
+                prepared = fresh;
+            }
+            Err("internal error (a panic); the other subjects go on".into())
+        });
         match outcome {
             Ok(line) => eprintln!("{subject}: {line}"),
             Err(why) => {
@@ -119,6 +129,7 @@ fn deface_subject(
     args: &DefaceArgs,
     subject: &str,
     model: &FaceMaskModel,
+    prepared: &mut Prepared,
 ) -> Result<String, String> {
     let dir = args.input.join(subject);
     if !dir.is_dir() {
@@ -172,15 +183,6 @@ fn deface_subject(
             files.push(s.path.clone());
         }
     }
-    let store = default_store(&args.output);
-    let mut prepared = anonymize::prepare(&AnonymizeArgs::for_deface(
-        dir.clone(),
-        args.output.clone(),
-        args.script.clone(),
-        store,
-        args.jobs,
-    ))
-    .map_err(|_| "the anonymization settings were refused (see above)".to_string())?;
     prepared.options.files = Some(
         files
             .iter()
@@ -200,7 +202,7 @@ fn deface_subject(
             .map(|(p, e)| (p, Defacing::Edit(e)))
             .collect(),
     );
-    let code = anonymize::execute(&mut prepared);
+    let code = anonymize::execute(prepared);
     if code != ExitCode::SUCCESS {
         return Err(format!(
             "the defaced DICOM files were not all written (see {})",
