@@ -145,17 +145,20 @@ pub fn capture(
     let (anon_ptid, lookup_offset) = match patient {
         Some(p) => p,
         None if ctx.lookup_required => {
-            let found: Option<(String, Option<i64>)> = conn.prepare_cached("SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ?1")?.query_row([&phi_ptid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+            let sql =
+                "SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ?1";
+            let found: Option<(String, Option<i64>)> = conn
+                .prepare_cached(sql)?
+                .query_row([&phi_ptid], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((anon, offset)) = found else {
                 return Ok(CaptureOutcome::LookupMiss(format!(
                     "PatientID {phi_ptid:?} is not in the lookup table"
                 )));
             };
-            conn.prepare_cached("INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES (?1, ?2, NULL, ?3)")?.execute(params![phi_ptid, anon, offset],
-            )?;
+            let sql = "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES (?1, ?2, NULL, ?3)";
+            conn.prepare_cached(sql)?
+                .execute(params![phi_ptid, anon, offset])?;
             (anon, offset)
         }
         None => {
@@ -164,16 +167,19 @@ pub fn capture(
                 .query_row([], |r| r.get(0))?;
             let index = last.unwrap_or(0) + 1;
             let anon = ptid::format(&ctx.site_id, index as u64);
-            conn.prepare_cached("INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES (?1, ?2, ?3)")?.execute(params![phi_ptid, anon, index],
-            )?;
+            let sql = "INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES (?1, ?2, ?3)";
+            conn.prepare_cached(sql)?
+                .execute(params![phi_ptid, anon, index])?;
             (anon, None)
         }
     };
 
     // The study.
-    let study: Option<(String, Option<String>, i64)> = conn.prepare_cached("SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ?1")?.query_row([&id.study_uid],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let sql =
+        "SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ?1";
+    let study: Option<(String, Option<String>, i64)> = conn
+        .prepare_cached(sql)?
+        .query_row([&id.study_uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let (anon_accession, date_offset) = match study {
         Some((owner, _, _)) if owner != phi_ptid => {
@@ -196,16 +202,16 @@ pub fn capture(
                 _ => 0,
             };
             let offset = lookup_offset.unwrap_or(from_hash);
-            conn.prepare_cached("INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![
-                    id.study_uid,
-                    ctx.uids.anon_uid(&id.study_uid),
-                    phi_ptid,
-                    id.study_date.clone().unwrap_or_else(|| "19000101".into()),
-                    accession,
-                    anon_acc,
-                    offset
-                ],
-            )?;
+            let sql = "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+            conn.prepare_cached(sql)?.execute(params![
+                id.study_uid,
+                ctx.uids.anon_uid(&id.study_uid),
+                phi_ptid,
+                id.study_date.clone().unwrap_or_else(|| "19000101".into()),
+                accession,
+                anon_acc,
+                offset
+            ])?;
             (anon_acc, offset)
         }
     };
