@@ -16,7 +16,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
-use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
@@ -98,6 +98,20 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
     let reader = &bytes[start..];
     let malformed = |e: &dyn std::fmt::Display| ReadError::Malformed(e.to_string());
     let mut obj = match form {
+        Form::Part10 | Form::NoPreamble if declared_explicit_encoded_implicit(reader) => {
+            // Read as pydicom does: implicit VR little endian, whatever the
+            // meta group says (dicom-rs would take the value length from
+            // the wrong bytes and allocate up to 4 GiB for it). The whole
+            // file is read: this path is rare.
+            let mut rest = reader;
+            let meta = FileMetaTable::from_reader(&mut rest).map_err(|e| malformed(&e))?;
+            let implicit = TransferSyntaxRegistry
+                .get(uids::IMPLICIT_VR_LITTLE_ENDIAN)
+                .ok_or_else(|| ReadError::Malformed("implicit VR is not registered".into()))?;
+            InMemDicomObject::read_dataset_with_ts(rest, implicit)
+                .map_err(|e| malformed(&e))?
+                .with_exact_meta(meta)
+        }
         Form::Part10 | Form::NoPreamble => {
             let options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
             let options = match until {
@@ -126,6 +140,26 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
     // Text in ISO 2022 code extensions, which dicom-rs cannot decode.
     crate::charset::decode_in_place(&mut obj);
     Ok(obj)
+}
+
+/// Whether a file (from its meta group on) declares a transfer syntax
+/// whose data set is explicit VR little endian, while its first data set
+/// element has no valid VR where the VR belongs: it was written in implicit
+/// VR (pydicom notices and reads such files so).
+fn declared_explicit_encoded_implicit(from_meta: &[u8]) -> bool {
+    let mut rest = from_meta;
+    let Ok(meta) = FileMetaTable::from_reader(&mut rest) else {
+        return false;
+    };
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
+    let explicit_le = ts_uid == uids::EXPLICIT_VR_LITTLE_ENDIAN
+        || TransferSyntaxRegistry
+            .get(ts_uid)
+            .is_some_and(|ts| ts.is_encapsulated_pixel_data());
+    explicit_le
+        && rest.len() >= 8
+        && u16::from_le_bytes([rest[0], rest[1]]) != 0xFFFE
+        && dicom_core::VR::from_binary([rest[4], rest[5]]).is_none()
 }
 
 /// `UN`, two reserved bytes, and the undefined length.
@@ -413,5 +447,43 @@ mod tests {
         .unwrap();
         assert_eq!(&body[..6], b"\x08\x00\x16\x00UI", "SOPClassUID first");
         assert!(bytes.len() < 20_000, "the pixel data was compressed");
+    }
+
+    #[test]
+    fn a_file_declaring_explicit_vr_but_written_implicit_is_read_as_implicit() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let mut obj = InMemDicomObject::new_empty();
+        for (tag, vr, value) in [
+            (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
+            (tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.44"),
+            (tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
+        ] {
+            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        }
+        let meta = fresh_meta(&obj, uids::EXPLICIT_VR_LITTLE_ENDIAN).unwrap();
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        meta.write(&mut bytes).unwrap();
+        let implicit = TransferSyntaxRegistry
+            .get(uids::IMPLICIT_VR_LITTLE_ENDIAN)
+            .unwrap();
+        obj.write_dataset_with_ts(&mut bytes, implicit).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mislabelled.dcm");
+        std::fs::write(&path, &bytes).unwrap();
+
+        for until in [None, Some(tags::PIXEL_DATA)] {
+            let back = open(&path, until).unwrap();
+            assert_eq!(
+                back.meta().transfer_syntax().trim_end_matches('\0'),
+                uids::EXPLICIT_VR_LITTLE_ENDIAN,
+                "the declared transfer syntax is kept (outputs are written in it)"
+            );
+            assert_eq!(
+                string_of(&back, tags::PATIENT_NAME).as_deref(),
+                Some("Doe^Jane")
+            );
+            assert_eq!(back.get(tags::PATIENT_NAME).unwrap().vr(), VR::PN);
+        }
     }
 }

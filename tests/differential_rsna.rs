@@ -67,14 +67,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "quarantined:Missing_Attributes",
         "quarantined:DICOM_Read_Error",
     ),
-    // Reader (open gap): dicom-rs 0.10 cannot read this JPEG file that pydicom
-    // reads; we quarantine it, so its duplicate is the one we store.
-    (
-        "test_files/SC_rgb_jpeg.dcm",
-        "done",
-        "quarantined:DICOM_Read_Error",
-    ),
-    ("test_files/SC_rgb_jpeg_dcmd.dcm", "skipped", "done"),
 ];
 
 /// An outcome as `status` or `status:reason`.
