@@ -121,18 +121,8 @@ pub fn capture(
         && known.study_uid == id.study_uid
         && known.subject.phi_patient_id == phi_ptid
     {
-        match instance {
-            Some((_, series)) if series != id.series_uid => {
-                return Ok(CaptureOutcome::Integrity(format!(
-                    "SOPInstanceUID {} already belongs to another series",
-                    id.sop_instance_uid
-                )));
-            }
-            Some(_) => {}
-            None => insert_instance(conn, id, ctx)?,
-        }
-        if !memo.uids.contains(&id.sop_instance_uid) {
-            put_uid(conn, ctx, &id.sop_instance_uid)?;
+        if let Some(refusal) = capture_instance(conn, id, ctx, memo, instance)? {
+            return Ok(refusal);
         }
         return Ok(CaptureOutcome::Subject(known.subject.clone()));
     }
@@ -242,20 +232,8 @@ pub fn capture(
     }
 
     // The instance.
-    match instance {
-        Some((_, series)) if series != id.series_uid => {
-            return Ok(CaptureOutcome::Integrity(format!(
-                "SOPInstanceUID {} already belongs to another series",
-                id.sop_instance_uid
-            )));
-        }
-        Some(_) => {}
-        None => insert_instance(conn, id, ctx)?,
-    }
-    for uid in [&id.study_uid, &id.series_uid, &id.sop_instance_uid] {
-        if !memo.uids.contains(uid) {
-            put_uid(conn, ctx, uid)?;
-        }
+    if let Some(refusal) = capture_instance(conn, id, ctx, memo, instance)? {
+        return Ok(refusal);
     }
 
     Ok(CaptureOutcome::Subject(Subject {
@@ -282,6 +260,35 @@ pub fn remember(memo: &mut Memo, id: &Identity, subject: &Subject) {
             subject: subject.clone(),
         },
     );
+}
+
+/// The instance, once its series is captured: refused when it already
+/// belongs to another series, else inserted if new; then the file's UIDs
+/// the store does not have yet. `instance` is the row found for its
+/// SOPInstanceUID (source, series).
+fn capture_instance(
+    conn: &Connection,
+    id: &Identity,
+    ctx: &CaptureContext,
+    memo: &Memo,
+    instance: Option<(String, String)>,
+) -> rusqlite::Result<Option<CaptureOutcome>> {
+    match instance {
+        Some((_, series)) if series != id.series_uid => {
+            return Ok(Some(CaptureOutcome::Integrity(format!(
+                "SOPInstanceUID {} already belongs to another series",
+                id.sop_instance_uid
+            ))));
+        }
+        Some(_) => {}
+        None => insert_instance(conn, id, ctx)?,
+    }
+    for uid in [&id.study_uid, &id.series_uid, &id.sop_instance_uid] {
+        if !memo.uids.contains(uid) {
+            put_uid(conn, ctx, uid)?;
+        }
+    }
+    Ok(None)
 }
 
 fn insert_instance(conn: &Connection, id: &Identity, ctx: &CaptureContext) -> rusqlite::Result<()> {
