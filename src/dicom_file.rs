@@ -396,25 +396,25 @@ mod tests {
         assert_eq!(names.len(), 1, "no temporary file left behind");
     }
 
+    /// SOP class and instance UIDs and a patient name (even lengths, so
+    /// values read back unpadded).
+    fn small_object() -> InMemDicomObject {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let mut obj = InMemDicomObject::new_empty();
+        for (tag, vr, value) in [
+            (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
+            (tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.44"),
+            (tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
+        ] {
+            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        }
+        obj
+    }
+
     #[test]
     fn deflated_files_are_written_once_deflated_and_read_back_equal() {
         use dicom_core::{DataElement, PrimitiveValue, VR};
-        let mut obj = InMemDicomObject::new_empty();
-        obj.put(DataElement::new(
-            tags::SOP_CLASS_UID,
-            VR::UI,
-            PrimitiveValue::from("1.2.840.10008.5.1.4.1.1.7"),
-        ));
-        obj.put(DataElement::new(
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            PrimitiveValue::from("1.2.3.44"),
-        ));
-        obj.put(DataElement::new(
-            tags::PATIENT_NAME,
-            VR::PN,
-            PrimitiveValue::from("Doe^Jane"),
-        ));
+        let mut obj = small_object();
         obj.put(DataElement::new(
             tags::PIXEL_DATA,
             VR::OB,
@@ -451,15 +451,8 @@ mod tests {
 
     #[test]
     fn a_file_declaring_explicit_vr_but_written_implicit_is_read_as_implicit() {
-        use dicom_core::{DataElement, PrimitiveValue, VR};
-        let mut obj = InMemDicomObject::new_empty();
-        for (tag, vr, value) in [
-            (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
-            (tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.44"),
-            (tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
-        ] {
-            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-        }
+        use dicom_core::VR;
+        let obj = small_object();
         let meta = fresh_meta(&obj, uids::EXPLICIT_VR_LITTLE_ENDIAN).unwrap();
         let mut bytes = vec![0u8; 128];
         bytes.extend_from_slice(b"DICM");
