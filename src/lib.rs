@@ -15,6 +15,7 @@ pub mod dialect;
 pub mod dicom_file;
 pub mod explain;
 pub mod functions;
+pub mod input_tree;
 pub mod interpreter;
 pub mod policy;
 pub mod policy_diff;

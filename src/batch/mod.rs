@@ -22,7 +22,7 @@
 pub mod layout;
 pub mod quarantine;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,7 @@ use self::quarantine::Reason;
 use crate::deface::pipeline::{DefacePlan, Defacing};
 use crate::dicom_file::{self, ReadError};
 use crate::functions::ctp::integer::MemoryIntegerTable;
+use crate::input_tree::{self, Walk};
 use crate::interpreter::ctp::{self, CtpScript, Stop};
 use crate::interpreter::rsna::{self, Project, RsnaRules, Subject};
 use crate::interpreter::values::string_of;
@@ -73,9 +74,13 @@ pub struct Options {
     pub jobs: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
-    /// The files to process, each with its relative path (the output's
-    /// name under `output`); `None`: every file under `input`.
+    /// The files to process, each with its key (see [`input_tree`]: the
+    /// output's name under `output`); `None`: every file under `input`.
     pub files: Option<Vec<(PathBuf, String)>>,
+    /// Follow symbolic links in the input tree (else counted and skipped).
+    pub follow_links: bool,
+    /// The store's database file (no output may land on it).
+    pub store: PathBuf,
 }
 
 /// The script and the project settings, ready to apply.
@@ -116,8 +121,15 @@ pub struct Summary {
     /// Files a CTP script's `@skip()` dropped.
     pub script_skipped: usize,
     pub quarantined: BTreeMap<&'static str, usize>,
-    /// Files the file system would not let us read.
+    /// Files and directories the file system would not let us read.
     pub unreadable: usize,
+    /// Files whose output would land on the output's own files
+    /// (`.anonymizer/`, `quarantine/`, the store, a temporary name).
+    pub refused: usize,
+    /// Symbolic links not followed.
+    pub symlinks: usize,
+    /// FIFOs, sockets and devices in the input tree.
+    pub special: usize,
     pub elapsed: Duration,
 }
 
@@ -125,29 +137,6 @@ impl Summary {
     pub fn quarantined_total(&self) -> usize {
         self.quarantined.values().sum()
     }
-}
-
-/// The input files, sorted, as (absolute path, relative path with `/`).
-pub fn input_files(input: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(input) {
-        let entry = entry.map_err(std::io::Error::other)?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(input)
-            .map_err(std::io::Error::other)?
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        files.push((entry.path().to_path_buf(), rel));
-    }
-    // Whole relative paths in byte order: the order patients are numbered in.
-    files.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(files)
 }
 
 /// The first step's result for one file.
@@ -281,7 +270,7 @@ fn anonymize_file(
     }
     let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
     let out_rel = match options.layout {
-        Layout::Preserve => PathBuf::from(rel),
+        Layout::Preserve => input_tree::rel_path(rel),
         Layout::Rsna => layout::rsna_path(
             &value(tags::PATIENT_ID).unwrap_or_else(|| {
                 crate::functions::rsna::ptid::format(&engine.project.site_id, 0)
@@ -291,16 +280,51 @@ fn anonymize_file(
             &value(tags::SOP_INSTANCE_UID).unwrap_or_default(),
         ),
     };
+    if let Some(why) = reserved_output(&options.output, &options.store, &out_rel) {
+        return Err(storage(format!("its output {why}")));
+    }
     let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
     let file = obj.with_exact_meta(meta);
     let staged = dicom_file::stage_dicom(&options.output.join(&out_rel), &file)
-        .map_err(|e| storage(e.to_string()))?;
-    let out_rel = out_rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
-    Ok(FileOutcome::Written(out_rel, uids, warnings, staged))
+        .map_err(|e| storage(format!("cannot write the output: {e}")))?;
+    Ok(FileOutcome::Written(
+        input_tree::key_of(&out_rel),
+        uids,
+        warnings,
+        staged,
+    ))
+}
+
+/// The reasons of files that were not read.
+const UNREADABLE: &str = "unreadable";
+const RESERVED: &str = "reserved output name";
+
+/// Why an output at `out_rel` under `output` would overwrite the output's
+/// own files, if it would: the store's directory and the quarantine at the
+/// top, the store itself (and its journals), or a name the batch takes
+/// for its temporary files (removed by the next run).
+pub fn reserved_output(output: &Path, store: &Path, out_rel: &Path) -> Option<String> {
+    let first = out_rel.components().next()?.as_os_str();
+    if first == ".anonymizer" || first == "quarantine" {
+        return Some(format!(
+            "would be written under {}/, which the output keeps for itself",
+            first.to_string_lossy()
+        ));
+    }
+    let out = output.join(out_rel);
+    let store_name = store.file_name().unwrap_or_default().as_encoded_bytes();
+    if out.parent() == store.parent()
+        && out
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(store_name))
+    {
+        return Some("would overwrite the store".into());
+    }
+    let name = out_rel.file_name()?.to_string_lossy();
+    if name.starts_with(dicom_file::TEMP_MARKER) {
+        return Some("has the name of a temporary file".into());
+    }
+    None
 }
 
 /// The file meta group's values, for CTP references to group 0002.
@@ -358,24 +382,67 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .num_threads(options.jobs)
         .build()
         .map_err(|e| BatchError::Io(e.to_string()))?;
-    let files = match &options.files {
-        Some(files) => files.clone(),
-        None => input_files(&options.input)
+    let walk = match &options.files {
+        Some(files) => Walk {
+            files: files.clone(),
+            ..Walk::default()
+        },
+        None => input_tree::walk(&options.input, options.follow_links)
             .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?,
     };
     remove_stale_temporaries(&options.output);
     let done: HashMap<String, String> = store.done_files()?;
-    let mut summary = Summary::default();
-    let todo: Vec<&(PathBuf, String)> = files
+    let mut summary = Summary {
+        symlinks: walk.symlinks,
+        special: walk.special,
+        ..Summary::default()
+    };
+    // What cannot be read or must not be written is named now.
+    let mut refusals: Vec<FileRecord> = Vec::new();
+    for (key, why) in &walk.unreadable {
+        eprintln!("cannot read {key}: {why}");
+        refusals.push(record(
+            key,
+            FileStatus::Failed,
+            None,
+            Some(UNREADABLE),
+            Some(why.clone()),
+        ));
+    }
+    let todo: Vec<&(PathBuf, String)> = walk
+        .files
         .iter()
-        .filter(|(_, rel)| match done.get(rel) {
-            Some(out) if options.output.join(out).is_file() => {
-                summary.already_done += 1;
-                false
+        .filter(|(_, rel)| {
+            if options.layout == Layout::Preserve
+                && let Some(why) =
+                    reserved_output(&options.output, &options.store, &input_tree::rel_path(rel))
+            {
+                eprintln!("refused {rel}: its output {why}");
+                refusals.push(record(
+                    rel,
+                    FileStatus::Failed,
+                    None,
+                    Some(RESERVED),
+                    Some(format!("its output {why}")),
+                ));
+                return false;
             }
-            _ => true,
+            match done.get(rel) {
+                Some(out) if options.output.join(input_tree::rel_path(out)).is_file() => {
+                    summary.already_done += 1;
+                    false
+                }
+                _ => true,
+            }
         })
         .collect();
+    for r in &refusals {
+        match r.reason.as_deref() {
+            Some(RESERVED) => summary.refused += 1,
+            _ => summary.unreadable += 1,
+        }
+    }
+    store.record(&refusals, &[], &[], &now())?;
 
     let bar = if options.progress {
         ProgressBar::new(todo.len() as u64)
@@ -394,47 +461,81 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
     std::thread::scope(|scope| -> Result<(), BatchError> {
         // The previous chunk, being synced and renamed.
         let mut previous: Option<Finishing> = None;
-        for chunk in todo.chunks(CHUNK) {
-            let scanned: Vec<Scanned> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|(path, rel)| scan(path, rel, rsna_mode))
-                    .collect()
-            });
-            if let Some(finishing) = previous.take() {
-                finishing.finish(store, &mut summary)?;
-            }
-            let plans = plan_chunk(scanned, chunk, store, engine, rsna_mode)?;
-            let outcomes: Vec<Outcome> = pool.install(|| {
-                plans
-                    .into_par_iter()
-                    .zip(chunk.par_iter())
-                    .map(|(plan, (path, rel))| {
-                        let outcome = carry_out(plan, path, rel, engine, options, rsna_mode);
-                        bar.inc(1);
-                        outcome
+        // Files skipped as duplicates of a file that then failed: taken
+        // again once that failure is committed (its instance forgotten),
+        // so a broken copy never hides a good one.
+        let mut pending = todo;
+        while !pending.is_empty() {
+            let mut hidden: Vec<&(PathBuf, String)> = Vec::new();
+            for chunk in pending.chunks(CHUNK) {
+                let scanned: Vec<Scanned> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|(path, rel)| {
+                            guard(|| scan(path, rel, rsna_mode)).unwrap_or_else(|panic| {
+                                Scanned::Quarantine(Reason::DicomReadError, panic)
+                            })
+                        })
+                        .collect()
+                });
+                if let Some(finishing) = previous.take() {
+                    finishing.finish(store, &mut summary)?;
+                }
+                let plans = plan_chunk(scanned, chunk, store, engine, rsna_mode)?;
+                let duplicate_of: Vec<Option<String>> = plans
+                    .iter()
+                    .map(|p| match p {
+                        Plan::Duplicate(first) => Some(first.clone()),
+                        _ => None,
                     })
-                    .collect()
-            });
+                    .collect();
+                let outcomes: Vec<Outcome> = pool.install(|| {
+                    plans
+                        .into_par_iter()
+                        .zip(chunk.par_iter())
+                        .map(|(plan, (path, rel))| {
+                            let outcome = carry_out(plan, path, rel, engine, options, rsna_mode);
+                            bar.inc(1);
+                            outcome
+                        })
+                        .collect()
+                });
 
-            // The chunk's outputs: synced together, then renamed into place,
-            // while the next chunk is read; recorded once that is done.
-            let (records, staged): (Vec<_>, Vec<_>) = outcomes
-                .into_iter()
-                .map(|(r, u, reason, s)| ((r, u, reason), s))
-                .unzip();
-            let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
-            let output = &options.output;
-            let renaming = scope.spawn(move || sync_and_rename(output, staged));
-            let integers = match &engine.interpreter {
-                Interpreter::Ctp(c) => c.integers.take_fresh(),
-                Interpreter::Rsna(_) => Vec::new(),
-            };
-            previous = Some(Finishing {
-                renaming,
-                records,
-                integers,
-            });
+                // The chunk's outputs: synced together, then renamed into place,
+                // while the next chunk is read; recorded once that is done.
+                let failed: HashSet<String> = outcomes
+                    .iter()
+                    .filter(|(r, ..)| r.forget_instance.is_some())
+                    .map(|(r, ..)| r.source.clone())
+                    .collect();
+                let (records, staged): (Vec<_>, Vec<_>) = outcomes
+                    .into_iter()
+                    .zip(duplicate_of)
+                    .zip(chunk)
+                    .filter_map(|((outcome, first), file)| {
+                        if first.is_some_and(|f| failed.contains(&f)) {
+                            hidden.push(file);
+                            return None;
+                        }
+                        Some(outcome)
+                    })
+                    .map(|(r, u, reason, s)| ((r, u, reason), s))
+                    .unzip();
+                let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
+                let output = &options.output;
+                let renaming = scope.spawn(move || sync_and_rename(output, staged));
+                let integers = match &engine.interpreter {
+                    Interpreter::Ctp(c) => c.integers.take_fresh(),
+                    Interpreter::Rsna(_) => Vec::new(),
+                };
+                previous = Some(Finishing {
+                    renaming,
+                    records,
+                    integers,
+                });
+            }
+            bar.inc_length(hidden.len() as u64);
+            pending = hidden;
         }
         match previous {
             Some(finishing) => finishing.finish(store, &mut summary),
@@ -446,10 +547,8 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", options.output.display())))?;
     bar.finish_and_clear();
     let rows = store.quarantined()?;
-    if !rows.is_empty() {
-        quarantine::write_report(&options.output, &rows)
-            .map_err(|e| BatchError::Io(format!("cannot write the quarantine report: {e}")))?;
-    }
+    quarantine::write_report(&options.output, &rows)
+        .map_err(|e| BatchError::Io(format!("cannot write the quarantine report: {e}")))?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -458,6 +557,8 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
 enum Plan {
     Record(FileRecord),
     Quarantine(Reason, String),
+    /// Its SOPInstanceUID was captured from this other file first.
+    Duplicate(String),
     /// Anonymize, with the captured subject (RSNA), the SOPInstanceUID
     /// and the data set when the scan kept it.
     Anonymize(
@@ -503,13 +604,16 @@ fn plan_chunk(
                 Some("not DICOM"),
                 None,
             )),
-            Scanned::Unreadable(e) => Plan::Record(record(
-                rel,
-                FileStatus::Failed,
-                None,
-                Some("unreadable"),
-                Some(e),
-            )),
+            Scanned::Unreadable(e) => {
+                eprintln!("cannot read {rel}: {e}");
+                Plan::Record(record(
+                    rel,
+                    FileStatus::Failed,
+                    None,
+                    Some(UNREADABLE),
+                    Some(e),
+                ))
+            }
             Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
             Scanned::Accepted(id, obj) if !rsna_mode => {
                 Plan::Anonymize(None, id.sop_instance_uid, obj)
@@ -519,13 +623,7 @@ fn plan_chunk(
                     CaptureOutcome::Subject(subject) => {
                         Plan::Anonymize(Some(subject), id.sop_instance_uid, obj)
                     }
-                    CaptureOutcome::Duplicate { first_source } => Plan::Record(record(
-                        rel,
-                        FileStatus::Skipped,
-                        None,
-                        Some("duplicate SOPInstanceUID"),
-                        Some(format!("already captured from {first_source}")),
-                    )),
+                    CaptureOutcome::Duplicate { first_source } => Plan::Duplicate(first_source),
                     CaptureOutcome::LookupMiss(m) => Plan::Quarantine(Reason::LookupMiss, m),
                     CaptureOutcome::Integrity(m) => Plan::Quarantine(Reason::InvalidDicom, m),
                 }
@@ -560,9 +658,24 @@ fn carry_out(
     };
     match plan {
         Plan::Record(r) => (r, Vec::new(), None, None),
+        Plan::Duplicate(first_source) => (
+            record(
+                rel,
+                FileStatus::Skipped,
+                None,
+                Some("duplicate SOPInstanceUID"),
+                Some(format!("already captured from {first_source}")),
+            ),
+            Vec::new(),
+            None,
+            None,
+        ),
         Plan::Quarantine(reason, detail) => quarantine(reason, detail, None),
         Plan::Anonymize(subject, sop, parsed) => {
-            match anonymize_file(path, rel, subject.as_ref(), parsed, engine, options) {
+            let anonymized =
+                guard(|| anonymize_file(path, rel, subject.as_ref(), parsed, engine, options))
+                    .unwrap_or_else(|panic| Err((Reason::StorageError, panic)));
+            match anonymized {
                 Ok(FileOutcome::Written(out, uids, warnings, staged)) => {
                     let detail = (!warnings.is_empty())
                         .then(|| format!("warnings: {}", warnings.join("; ")));
@@ -592,6 +705,20 @@ fn carry_out(
             }
         }
     }
+}
+
+/// Run one file's step so that a panic in it (a bug of ours or of a
+/// library, on input nobody foresaw) fails that file, with the panic's
+/// message, instead of ending the run.
+fn guard<T>(step: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!("internal error, please report it: {message}")
+    })
 }
 
 /// A chunk whose outputs are being synced and renamed into place, and what

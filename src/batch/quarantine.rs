@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dicom_file::write_atomically;
+use crate::dicom_file::write_private_atomically;
+use crate::input_tree::rel_path;
 use crate::store::export::csv_field;
 
 /// Why a file was quarantined; the directory names are the RSNA tool's.
@@ -48,25 +49,62 @@ pub fn root(output: &Path) -> PathBuf {
     output.join("quarantine")
 }
 
-/// Copy `source` (relative path `rel`) into the quarantine.
+/// Copy `source` (whose key is `rel`) into the quarantine, owner-only
+/// (it holds PHI).
 pub fn put(output: &Path, reason: Reason, source: &Path, rel: &str) -> std::io::Result<()> {
-    let dest = root(output).join(reason.dir_name()).join(rel);
+    let dest = root(output).join(reason.dir_name()).join(rel_path(rel));
     let bytes = std::fs::read(source)?;
-    write_atomically(&dest, |w| w.write_all(&bytes))
+    write_private_atomically(&dest, |w| w.write_all(&bytes))
 }
 
-/// Rewrite `report.csv` from the store's audit records.
+/// Rewrite `report.csv` (owner-only: file names are PHI too) from the
+/// store's audit records; with no rows, remove an earlier run's report.
 pub fn write_report(output: &Path, rows: &[(String, String, String)]) -> std::io::Result<()> {
+    let path = root(output).join("report.csv");
+    if rows.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
     let mut text = String::from("source,reason,detail\n");
     for (source, reason, detail) in rows {
         text.push_str(&format!(
             "{},{},{}\n",
-            csv_field(source),
-            csv_field(reason),
-            csv_field(detail)
+            report_field(source),
+            report_field(reason),
+            report_field(detail)
         ));
     }
-    write_atomically(&root(output).join("report.csv"), |w| {
-        w.write_all(text.as_bytes())
-    })
+    write_private_atomically(&path, |w| w.write_all(text.as_bytes()))
+}
+
+/// A CSV cell of the report that a spreadsheet shows as text: a cell that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return (which a
+/// spreadsheet would take for a formula) gets a leading `'`. File names
+/// and values in details come from the input, so from whoever wrote it.
+fn report_field(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_field(&format!("'{s}"))
+    } else {
+        csv_field(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_cells_never_start_a_formula() {
+        assert_eq!(
+            report_field("=HYPERLINK(\"x\")"),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(report_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(report_field("-2+3"), "'-2+3");
+        assert_eq!(report_field("+1"), "'+1");
+        assert_eq!(report_field("a/b.dcm"), "a/b.dcm");
+        assert_eq!(report_field("x,y"), "\"x,y\"");
+    }
 }

@@ -74,6 +74,10 @@ pub struct AnonymizeArgs {
     /// header output with other tools; a warning says so.
     #[arg(long)]
     no_deface: bool,
+    /// Follow symbolic links in the input tree (by default they are
+    /// counted and skipped).
+    #[arg(long)]
+    follow_symlinks: bool,
 }
 
 /// The default store location inside an output directory.
@@ -105,6 +109,7 @@ impl AnonymizeArgs {
             jobs,
             layout: Layout::Preserve,
             no_deface: false,
+            follow_symlinks: false,
         }
     }
 }
@@ -206,25 +211,34 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             args.input.display()
         ));
     }
+    // Checked before anything is created: an output inside the input
+    // would be read back as input by the next run.
+    let (Ok(input), Ok(planned)) = (args.input.canonicalize(), resolve(&args.output)) else {
+        return usage("cannot resolve the input or output directory");
+    };
+    if planned.starts_with(&input) || input.starts_with(&planned) {
+        return usage(format!(
+            "--input {} and --output {} must not contain one another",
+            input.display(),
+            planned.display()
+        ));
+    }
     if let Err(e) = std::fs::create_dir_all(&args.output) {
         return usage(format!(
             "cannot create --output {}: {e}",
             args.output.display()
         ));
     }
-    let (Ok(input), Ok(output)) = (args.input.canonicalize(), args.output.canonicalize()) else {
-        return usage("cannot resolve the input or output directory");
+    let Ok(output) = args.output.canonicalize() else {
+        return usage("cannot resolve the output directory");
     };
-    if output.starts_with(&input) || input.starts_with(&output) {
-        return usage(format!(
-            "--input {} and --output {} must not contain one another",
-            input.display(),
-            output.display()
-        ));
-    }
 
     // The store and the settings it pins.
     let store_path = args.store.clone().unwrap_or_else(|| default_store(&output));
+    let store_path = match store_path.parent().map(Path::canonicalize) {
+        Some(Ok(dir)) => dir.join(store_path.file_name().unwrap_or_default()),
+        _ => store_path,
+    };
     let mut store = match Store::open(&store_path) {
         Ok(s) => s,
         Err(e) => return usage(e),
@@ -314,9 +328,11 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         input,
         output: output.clone(),
         layout: args.layout,
-        jobs: args.jobs.unwrap_or(0),
+        jobs: jobs(args.jobs),
         progress: std::io::stderr().is_terminal(),
         files: None,
+        follow_links: args.follow_symlinks,
+        store: store_path,
     };
     Ok(Prepared {
         engine,
@@ -335,13 +351,16 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
         0.0
     };
     eprintln!(
-        "anonymized {} files in {secs:.1} s ({rate:.0} files/s); already done {}; not DICOM {}; duplicate SOPInstanceUID {}; skipped by the script {}; unreadable {}",
+        "anonymized {} files in {secs:.1} s ({rate:.0} files/s); already done {}; not DICOM {}; duplicate SOPInstanceUID {}; skipped by the script {}; unreadable {}; refused {}; symbolic links skipped {}; special files skipped {}",
         summary.anonymized,
         summary.already_done,
         summary.not_dicom,
         summary.duplicates,
         summary.script_skipped,
-        summary.unreadable
+        summary.unreadable,
+        summary.refused,
+        summary.symlinks,
+        summary.special
     );
     if summary.quarantined_total() > 0 {
         let by_reason: Vec<String> = summary
@@ -358,10 +377,54 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
                 .display()
         );
     }
-    if summary.quarantined_total() > 0 || summary.unreadable > 0 {
+    if summary.quarantined_total() > 0 || summary.unreadable > 0 || summary.refused > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The most worker threads a run starts, whatever `--jobs` asks.
+pub const MAX_JOBS: usize = 256;
+
+/// The worker threads for `--jobs` (0 or none: one per core), capped at
+/// [`MAX_JOBS`]; more than four per core only costs memory, and says so.
+pub fn jobs(asked: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = match asked {
+        None | Some(0) => return cores,
+        Some(n) => n,
+    };
+    if jobs > MAX_JOBS {
+        eprintln!("warning: --jobs {jobs} is more than {MAX_JOBS}; using {MAX_JOBS}");
+        return MAX_JOBS;
+    }
+    if jobs > cores * 4 {
+        eprintln!(
+            "warning: --jobs {jobs} is more than four per core ({cores} cores): more workers only cost memory"
+        );
+    }
+    jobs
+}
+
+/// `path` made absolute with its symbolic links resolved, whether or not
+/// it exists yet: its nearest existing ancestor, canonicalized, and the
+/// rest.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(real) => return Ok(rest.iter().rev().fold(real, |p, c| p.join(c))),
+            Err(e) => {
+                let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+                    return Err(e);
+                };
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+        }
     }
 }
 

@@ -79,11 +79,8 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
             deface_subject(args, subject, model, &mut prepared)
         }))
         .unwrap_or_else(|_| {
-            // What the store remembers may have been rolled back: open it
-            // afresh for the next subject.
-            if let Ok(fresh) = prepare() {
-                prepared = fresh;
-            }
+            // What the store remembers may have been rolled back.
+            prepared.store.forget_memo();
             Err("internal error (a panic); the other subjects go on".into())
         });
         match outcome {

@@ -8,9 +8,9 @@ use rayon::prelude::*;
 
 use super::explain::{Format, PreviewSettings};
 use super::usage;
-use crate::batch::input_files;
 use crate::dicom_file::{self, ReadError};
 use crate::explain::Explainer;
+use crate::input_tree;
 use crate::policy_diff::{file_changes, summarize};
 
 #[derive(Debug, Args)]
@@ -42,7 +42,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         (Ok(a), Ok(b)) => (a, b),
         (Err(m), _) | (_, Err(m)) => return usage(m),
     };
-    let files = match input_files(&args.input) {
+    let files = match input_tree::files(&args.input) {
         Ok(f) => f,
         Err(e) => return usage(format!("cannot read --input {}: {e}", args.input.display())),
     };

@@ -106,7 +106,7 @@ pub fn series_headers(
     root: &Path,
 ) -> std::io::Result<BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)>> {
     let mut series: BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)> = BTreeMap::new();
-    for (path, _) in crate::batch::input_files(root)? {
+    for (path, _) in crate::input_tree::files(root)? {
         let Ok(file) = dicom_file::open(&path, Some(tags::PIXEL_DATA)) else {
             continue;
         };

@@ -48,6 +48,7 @@ use crate::functions::ctp::{
     truncate,
 };
 use crate::script::ast::{Item, KeepTarget, RemoveTarget, Script, TagSpec};
+use crate::script::expr_parser::MAX_EXPR_DEPTH;
 
 /// Why the object is not written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -476,8 +477,26 @@ impl Engine<'_> {
         }
     }
 
-    /// `makeReplacement`: evaluate an expression as text, left to right.
+    /// `makeReplacement`, at most [`MAX_EXPR_DEPTH`] evaluations deep
+    /// (`check` refuses deeper scripts; this keeps the stack safe even so).
     fn make_replacement(&self, cmd: &str, frame: &Frame, this: Tag) -> Result<Replacement, Stop> {
+        thread_local! {
+            static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let depth = DEPTH.get();
+        if depth >= MAX_EXPR_DEPTH {
+            return Err(Stop::Quarantine(format!(
+                "the script's calls are nested more than {MAX_EXPR_DEPTH} levels deep"
+            )));
+        }
+        DEPTH.set(depth + 1);
+        let result = self.evaluate(cmd, frame, this);
+        DEPTH.set(depth);
+        result
+    }
+
+    /// `makeReplacement`: evaluate an expression as text, left to right.
+    fn evaluate(&self, cmd: &str, frame: &Frame, this: Tag) -> Result<Replacement, Stop> {
         let chars: Vec<char> = cmd.chars().collect();
         let mut out = String::new();
         let mut process = false;

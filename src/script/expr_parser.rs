@@ -68,16 +68,28 @@ fn failure<'a, T>(at: &'a str, len: usize, message: impl Into<String>) -> Res<'a
     Err(nom::Err::Failure(ExprError::new(at, len, message)))
 }
 
+/// How deeply calls may nest inside one another (as arguments or in
+/// `{…}` blocks). Real scripts nest a few levels; CTP evaluates nested
+/// calls by recursion too, so a limit keeps a hostile script from
+/// exhausting the stack of `check` or of a run.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
 /// Parses the expressions of one text, mapping offsets in that text to spans.
 pub struct ExprParser<'a, F: Fn(usize, usize) -> Span> {
     full: &'a str,
     to_span: F,
+    /// Calls open around the one being parsed.
+    depth: std::cell::Cell<usize>,
 }
 
 impl<'a, F: Fn(usize, usize) -> Span> ExprParser<'a, F> {
     /// `to_span(start, end)` turns a byte range of `full` into a source span.
     pub fn new(full: &'a str, to_span: F) -> Self {
-        ExprParser { full, to_span }
+        ExprParser {
+            full,
+            to_span,
+            depth: std::cell::Cell::new(0),
+        }
     }
 
     fn offset(&self, s: &str) -> usize {
@@ -154,8 +166,24 @@ impl<'a, F: Fn(usize, usize) -> Span> ExprParser<'a, F> {
         }
     }
 
-    /// `call := '@' name ( '(' args ')' blocks )?`
+    /// A call, at most [`MAX_EXPR_DEPTH`] deep.
     fn call(&self, input: &'a str) -> Res<'a, Call> {
+        let depth = self.depth.get();
+        if depth >= MAX_EXPR_DEPTH {
+            return failure(
+                input,
+                1,
+                format!("calls are nested more than {MAX_EXPR_DEPTH} levels deep"),
+            );
+        }
+        self.depth.set(depth + 1);
+        let parsed = self.call_inner(input);
+        self.depth.set(depth);
+        parsed
+    }
+
+    /// `call := '@' name ( '(' args ')' blocks )?`
+    fn call_inner(&self, input: &'a str) -> Res<'a, Call> {
         let name_parser = recognize((
             satisfy(|c| c.is_ascii_alphabetic() || c == '_'),
             take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),

@@ -75,6 +75,8 @@ pub struct Store {
     path: PathBuf,
     /// What this process knows to be committed (see [`capture::Memo`]).
     memo: capture::Memo,
+    /// Held while the store is open: one process at a time uses a store.
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -84,9 +86,14 @@ impl Store {
             path: path.to_path_buf(),
             message,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            // A directory made for the store is owner-only (an existing
+            // one, which the user chose, is left as it is).
+            crate::dicom_file::create_private_dir(dir).map_err(|e| err(e.to_string()))?;
         }
+        let lock = lock_exclusively(path).map_err(|e| err(format!("cannot lock: {e}")))?;
         create_private(path).map_err(|e| err(format!("cannot create: {e}")))?;
         let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
         conn.execute_batch(
@@ -98,11 +105,18 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             memo: capture::Memo::default(),
+            _lock: lock,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Forget what this process remembers of committed rows, after a
+    /// failure that may have rolled some back.
+    pub fn forget_memo(&mut self) {
+        self.memo.clear();
     }
 
     fn error(&self, e: impl std::fmt::Display) -> StoreError {
@@ -312,11 +326,12 @@ impl Store {
         .map_err(|e| self.error(e))
     }
 
-    /// Quarantined files: (source, reason, detail), in source order.
+    /// Files quarantined, and files and directories that could not be
+    /// read or were refused: (source, reason, detail), in source order.
     pub fn quarantined(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT source, reason, detail FROM files WHERE status = 'quarantined' ORDER BY source")
+            .prepare("SELECT source, reason, detail FROM files WHERE status IN ('quarantined', 'failed') ORDER BY source")
             .map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -336,8 +351,36 @@ impl Store {
 }
 
 /// Create the database file with mode 0600 before SQLite opens it (SQLite
-/// gives its journal files the same permissions).
+/// gives its journal files the same permissions); an existing one that
+/// others may read is narrowed to 0600, with a warning.
 fn create_private(path: &Path) -> std::io::Result<()> {
+    let file = private_options().open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [
+            path.to_path_buf(),
+            journal(path, "-wal"),
+            journal(path, "-shm"),
+        ] {
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "warning: {} could be read by others (mode {:o}); it is now owner-only (0600)",
+                    p.display(),
+                    meta.permissions().mode() & 0o777
+                );
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    drop(file);
+    Ok(())
+}
+
+fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
@@ -345,7 +388,41 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map(|_| ())
+    options
+}
+
+/// `path` with `suffix` appended to its file name (SQLite's journals).
+fn journal(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Lock `<store>.lock` for this process. A second process on the same
+/// store says so and waits for the first to finish, instead of failing
+/// mid-run on a busy database.
+fn lock_exclusively(path: &Path) -> std::io::Result<std::fs::File> {
+    let lock = private_options().open(journal(path, ".lock"))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock only reads the descriptor, which `lock` keeps open.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(e);
+            }
+            eprintln!(
+                "another process is using the store {}; waiting for it to finish",
+                path.display()
+            );
+            // SAFETY: as above.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(lock)
 }
 
 /// A constructor of store errors for `path`, usable while the connection is

@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use dicom_core::Tag;
 use dicom_dictionary_std::{tags, uids};
-use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::file::ReadPreamble;
+use dicom_encoding::transfer_syntax::Codec;
+use dicom_encoding::{TransferSyntax, TransferSyntaxIndex};
 use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
-use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::interpreter::values::string_of;
+
+pub mod bounded;
 
 /// Why a file could not be read.
 #[derive(Debug)]
@@ -83,49 +85,73 @@ pub fn sniff(head: &[u8]) -> Option<Form> {
 /// root data set), e.g. before the pixel data when only headers are needed.
 pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadError> {
     let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    parse(&bytes, until)
+}
+
+/// Read a DICOM file's content from memory, within the bounds of
+/// [`bounded`]: no declared length beyond the bytes left, no nesting
+/// beyond [`bounded::MAX_DEPTH`].
+pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, ReadError> {
     let form = sniff(&bytes[..bytes.len().min(132)]).ok_or(ReadError::NotDicom)?;
     // dicom-rs 0.10 reads an explicit-VR UN element of undefined length (a
-    // sequence encoded as UN) as a 4 GiB value: refuse it instead.
-    if memchr::memmem::find(&bytes, UN_UNDEFINED_LENGTH).is_some() {
+    // sequence encoded as UN) as a sequence in explicit VR: refuse it.
+    if memchr::memmem::find(bytes, UN_UNDEFINED_LENGTH).is_some() {
         return Err(ReadError::Malformed(
             "a UN element of undefined length (a sequence encoded as UN) is not supported".into(),
         ));
     }
-    let start = match form {
-        Form::Part10 => 128,
-        Form::NoPreamble | Form::Raw(_) => 0,
+    let malformed = |e: &dyn std::error::Error| ReadError::Malformed(bounded::error_chain(e));
+    let registered = |uid: &str| {
+        TransferSyntaxRegistry
+            .get(uid)
+            .ok_or_else(|| ReadError::Malformed(format!("unknown transfer syntax {uid}")))
     };
-    let reader = &bytes[start..];
-    let malformed = |e: &dyn std::fmt::Display| ReadError::Malformed(e.to_string());
     let mut obj = match form {
-        Form::Part10 | Form::NoPreamble if declared_explicit_encoded_implicit(reader) => {
-            // Read as pydicom does: implicit VR little endian, whatever the
-            // meta group says (dicom-rs would take the value length from
-            // the wrong bytes and allocate up to 4 GiB for it). The whole
-            // file is read: this path is rare.
-            let mut rest = reader;
-            let meta = FileMetaTable::from_reader(&mut rest).map_err(|e| malformed(&e))?;
-            let implicit = TransferSyntaxRegistry
-                .get(uids::IMPLICIT_VR_LITTLE_ENDIAN)
-                .ok_or_else(|| ReadError::Malformed("implicit VR is not registered".into()))?;
-            InMemDicomObject::read_dataset_with_ts(rest, implicit)
-                .map_err(|e| malformed(&e))?
-                .with_exact_meta(meta)
-        }
         Form::Part10 | Form::NoPreamble => {
-            let options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
-            let options = match until {
-                Some(tag) => options.read_until(tag),
-                None => options,
+            let from_meta = &bytes[if form == Form::Part10 { 128 } else { 0 }..];
+            check_meta_lengths(from_meta)?;
+            let mut rest = from_meta;
+            let mut meta = FileMetaTable::from_reader(&mut rest).map_err(|e| malformed(&e))?;
+            let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
+            let ts = registered(&ts_uid)?;
+            let inflated;
+            let (data, ts) = match ts.codec() {
+                Codec::Dataset(Some(_)) => {
+                    // Deflated: inflated here, within a bound, and read as
+                    // the explicit VR little endian it then is.
+                    inflated = inflate(rest)?;
+                    (&inflated[..], registered(uids::EXPLICIT_VR_LITTLE_ENDIAN)?)
+                }
+                Codec::Dataset(None) => {
+                    return Err(ReadError::Malformed(format!(
+                        "transfer syntax {ts_uid} ({}) cannot be decoded",
+                        ts.name()
+                    )));
+                }
+                _ if explicit_le_written_implicit(ts, rest) => {
+                    // Read as pydicom does: implicit VR little endian,
+                    // whatever the meta group says (dicom-rs would take
+                    // value lengths from the wrong bytes).
+                    (rest, registered(uids::IMPLICIT_VR_LITTLE_ENDIAN)?)
+                }
+                _ => (rest, ts),
             };
-            options.from_reader(reader).map_err(|e| malformed(&e))?
+            let obj = bounded::read_dataset(data, ts, until).map_err(ReadError::Malformed)?;
+            // As dicom-rs does: a meta group without the SOP UIDs takes
+            // them from the data set.
+            if meta.media_storage_sop_class_uid().is_empty() {
+                meta.media_storage_sop_class_uid =
+                    string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
+            }
+            if meta.media_storage_sop_instance_uid().is_empty() {
+                meta.media_storage_sop_instance_uid =
+                    string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
+            }
+            obj.with_exact_meta(meta)
         }
         Form::Raw(ts_uid) => {
-            let ts = TransferSyntaxRegistry
-                .get(ts_uid)
-                .ok_or_else(|| ReadError::Malformed(format!("unknown transfer syntax {ts_uid}")))?;
-            let obj =
-                InMemDicomObject::read_dataset_with_ts(reader, ts).map_err(|e| malformed(&e))?;
+            let obj = bounded::read_dataset(bytes, registered(ts_uid)?, until)
+                .map_err(ReadError::Malformed)?;
             let class = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
             let instance = string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
             let meta = FileMetaTableBuilder::new()
@@ -142,24 +168,84 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
     Ok(obj)
 }
 
-/// Whether a file (from its meta group on) declares a transfer syntax
-/// whose data set is explicit VR little endian, while its first data set
-/// element has no valid VR where the VR belongs: it was written in implicit
-/// VR (pydicom notices and reads such files so).
-fn declared_explicit_encoded_implicit(from_meta: &[u8]) -> bool {
-    let mut rest = from_meta;
-    let Ok(meta) = FileMetaTable::from_reader(&mut rest) else {
-        return false;
-    };
-    let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
-    let explicit_le = ts_uid == uids::EXPLICIT_VR_LITTLE_ENDIAN
-        || TransferSyntaxRegistry
-            .get(ts_uid)
-            .is_some_and(|ts| ts.is_encapsulated_pixel_data());
+/// The most a deflated data set may inflate to. Deflate is used for
+/// structured reports and small objects; a larger result is refused
+/// rather than held in memory (a few KB can inflate to gigabytes).
+pub const MAX_INFLATED: u64 = 256 << 20;
+
+fn inflate(deflated: &[u8]) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(deflated)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            ReadError::Malformed(format!("the deflated data set cannot be inflated: {e}"))
+        })?;
+    if out.len() as u64 > MAX_INFLATED {
+        return Err(ReadError::Malformed(format!(
+            "the deflated data set inflates to more than {} MiB",
+            MAX_INFLATED >> 20
+        )));
+    }
+    Ok(out)
+}
+
+/// The file meta group (explicit VR little endian, group 0002), walked
+/// before dicom-rs reads it: dicom-rs allocates each value's declared
+/// length before reading it.
+fn check_meta_lengths(from_meta: &[u8]) -> Result<(), ReadError> {
+    let mut at = 4; // after `DICM`
+    while from_meta.len() >= at + 8 && from_meta[at..at + 2] == [0x02, 0x00] {
+        let tag = Tag(
+            0x0002,
+            u16::from_le_bytes([from_meta[at + 2], from_meta[at + 3]]),
+        );
+        let vr = [from_meta[at + 4], from_meta[at + 5]];
+        let (len, header) = match dicom_core::VR::from_binary(vr) {
+            Some(vr) if long_length(vr) => {
+                let Some(l) = from_meta.get(at + 8..at + 12) else {
+                    break;
+                };
+                (u32::from_le_bytes([l[0], l[1], l[2], l[3]]), 12)
+            }
+            _ => (
+                u32::from(u16::from_le_bytes([from_meta[at + 6], from_meta[at + 7]])),
+                8,
+            ),
+        };
+        let left = from_meta.len() - (at + header);
+        if len as usize > left {
+            return Err(ReadError::Malformed(format!(
+                "file meta element {tag} declares {len} bytes at byte {}, but only {left} remain",
+                at + header
+            )));
+        }
+        at += header + len as usize;
+    }
+    Ok(())
+}
+
+/// Whether explicit VR uses a 4-byte length for this VR.
+fn long_length(vr: dicom_core::VR) -> bool {
+    use dicom_core::VR::*;
+    matches!(
+        vr,
+        OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV
+    )
+}
+
+/// Whether a data set declared in `ts` (explicit VR little endian, or an
+/// encapsulated syntax) was written in implicit VR: its first element has
+/// no valid VR where the VR belongs (pydicom notices and reads such files
+/// so).
+fn explicit_le_written_implicit(ts: &TransferSyntax, data: &[u8]) -> bool {
+    let explicit_le =
+        ts.uid() == uids::EXPLICIT_VR_LITTLE_ENDIAN || ts.is_encapsulated_pixel_data();
     explicit_le
-        && rest.len() >= 8
-        && u16::from_le_bytes([rest[0], rest[1]]) != 0xFFFE
-        && dicom_core::VR::from_binary([rest[4], rest[5]]).is_none()
+        && data.len() >= 8
+        && u16::from_le_bytes([data[0], data[1]]) != 0xFFFE
+        && dicom_core::VR::from_binary([data[4], data[5]]).is_none()
 }
 
 /// `UN`, two reserved bytes, and the undefined length.
@@ -191,19 +277,57 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Write `bytes` to `path` so that `path` is either absent, its old
 /// content, or the whole new content: write a temporary file beside it,
-/// fsync it, and rename it into place.
+/// fsync it, and rename it into place. The file gets the user's umask.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let staged = stage(path, write)?;
+    finish_atomically(stage(path, write)?)
+}
+
+/// As [`write_atomically`], for what holds PHI and is not an anonymized
+/// output (quarantine copies, the report): the file is created owner-only
+/// (0600) and directories made for it 0700, whatever the umask.
+pub fn write_private_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    finish_atomically(stage_with(path, Access::Private, write)?)
+}
+
+fn finish_atomically(staged: Staged) -> std::io::Result<()> {
     let result = File::open(&staged.temp)
         .and_then(|f| f.sync_data())
-        .and_then(|()| std::fs::rename(&staged.temp, path));
+        .and_then(|()| std::fs::rename(&staged.temp, &staged.path));
     if result.is_err() {
         let _ = std::fs::remove_file(&staged.temp);
     }
     result
+}
+
+/// Who may read a file written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// As the user's umask says.
+    Umask,
+    /// The owner only: files 0600, new directories 0700.
+    Private,
+}
+
+/// Create `dir` and its missing parents, owner-only (0700) whatever the
+/// umask; an existing `dir` is narrowed to 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 /// A file written under a temporary name beside its final one, not yet
@@ -237,13 +361,34 @@ pub fn stage(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<Staged> {
+    stage_with(path, Access::Umask, write)
+}
+
+fn stage_with(
+    path: &Path,
+    access: Access,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<Staged> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = temp_path(path);
+    let create = || {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if access == Access::Private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&tmp)
+    };
     let result = (|| {
-        let file = match File::create(&tmp) {
+        let file = match create() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)?;
-                File::create(&tmp)?
+                match access {
+                    Access::Umask => std::fs::create_dir_all(dir)?,
+                    Access::Private => create_private_dir(dir)?,
+                }
+                create()?
             }
             other => other?,
         };
@@ -287,15 +432,13 @@ pub fn sync_filesystem(dir: &Path, staged: &[Staged]) -> std::io::Result<()> {
     }
 }
 
-/// A temporary name beside `path`, unique within this process, recognisable
-/// (and removable) after a crash: `.<name>.anon-tmp-<pid>-<n>`.
+/// A temporary name beside `path`, unique within this process, short
+/// enough for any directory that can hold `path`'s own name (up to 255
+/// bytes), and recognisable (and removable) after a crash:
+/// `.anon-tmp-<pid>-<n>`.
 fn temp_path(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}{TEMP_MARKER}{}-{n}", std::process::id()))
+    path.with_file_name(format!("{TEMP_MARKER}{}-{n}", std::process::id()))
 }
 
 /// The part of a temporary file's name that marks it as ours.
@@ -320,9 +463,24 @@ pub fn stage_dicom(path: &Path, obj: &DefaultDicomObject) -> std::io::Result<Sta
         {
             write_deflated(obj, out)
         } else {
-            obj.write_all(out).map_err(std::io::Error::other)
+            obj.write_all(out).map_err(|e| write_error(&e))
         }
     })
+}
+
+/// A write error with what caused it (dicom-rs's outer message, "Could
+/// not print data set", says nothing of a full disk or a bad value); the
+/// I/O error's kind is kept when there is one.
+fn write_error(e: &(dyn std::error::Error + 'static)) -> std::io::Error {
+    let mut kind = std::io::ErrorKind::Other;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            kind = io.kind();
+        }
+        source = s.source();
+    }
+    std::io::Error::new(kind, bounded::error_chain(e))
 }
 
 /// Preamble, meta group, and the data set deflated as one stream.
@@ -335,7 +493,7 @@ fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Res
     use std::io::Error;
     out.write_all(&[0; 128])?;
     out.write_all(b"DICM")?;
-    obj.meta().write(&mut *out).map_err(Error::other)?;
+    obj.meta().write(&mut *out).map_err(|e| write_error(&e))?;
     // Encoded as explicit VR little endian, deflated here (the deflated
     // transfer syntax would make dicom-rs deflate it once more).
     let ts = TransferSyntaxRegistry
@@ -344,7 +502,7 @@ fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Res
     let deflate = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, deflate);
     obj.write_dataset_with_ts(&mut buffered, ts)
-        .map_err(Error::other)?;
+        .map_err(|e| write_error(&e))?;
     buffered
         .into_inner()
         .map_err(|e| e.into_error())?
