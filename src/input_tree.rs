@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// What a walk found.
 #[derive(Debug, Default)]
 pub struct Walk {
-    /// Regular files: (path, key), sorted by key (the order patients are
+    /// Regular files: (path, key), sorted by path (the order patients are
     /// numbered in).
     pub files: Vec<(PathBuf, String)>,
     /// Directories and entries that could not be read: (key, why).
@@ -58,12 +58,18 @@ pub fn walk(root: &Path, follow_links: bool) -> std::io::Result<Walk> {
             found.special += 1;
         }
     }
-    found.files.sort_by(|a, b| a.1.cmp(&b.1));
+    // In the order of the names' bytes (a key of a name that is not UTF-8
+    // sorts apart from its neighbours).
+    found.files.sort_by(|a, b| {
+        a.0.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.0.as_os_str().as_encoded_bytes())
+    });
     Ok(found)
 }
 
 /// The regular files under `root` (symbolic links not followed), sorted
-/// by key; an entry that cannot be read is an error.
+/// by path; an entry that cannot be read is an error.
 pub fn files(root: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
     let found = walk(root, false)?;
     match found.unreadable.first() {

@@ -56,12 +56,21 @@ fn names_that_are_not_utf8_keep_their_bytes_and_never_collide() {
     let input = dir.path().join("in");
     let names = [&b"a\xe9.dcm"[..], b"a\xff.dcm", b"a%E9.dcm"];
     for (n, name) in names.iter().enumerate() {
-        mr_file(&input.join(OsStr::from_bytes(name)), 10 + n as u32, "Doe^Jane", "041Y");
+        mr_file(
+            &input.join(OsStr::from_bytes(name)),
+            10 + n as u32,
+            "Doe^Jane",
+            "041Y",
+        );
     }
     let output = dir.path().join("out");
     let out = anonymize(&input, &output, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("anonymized 3 files"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("anonymized 3 files"),
+        "{}",
+        stderr(&out)
+    );
     for name in names {
         assert!(
             output.join(OsStr::from_bytes(name)).is_file(),
@@ -71,16 +80,35 @@ fn names_that_are_not_utf8_keep_their_bytes_and_never_collide() {
     }
     // A second run finds all three done.
     let again = anonymize(&input, &output, &[]);
-    assert!(stderr(&again).contains("already done 3"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already done 3"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
 fn inputs_that_would_land_on_the_outputs_own_files_are_refused_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    mr_file(&input.join(".anonymizer/store.sqlite"), 20, "Store^Clobber", "041Y");
-    mr_file(&input.join("quarantine/report.csv"), 21, "Report^Clobber", "041Y");
-    mr_file(&input.join("quarantine/DICOM_Read_Error/x.dcm"), 22, "Copy^Clobber", "041Y");
+    mr_file(
+        &input.join(".anonymizer/store.sqlite"),
+        20,
+        "Store^Clobber",
+        "041Y",
+    );
+    mr_file(
+        &input.join("quarantine/report.csv"),
+        21,
+        "Report^Clobber",
+        "041Y",
+    );
+    mr_file(
+        &input.join("quarantine/DICOM_Read_Error/x.dcm"),
+        22,
+        "Copy^Clobber",
+        "041Y",
+    );
     mr_file(&input.join(".anon-tmp-1-1"), 23, "Temp^Name", "041Y");
     // Read errors are quarantined whole by the header step: cut the header.
     mr_file(&dir.path().join("x-good.dcm"), 24, "Broken^Header", "041Y");
@@ -113,7 +141,12 @@ fn inputs_that_would_land_on_the_outputs_own_files_are_refused_and_named() {
         .arg(output.join(".anonymizer/store.sqlite"))
         .output()
         .unwrap();
-    assert_eq!(export.status.code(), Some(0), "the store is intact: {}", stderr(&export));
+    assert_eq!(
+        export.status.code(),
+        Some(0),
+        "the store is intact: {}",
+        stderr(&export)
+    );
 }
 
 #[test]
@@ -128,12 +161,22 @@ fn a_broken_copy_never_hides_its_good_twin() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(output.join("b_good.dcm").is_file(), "{}", stderr(&out));
     assert!(
-        output.join("quarantine/DICOM_Read_Error/a_broken.dcm").is_file(),
+        output
+            .join("quarantine/DICOM_Read_Error/a_broken.dcm")
+            .is_file(),
         "{}",
         report(&output)
     );
-    assert!(stderr(&out).contains("anonymized 1 files"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("duplicate SOPInstanceUID 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("anonymized 1 files"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("duplicate SOPInstanceUID 0"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -168,9 +211,16 @@ fn quarantine_report_and_store_are_owner_only_and_the_report_is_current() {
     std::fs::write(&broken, &bytes).unwrap();
     let again = anonymize(&input, &output, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    assert!(stderr(&again).contains("could be read by others"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("could be read by others"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(mode(&store), 0o600);
-    assert!(!q.join("report.csv").exists(), "no stale report after a clean resume");
+    assert!(
+        !q.join("report.csv").exists(),
+        "no stale report after a clean resume"
+    );
 }
 
 #[test]
@@ -204,7 +254,10 @@ fn names_of_250_bytes_are_written_and_quarantined() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(output.join(long('g')).is_file(), "{}", stderr(&out));
     assert!(
-        output.join("quarantine/DICOM_Read_Error").join(long('b')).is_file(),
+        output
+            .join("quarantine/DICOM_Read_Error")
+            .join(long('b'))
+            .is_file(),
         "{}",
         report(&output)
     );
@@ -215,15 +268,19 @@ fn names_of_250_bytes_are_written_and_quarantined() {
 fn symbolic_links_and_fifos_are_counted_and_broken_links_named() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    mr_file(&dir.path().join("elsewhere/linked.dcm"), 60, "Linked^File", "041Y");
+    mr_file(
+        &dir.path().join("elsewhere/linked.dcm"),
+        60,
+        "Linked^File",
+        "041Y",
+    );
     mr_file(&input.join("plain.dcm"), 61, "Plain^File", "041Y");
     std::os::unix::fs::symlink(
         dir.path().join("elsewhere/linked.dcm"),
         input.join("link.dcm"),
     )
     .unwrap();
-    std::os::unix::fs::symlink(dir.path().join("nowhere.dcm"), input.join("dangling.dcm"))
-        .unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere.dcm"), input.join("dangling.dcm")).unwrap();
     let fifo = input.join("pipe");
     let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
@@ -240,10 +297,18 @@ fn symbolic_links_and_fifos_are_counted_and_broken_links_named() {
     let followed = dir.path().join("out-followed");
     let out = anonymize(&input, &followed, &["--follow-symlinks"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "the dangling link is unreadable: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the dangling link is unreadable: {err}"
+    );
     assert!(followed.join("link.dcm").is_file(), "{err}");
     assert!(err.contains("cannot read dangling.dcm"), "{err}");
-    assert!(report(&followed).contains("dangling.dcm,unreadable,"), "{}", report(&followed));
+    assert!(
+        report(&followed).contains("dangling.dcm,unreadable,"),
+        "{}",
+        report(&followed)
+    );
 }
 
 /// Run as `nobody` when the tests run as root (root reads any directory).
@@ -261,7 +326,12 @@ fn an_unreadable_directory_is_named_and_the_run_goes_on() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let input = dir.path().join("in");
     mr_file(&input.join("a/readable.dcm"), 70, "Readable^File", "041Y");
-    mr_file(&input.join("b/locked/hidden.dcm"), 71, "Locked^File", "041Y");
+    mr_file(
+        &input.join("b/locked/hidden.dcm"),
+        71,
+        "Locked^File",
+        "041Y",
+    );
     mr_file(&input.join("c/readable.dcm"), 72, "Readable^Too", "041Y");
     for d in walk_dirs(&input) {
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -269,8 +339,11 @@ fn an_unreadable_directory_is_named_and_the_run_goes_on() {
     for f in [&input.join("a/readable.dcm"), &input.join("c/readable.dcm")] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    std::fs::set_permissions(input.join("b/locked"), std::fs::Permissions::from_mode(0o000))
-        .unwrap();
+    std::fs::set_permissions(
+        input.join("b/locked"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     let output = dir.path().join("out");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
     cmd.args(["anonymize", "--input"])
@@ -280,13 +353,20 @@ fn an_unreadable_directory_is_named_and_the_run_goes_on() {
         .args(["--script", SCRIPT, "--site-id", "7"]);
     as_nobody_if_root(&mut cmd);
     let out = cmd.output().unwrap();
-    std::fs::set_permissions(input.join("b/locked"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        input.join("b/locked"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot read b/locked"), "{err}");
     assert!(err.contains("anonymized 2 files"), "{err}");
-    assert!(report(&output).contains("b/locked,unreadable,"), "{}", report(&output));
+    assert!(
+        report(&output).contains("b/locked,unreadable,"),
+        "{}",
+        report(&output)
+    );
 }
 
 fn walk_dirs(root: &Path) -> Vec<PathBuf> {
@@ -309,7 +389,12 @@ fn a_second_run_on_the_same_store_waits_for_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     for n in 0..300 {
-        mr_file(&input.join(format!("f{n:03}.dcm")), 1000 + n, "Many^Files", "041Y");
+        mr_file(
+            &input.join(format!("f{n:03}.dcm")),
+            1000 + n,
+            "Many^Files",
+            "041Y",
+        );
     }
     let store = dir.path().join("shared.sqlite");
     let spawn = |out: &str| {
@@ -318,7 +403,15 @@ fn a_second_run_on_the_same_store_waits_for_the_first() {
             .arg(&input)
             .arg("--output")
             .arg(dir.path().join(out))
-            .args(["--script", SCRIPT, "--site-id", "7", "--jobs", "1", "--store"])
+            .args([
+                "--script",
+                SCRIPT,
+                "--site-id",
+                "7",
+                "--jobs",
+                "1",
+                "--store",
+            ])
             .arg(&store)
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -349,8 +442,15 @@ fn an_output_inside_the_input_is_refused_before_anything_is_created() {
     mr_file(&input.join("a.dcm"), 80, "Nested^Output", "041Y");
     let out = anonymize(&input, &input.join("out/deeper"), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("must not contain one another"), "{}", stderr(&out));
-    assert!(!input.join("out").exists(), "nothing created inside the input");
+    assert!(
+        stderr(&out).contains("must not contain one another"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !input.join("out").exists(),
+        "nothing created inside the input"
+    );
 }
 
 #[test]
@@ -360,5 +460,9 @@ fn jobs_are_capped() {
     mr_file(&input.join("a.dcm"), 90, "Many^Jobs", "041Y");
     let out = anonymize(&input, &dir.path().join("out"), &["--jobs", "100000"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--jobs 100000 is more than 256; using 256"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--jobs 100000 is more than 256; using 256"),
+        "{}",
+        stderr(&out)
+    );
 }

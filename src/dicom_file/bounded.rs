@@ -34,11 +34,14 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Read a data set (no meta group) encoded in `ts` from `bytes`. With
 /// `until`, reading stops before the first element of the root data set
-/// whose tag is that or greater (e.g. the pixel data).
+/// whose tag is that or greater (e.g. the pixel data). Errors give byte
+/// offsets in the file when `origin` says where the data set starts in
+/// it (`None`: offsets in `bytes`, e.g. an inflated data set).
 pub fn read_dataset(
     bytes: &[u8],
     ts: &TransferSyntax,
     until: Option<Tag>,
+    origin: Option<u64>,
 ) -> Result<InMemDicomObject, String> {
     let inner =
         DynStatefulDecoder::new_with_override(bytes, ts, Default::default(), Default::default(), 0)
@@ -49,6 +52,7 @@ pub fn read_dataset(
         total: bytes.len() as u64,
         open: Vec::new(),
         until,
+        origin,
         violation: Rc::clone(&violation),
     };
     let result = InMemDicomObject::read_dataset(decoder);
@@ -93,6 +97,7 @@ struct Bounded<'a> {
     total: u64,
     open: Vec<Open>,
     until: Option<Tag>,
+    origin: Option<u64>,
     /// Why reading was stopped (the error dicom-rs sees says nothing).
     violation: Rc<RefCell<Option<String>>>,
 }
@@ -107,6 +112,15 @@ impl Bounded<'_> {
         let position = self.inner.position();
         while self.open.last().is_some_and(|o| o.end == Some(position)) {
             self.open.pop();
+        }
+    }
+
+    /// Where the decoder is, as an error names it.
+    fn at(&self) -> String {
+        let at = self.inner.position();
+        match self.origin {
+            Some(origin) => format!("byte {}", origin + at),
+            None => format!("byte {at} of the inflated data set"),
         }
     }
 
@@ -136,7 +150,8 @@ impl Bounded<'_> {
         let at = self.inner.position();
         if self.depth() >= MAX_DEPTH {
             return Err(self.stop(format!(
-                "sequences nested deeper than {MAX_DEPTH} levels at {tag} (byte {at})"
+                "sequences nested deeper than {MAX_DEPTH} levels at {tag} ({})",
+                self.at()
             )));
         }
         self.open.push(Open {
@@ -151,9 +166,9 @@ impl Bounded<'_> {
     fn check_value(&self, tag: Tag, len: u32) -> DecodeResult<()> {
         let left = self.remaining();
         if u64::from(len) > left {
-            let at = self.inner.position();
             return Err(self.stop(format!(
-                "{tag} declares {len} bytes at byte {at}, but only {left} remain"
+                "{tag} declares {len} bytes at {}, but only {left} remain",
+                self.at()
             )));
         }
         Ok(())

@@ -115,12 +115,14 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
             let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
             let ts = registered(&ts_uid)?;
             let inflated;
-            let (data, ts) = match ts.codec() {
+            let origin = (bytes.len() - rest.len()) as u64;
+            let (data, ts, origin) = match ts.codec() {
                 Codec::Dataset(Some(_)) => {
                     // Deflated: inflated here, within a bound, and read as
                     // the explicit VR little endian it then is.
                     inflated = inflate(rest)?;
-                    (&inflated[..], registered(uids::EXPLICIT_VR_LITTLE_ENDIAN)?)
+                    let ts = registered(uids::EXPLICIT_VR_LITTLE_ENDIAN)?;
+                    (&inflated[..], ts, None)
                 }
                 Codec::Dataset(None) => {
                     return Err(ReadError::Malformed(format!(
@@ -132,11 +134,13 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
                     // Read as pydicom does: implicit VR little endian,
                     // whatever the meta group says (dicom-rs would take
                     // value lengths from the wrong bytes).
-                    (rest, registered(uids::IMPLICIT_VR_LITTLE_ENDIAN)?)
+                    let implicit = registered(uids::IMPLICIT_VR_LITTLE_ENDIAN)?;
+                    (rest, implicit, Some(origin))
                 }
-                _ => (rest, ts),
+                _ => (rest, ts, Some(origin)),
             };
-            let obj = bounded::read_dataset(data, ts, until).map_err(ReadError::Malformed)?;
+            let obj =
+                bounded::read_dataset(data, ts, until, origin).map_err(ReadError::Malformed)?;
             // As dicom-rs does: a meta group without the SOP UIDs takes
             // them from the data set.
             if meta.media_storage_sop_class_uid().is_empty() {
@@ -150,7 +154,7 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
             obj.with_exact_meta(meta)
         }
         Form::Raw(ts_uid) => {
-            let obj = bounded::read_dataset(bytes, registered(ts_uid)?, until)
+            let obj = bounded::read_dataset(bytes, registered(ts_uid)?, until, Some(0))
                 .map_err(ReadError::Malformed)?;
             let class = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
             let instance = string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
@@ -191,33 +195,37 @@ fn inflate(deflated: &[u8]) -> Result<Vec<u8>, ReadError> {
     Ok(out)
 }
 
-/// The file meta group (explicit VR little endian, group 0002), walked
-/// before dicom-rs reads it: dicom-rs allocates each value's declared
-/// length before reading it.
+/// The file meta group (explicit VR little endian), walked before
+/// dicom-rs reads it: dicom-rs allocates each value's declared length
+/// before reading it. As dicom-rs, the elements after the group length
+/// are read for as many bytes as it says, whatever their tags.
 fn check_meta_lengths(from_meta: &[u8]) -> Result<(), ReadError> {
-    let mut at = 4; // after `DICM`
-    while from_meta.len() >= at + 8 && from_meta[at..at + 2] == [0x02, 0x00] {
-        let tag = Tag(
-            0x0002,
-            u16::from_le_bytes([from_meta[at + 2], from_meta[at + 3]]),
-        );
+    let u16_at = |i: usize| u16::from_le_bytes([from_meta[i], from_meta[i + 1]]);
+    // `DICM`, then (0002,0000) UL 4: the group's length.
+    let end = match from_meta.get(4..20) {
+        Some(h) if h[..8] == *b"\x02\x00\x00\x00UL\x04\x00" => {
+            16 + u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize
+        }
+        _ => return Ok(()), // dicom-rs refuses such a meta group outright
+    };
+    let mut at = 16;
+    while at < end && from_meta.len() >= at + 8 {
+        let tag = Tag(u16_at(at), u16_at(at + 2));
         let vr = [from_meta[at + 4], from_meta[at + 5]];
+        // dicom-rs reads a VR it does not know as UN: a 4-byte length.
         let (len, header) = match dicom_core::VR::from_binary(vr) {
-            Some(vr) if long_length(vr) => {
+            Some(vr) if !long_length(vr) => (u32::from(u16_at(at + 6)), 8),
+            _ => {
                 let Some(l) = from_meta.get(at + 8..at + 12) else {
                     break;
                 };
                 (u32::from_le_bytes([l[0], l[1], l[2], l[3]]), 12)
             }
-            _ => (
-                u32::from(u16::from_le_bytes([from_meta[at + 6], from_meta[at + 7]])),
-                8,
-            ),
         };
         let left = from_meta.len() - (at + header);
         if len as usize > left {
             return Err(ReadError::Malformed(format!(
-                "file meta element {tag} declares {len} bytes at byte {}, but only {left} remain",
+                "file meta element {tag} declares {len} bytes at byte {} of the meta group, but only {left} remain",
                 at + header
             )));
         }

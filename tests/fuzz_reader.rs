@@ -1,0 +1,317 @@
+//! A mutation fuzzer over pydicom's files: truncations, bit flips,
+//! inflated lengths, deep nesting and VR swaps. Property, in process: the
+//! reader never panics, and no single allocation is larger than a bound
+//! set by the file's size; and, for the whole binary under a memory cap,
+//! every input ends as an output, a quarantine line, or a count.
+//!
+//! `FUZZ_CASES` sets the number of mutated files read in process (default
+//! 2,000; CI sets more); `FUZZ_SEED` the seed of both properties.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+mod common;
+
+/// The system allocator, noting the largest single request of each thread.
+struct Tracking;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed to the system allocator unchanged.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+fn note(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// How a file is damaged.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Cut at this fraction of its length.
+    Truncate(f64),
+    /// Flip these bits (offsets as fractions of the length).
+    Flip(Vec<(f64, u8)>),
+    /// Give the n-th element header found this length.
+    Length(usize, u32),
+    /// Insert this many nested undefined-length sequences before the n-th
+    /// element header.
+    Nest(usize, usize),
+    /// Give the n-th element header another VR.
+    Vr(usize, [u8; 2]),
+}
+
+const VRS: [&[u8; 2]; 12] = [
+    b"SQ", b"UN", b"OB", b"OW", b"UT", b"LO", b"PN", b"US", b"FD", b"AT", b"UI", b"DS",
+];
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (0.0..1.0f64).prop_map(Mutation::Truncate),
+        prop::collection::vec((0.0..1.0f64, 0..8u8), 1..8).prop_map(Mutation::Flip),
+        (
+            0..400usize,
+            prop_oneof![
+                Just(0xFFFF_FFF0u32),
+                Just(0x7FFF_FFF0),
+                Just(u32::MAX),
+                any::<u32>()
+            ]
+        )
+            .prop_map(|(n, l)| Mutation::Length(n, l)),
+        (
+            0..400usize,
+            prop_oneof![Just(65usize), Just(2_000), 1..100usize]
+        )
+            .prop_map(|(n, d)| Mutation::Nest(n, d)),
+        (0..400usize, 0..VRS.len()).prop_map(|(n, v)| Mutation::Vr(n, *VRS[v])),
+    ]
+}
+
+/// Offsets of what look like explicit VR little endian element headers.
+fn headers(bytes: &[u8]) -> Vec<usize> {
+    (0..bytes.len().saturating_sub(8))
+        .filter(|&i| {
+            bytes[i].is_multiple_of(2)
+                && bytes[i + 1] < 0x80
+                && dicom_core::VR::from_binary([bytes[i + 4], bytes[i + 5]]).is_some()
+        })
+        .collect()
+}
+
+fn apply(bytes: &[u8], m: &Mutation) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = |f: f64, len: usize| ((f * len as f64) as usize).min(len.saturating_sub(1));
+    let found = headers(bytes);
+    let nth = |n: usize| (!found.is_empty()).then(|| found[n % found.len()]);
+    match m {
+        Mutation::Truncate(f) => out.truncate(at(*f, bytes.len())),
+        Mutation::Flip(bits) => {
+            for (f, bit) in bits {
+                if !out.is_empty() {
+                    let i = at(*f, out.len());
+                    out[i] ^= 1 << bit;
+                }
+            }
+        }
+        Mutation::Length(n, len) => {
+            if let Some(i) = nth(*n) {
+                let vr = [out[i + 4], out[i + 5]];
+                if matches!(&vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT" | b"UC" | b"UR")
+                    && i + 12 <= out.len()
+                {
+                    out[i + 8..i + 12].copy_from_slice(&len.to_le_bytes());
+                } else {
+                    out[i + 6..i + 8].copy_from_slice(&(*len as u16).to_le_bytes());
+                }
+            }
+        }
+        Mutation::Nest(n, depth) => {
+            if let Some(i) = nth(*n) {
+                let mut nest = Vec::new();
+                for _ in 0..*depth {
+                    nest.extend_from_slice(b"\x40\x00\x30\xa7SQ\0\0\xff\xff\xff\xff");
+                    nest.extend_from_slice(b"\xfe\xff\x00\xe0\xff\xff\xff\xff");
+                }
+                out.splice(i..i, nest);
+            }
+        }
+        Mutation::Vr(n, vr) => {
+            if let Some(i) = nth(*n) {
+                out[i + 4..i + 6].copy_from_slice(vr);
+            }
+        }
+    }
+    out
+}
+
+/// The corpus's DICOM files, read once.
+fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
+    let root = common::reference::pydicom_corpus()?;
+    let files = dicom_anonymizer::input_tree::files(&root).unwrap();
+    Some(
+        files
+            .into_iter()
+            .map(|(p, k)| (k, std::fs::read(p).unwrap()))
+            .filter(|(_, b)| dicom_anonymizer::dicom_file::sniff(b).is_some())
+            .collect(),
+    )
+}
+
+fn seed() -> u64 {
+    std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261129)
+}
+
+fn runner(cases: u32) -> TestRunner {
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed().to_le_bytes());
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    )
+}
+
+/// The largest allocation a read of `len` bytes may make: values are
+/// bounded by the bytes left, so a small multiple of the file (decoded
+/// text, the object around the values) and a fixed allowance; a deflated
+/// data set may inflate up to `MAX_INFLATED` (a growing buffer doubles).
+fn allowance(len: usize, deflated: bool) -> usize {
+    let inflated = if deflated {
+        2 * dicom_anonymizer::dicom_file::MAX_INFLATED as usize
+    } else {
+        0
+    };
+    16 * len + (1 << 20) + inflated
+}
+
+#[test]
+fn mutated_files_never_panic_the_reader_nor_allocate_beyond_their_size() {
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000);
+    let outcomes = [Cell::new(0usize), Cell::new(0usize)];
+    runner(cases)
+        .run(&(0..corpus.len(), mutation()), |(i, m)| {
+            let (key, bytes) = &corpus[i];
+            let mutated = apply(bytes, &m);
+            let deflated = memchr::memmem::find(&mutated, b"1.2.840.10008.1.2.1.99").is_some();
+            for until in [None, Some(dicom_dictionary_std::tags::PIXEL_DATA)] {
+                LARGEST.set(0);
+                let read = std::panic::catch_unwind(|| {
+                    dicom_anonymizer::dicom_file::parse(&mutated, until).is_ok()
+                });
+                let largest = LARGEST.get();
+                prop_assert!(read.is_ok(), "{key} {m:?}: the reader panicked");
+                let slot = &outcomes[usize::from(read.unwrap())];
+                slot.set(slot.get() + 1);
+                prop_assert!(
+                    largest <= allowance(mutated.len(), deflated),
+                    "{key} {m:?}: an allocation of {largest} bytes for a file of {}",
+                    mutated.len()
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    eprintln!(
+        "{cases} mutated files, read twice each: {} read, {} refused",
+        outcomes[1].get(),
+        outcomes[0].get()
+    );
+    assert!(
+        outcomes[0].get() > 0 && outcomes[1].get() > 0,
+        "mutations both break and spare files"
+    );
+}
+
+/// Write `n` mutated files (and the originals) into `dir`.
+fn mutated_tree(corpus: &[(String, Vec<u8>)], n: u32, dir: &Path) -> usize {
+    let mut written = 0;
+    let mut runner = runner(n);
+    let strategy = (0..corpus.len(), mutation());
+    for k in 0..n {
+        let (i, m) = strategy.new_tree(&mut runner).unwrap().current();
+        let (key, bytes) = &corpus[i];
+        let name = key.replace('/', "_");
+        std::fs::write(dir.join(format!("m{k:04}_{name}")), apply(bytes, &m)).unwrap();
+        written += 1;
+    }
+    written
+}
+
+#[test]
+fn a_run_over_mutated_files_under_a_memory_cap_accounts_for_every_file() {
+    use std::os::unix::process::CommandExt;
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let n = mutated_tree(&corpus, 400, &input);
+    let output: PathBuf = dir.path().join("out");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
+    cmd.args(["anonymize", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(["--script", "low", "--site-id", "5", "--jobs", "2"]);
+    let cap: u64 = 4 << 30;
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: cap,
+                rlim_max: cap,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    // Every file is counted once: anonymized, quarantined, or a count.
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("anonymized "))
+        .expect("a summary");
+    let numbers: Vec<usize> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // anonymized N files in S.S s (R files/s); already done; not DICOM;
+    // duplicates; skipped by the script; unreadable; refused; links; special
+    let (anonymized, rest) = (numbers[0], &numbers[numbers.len() - 8..]);
+    let quarantined: usize = err
+        .lines()
+        .find(|l| l.starts_with("quarantined "))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let counted = anonymized + rest[1] + rest[2] + rest[3] + rest[4] + quarantined;
+    assert_eq!(counted, n, "{summary}");
+    let report = std::fs::read_to_string(output.join("quarantine/report.csv")).unwrap_or_default();
+    assert_eq!(
+        report.lines().count().saturating_sub(1),
+        quarantined + rest[4],
+        "{report}"
+    );
+}
