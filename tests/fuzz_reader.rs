@@ -257,7 +257,6 @@ fn mutated_tree(corpus: &[(String, Vec<u8>)], n: u32, dir: &Path) -> usize {
 
 #[test]
 fn a_run_over_mutated_files_under_a_memory_cap_accounts_for_every_file() {
-    use std::os::unix::process::CommandExt;
     let Some(corpus) = corpus() else {
         return;
     };
@@ -272,20 +271,7 @@ fn a_run_over_mutated_files_under_a_memory_cap_accounts_for_every_file() {
         .arg("--output")
         .arg(&output)
         .args(["--script", "low", "--site-id", "5", "--jobs", "2"]);
-    let cap: u64 = 4 << 30;
-    // SAFETY: setrlimit is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: cap,
-                rlim_max: cap,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::limits::cap_address_space(&mut cmd, 4 << 30);
     let out = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");

@@ -4,7 +4,6 @@
 //! overflow, or an allocation of the declared length under a memory cap)
 //! and wrote nothing.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -151,21 +150,32 @@ fn binary() -> PathBuf {
 fn run_capped(cap_mib: u64, args: &[&str]) -> Output {
     let mut cmd = Command::new(binary());
     cmd.args(args);
-    let cap = cap_mib << 20;
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: cap,
-                rlim_max: cap,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::limits::cap_address_space(&mut cmd, cap_mib << 20);
     cmd.output().unwrap()
+}
+
+/// `anonymize` of `input` into `output` with `script`, capped as
+/// [`run_capped`], with `extra` arguments.
+fn anonymize_capped(
+    cap_mib: u64,
+    input: &Path,
+    output: &Path,
+    script: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "anonymize",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--script",
+        script,
+        "--site-id",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    run_capped(cap_mib, &args)
 }
 
 fn stderr(o: &Output) -> String {
@@ -215,22 +225,7 @@ fn deep_nesting_and_inflated_lengths_each_cost_one_quarantine_line() {
     .unwrap();
     mr_file(&input.join("z_good.dcm"), 6, "Good^Two", "052Y");
 
-    let out = run_capped(
-        1024,
-        &[
-            "anonymize",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-            "--script",
-            SCRIPT,
-            "--site-id",
-            "7",
-            "--jobs",
-            "2",
-        ],
-    );
+    let out = anonymize_capped(1024, &input, &output, SCRIPT, &["--jobs", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(output.join("a_good.dcm").is_file(), "{}", stderr(&out));
     assert!(output.join("z_good.dcm").is_file(), "{}", stderr(&out));
@@ -293,22 +288,12 @@ fn nesting_at_the_limit_is_read_and_anonymized_by_every_command() {
         ),
     ] {
         let output = dir.path().join(format!("out-{dialect}-{}", script.len()));
-        let out = run_capped(
+        let out = anonymize_capped(
             2048,
-            &[
-                "anonymize",
-                "--input",
-                input.to_str().unwrap(),
-                "--output",
-                output.to_str().unwrap(),
-                "--script",
-                script,
-                "--dialect",
-                dialect,
-                "--site-id",
-                "7",
-                "--no-deface",
-            ],
+            &input,
+            &output,
+            script,
+            &["--dialect", dialect, "--no-deface"],
         );
         assert_eq!(out.status.code(), Some(0), "{script}: {}", stderr(&out));
         assert!(output.join("deep.dcm").is_file(), "{script}");

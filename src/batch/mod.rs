@@ -295,7 +295,7 @@ fn anonymize_file(
     ))
 }
 
-/// The reasons of files that were not read.
+/// The reasons recorded for files that were not read.
 const UNREADABLE: &str = "unreadable";
 const RESERVED: &str = "reserved output name";
 
@@ -395,6 +395,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
     let mut summary = Summary {
         symlinks: walk.symlinks,
         special: walk.special,
+        unreadable: walk.unreadable.len(),
         ..Summary::default()
     };
     // What cannot be read or must not be written is named now.
@@ -418,6 +419,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     reserved_output(&options.output, &options.store, &input_tree::rel_path(rel))
             {
                 eprintln!("refused {rel}: its output {why}");
+                summary.refused += 1;
                 refusals.push(record(
                     rel,
                     FileStatus::Failed,
@@ -436,12 +438,6 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
             }
         })
         .collect();
-    for r in &refusals {
-        match r.reason.as_deref() {
-            Some(RESERVED) => summary.refused += 1,
-            _ => summary.unreadable += 1,
-        }
-    }
     store.record(&refusals, &[], &[], &now())?;
 
     let bar = if options.progress {

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod head_phantom;
+pub mod limits;
 pub mod png;
 pub mod reference;
 pub mod synthetic;
