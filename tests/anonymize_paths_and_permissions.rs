@@ -311,13 +311,28 @@ fn symbolic_links_and_fifos_are_counted_and_broken_links_named() {
     );
 }
 
-/// Run as `nobody` when the tests run as root (root reads any directory).
-fn as_nobody_if_root(cmd: &mut Command) {
+/// The binary and the script, to run `anonymize` from `dir` (world-
+/// readable): as `nobody` when the tests run as root, since root reads any
+/// directory. `nobody` may not be able to reach the build tree (a clone
+/// under a private directory), so both are copied into `dir` first.
+fn anonymize_as_nobody_if_root(dir: &Path) -> Command {
     use std::os::unix::process::CommandExt;
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        cmd.uid(65534).gid(65534);
+    if unsafe { libc::geteuid() } != 0 {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
+        cmd.args(["anonymize", "--script", SCRIPT]);
+        return cmd;
     }
+    let binary = dir.join("dicom-anonymizer");
+    let script = dir.join("script.script");
+    std::fs::copy(env!("CARGO_BIN_EXE_dicom-anonymizer"), &binary).unwrap();
+    std::fs::copy(SCRIPT, &script).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cmd = Command::new(binary);
+    cmd.arg("anonymize").arg("--script").arg(script);
+    cmd.uid(65534).gid(65534);
+    cmd
 }
 
 #[test]
@@ -345,14 +360,14 @@ fn an_unreadable_directory_is_named_and_the_run_goes_on() {
     )
     .unwrap();
     let output = dir.path().join("out");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
-    cmd.args(["anonymize", "--input"])
+    let out = anonymize_as_nobody_if_root(dir.path())
+        .arg("--input")
         .arg(&input)
         .arg("--output")
         .arg(&output)
-        .args(["--script", SCRIPT, "--site-id", "7"]);
-    as_nobody_if_root(&mut cmd);
-    let out = cmd.output().unwrap();
+        .args(["--site-id", "7"])
+        .output()
+        .unwrap();
     std::fs::set_permissions(
         input.join("b/locked"),
         std::fs::Permissions::from_mode(0o755),
