@@ -12,11 +12,11 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
-use crate::check::keywords::keyword_of;
 use crate::dialect::rsna::RsnaOperation;
 use crate::functions::rsna::{acc, ptid};
 use crate::interpreter::rsna::{self, ElementError, Project, RsnaRules, Subject};
 use crate::interpreter::values::{Element, resolve_unknown_vrs, string_of, text_values};
+use crate::keywords::keyword_of;
 
 /// What happened to an element, in words a reviewer compares across
 /// scripts (`kept → binned`).

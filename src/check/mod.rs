@@ -4,7 +4,6 @@
 //! See the README's table of diagnostic codes; `tests/check_diagnostics.rs`
 //! shows each one on a broken script.
 
-pub mod keywords;
 pub mod signatures;
 
 use std::collections::{HashMap, HashSet};
@@ -12,12 +11,17 @@ use std::collections::{HashMap, HashSet};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::dialect::Dialect;
 use crate::dialect::rsna::{self, RsnaOperation};
+use crate::functions::ctp::contents as regex_fn;
+use crate::functions::ctp::put;
+use crate::keywords;
 use crate::script::Parsed;
 use crate::script::ast::{
-    Arg, ArgValue, Call, ElementRef, ElementRule, ElementSegment, Enabled, Item, Script, TagSpec,
+    Arg, ArgValue, Call, ElementRef, ElementRule, ElementSegment, Enabled, Expr, Item, Part,
+    Script, TagSpec,
 };
 use crate::script::span::Span;
 use crate::script::tag_forms::is_identifier;
+use crate::spelling::closest;
 use signatures::{IF_CONDITIONS_WITH_OPERAND, Role, Signature};
 
 /// Every problem in `parsed` (its parse diagnostics included), sorted by position.
@@ -38,6 +42,8 @@ pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
 struct Checker<'a> {
     dialect: Dialect,
     params: HashSet<&'a str>,
+    /// Each parameter's value (the last definition wins, as in both tools).
+    param_values: HashMap<&'a str, &'a str>,
     /// Names that the script gives to private elements (`n` of a private-group rule),
     /// which CTP accepts as element references.
     private_names: HashSet<&'a str>,
@@ -55,10 +61,12 @@ fn call_name_span(call: &Call) -> Span {
 impl<'a> Checker<'a> {
     fn new(script: &'a Script, dialect: Dialect, out: &'a mut Vec<Diagnostic>) -> Self {
         let mut params = HashSet::new();
+        let mut param_values = HashMap::new();
         let mut private_names = HashSet::new();
         for item in &script.items {
             match item {
                 Item::Param(p) => {
+                    param_values.insert(p.name.value.as_str(), p.value.value.as_str());
                     if !params.insert(p.name.value.as_str()) {
                         out.push(Diagnostic::warning(
                             "duplicate-param",
@@ -95,6 +103,7 @@ impl<'a> Checker<'a> {
         Checker {
             dialect,
             params,
+            param_values,
             private_names,
             out,
         }
@@ -185,6 +194,9 @@ impl<'a> Checker<'a> {
         }
         let Some(expr) = &rule.expr else { return };
         let applied = self.applied(rule);
+        if self.dialect == Dialect::Ctp {
+            self.literal_value(rule, expr, applied);
+        }
         for part in &expr.parts {
             if let crate::script::ast::Part::Call(call) = part {
                 self.call(call, applied);
@@ -298,6 +310,7 @@ impl<'a> Checker<'a> {
         };
         if self.dialect == Dialect::Ctp {
             self.ctp_call(call, sig);
+            self.regexes(call, applied);
         }
         if let Some(args) = &call.args {
             for (i, arg) in args.iter().enumerate() {
@@ -383,6 +396,130 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An error that stops a run when the rule is applied, a warning when
+    /// it is not.
+    fn severity(&self, applied: bool) -> Severity {
+        if applied {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }
+    }
+
+    /// The text CTP hands a function for this argument (`FnCall.getArg`,
+    /// with a `@PARAM` resolved), when it does not depend on the object.
+    fn arg_text(&self, arg: Option<&Arg>) -> Option<String> {
+        match &arg?.value {
+            ArgValue::Empty => Some(String::new()),
+            ArgValue::Quoted(t) | ArgValue::Number(t) | ArgValue::Name(t) | ArgValue::Text(t) => {
+                Some(t.clone())
+            }
+            ArgValue::Param(p) => self.param_values.get(p.as_str()).map(|v| v.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Regular expressions (`@contents`, `@if(…,matches,…)`, `@lookup(…,ignore,…)`)
+    /// that would stop every object at run time: a syntax error, a
+    /// replacement naming no group, or an expression over the size limit
+    /// of the regex engine.
+    fn regexes(&mut self, call: &Call, applied: bool) {
+        let Some(args) = &call.args else { return };
+        let word = |k: usize| match args.get(k).map(|a| &a.value) {
+            Some(ArgValue::Name(w) | ArgValue::Text(w)) => w.trim().to_string(),
+            _ => String::new(),
+        };
+        let (at, result) = match call.name.value.as_str() {
+            "contents" if args.len() >= 2 => {
+                let (Some(pattern), Some(replacement)) = (
+                    self.arg_text(args.get(1)),
+                    self.arg_text(args.get(2)).or(Some(String::new())),
+                ) else {
+                    return;
+                };
+                let at = if regex_fn::check_replace(&pattern, "").is_err() {
+                    1
+                } else {
+                    2
+                };
+                (at, regex_fn::check_replace(&pattern, &replacement))
+            }
+            "if" if word(1).eq_ignore_ascii_case("matches") => {
+                let Some(pattern) = self.arg_text(args.get(2)) else {
+                    return;
+                };
+                (2, regex_fn::check_matches(pattern.trim()))
+            }
+            "lookup" if word(2) == "ignore" && args.len() > 3 => {
+                let Some(pattern) = self.arg_text(args.get(3)) else {
+                    return;
+                };
+                (3, regex_fn::check_matches(&pattern))
+            }
+            _ => return,
+        };
+        if let Err(e) = result {
+            self.out.push(
+                Diagnostic::new(
+                    self.severity(applied),
+                    "invalid-regex",
+                    args[at].span,
+                    format!("`@{}` cannot use this: {e}", call.name.value),
+                )
+                .with_help(
+                    "CTP would quarantine every object this rule reaches; so does this engine",
+                ),
+            );
+        }
+    }
+
+    /// A rule whose value is fixed text (no call depends on the object)
+    /// that its element's VR cannot hold: a word in a number, a name that
+    /// is no tag in an AT, any text in a sequence or bulk data element.
+    fn literal_value(&mut self, rule: &ElementRule, expr: &Expr, applied: bool) {
+        let Some(TagSpec::Tag { group, element }) = rule.tag else {
+            return;
+        };
+        let tag = dicom_core::Tag(group, element);
+        // CTP reads this one's text as a list of method codes.
+        if tag == dicom_dictionary_std::tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE {
+            return;
+        }
+        let Some(vr) = put::dictionary_vr(tag) else {
+            return;
+        };
+        // The text the expression evaluates to (escapes resolved), with
+        // `@always()` contributing nothing; a call that reads the object
+        // makes the value unknown until run time.
+        let mut value = String::new();
+        for part in &expr.parts {
+            match part {
+                Part::Text(t) => value.push_str(&t.value),
+                Part::Call(c)
+                    if c.name.value == "always" && c.args.as_ref().is_some_and(Vec::is_empty) => {}
+                Part::Call(_) => return,
+            }
+        }
+        let value = value.trim_matches(|c: char| c <= ' ');
+        if value.is_empty() {
+            return;
+        }
+        if let Err(e) = put::typed_value(tag, vr, value) {
+            self.out.push(
+                Diagnostic::new(
+                    self.severity(applied),
+                    "value-vr",
+                    rule.text.span,
+                    format!(
+                        "{} has VR {vr:?}, which cannot hold this value: {e}",
+                        describe_tag(rule.tag.as_ref().expect("tag"))
+                    ),
+                )
+                .with_help("CTP keeps the original value when it cannot write the new one; this engine removes the element"),
+            );
+        }
+    }
+
     fn arg(&mut self, sig: &Signature, i: usize, arg: &Arg, applied: bool) {
         if let ArgValue::Param(p) = &arg.value {
             if !self.params.contains(p.as_str()) {
@@ -399,7 +536,7 @@ impl<'a> Checker<'a> {
                     format!("the script defines no parameter `{p}`"),
                 );
                 let defined = self.params.iter().copied();
-                d = d.with_help(match signatures::closest(p, defined) {
+                d = d.with_help(match closest(p, defined) {
                     Some(s) => format!("did you mean `@{s}`? Otherwise add `<p t=\"{p}\">…</p>`"),
                     None => format!("add `<p t=\"{p}\">…</p>` to the script"),
                 });
@@ -440,9 +577,7 @@ impl<'a> Checker<'a> {
                             words.join(", ")
                         ),
                     );
-                    if let Some(s) =
-                        word.and_then(|w| signatures::closest(w, words.iter().copied()))
-                    {
+                    if let Some(s) = word.and_then(|w| closest(w, words.iter().copied())) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
                     self.out.push(d);

@@ -25,5 +25,6 @@ pub mod lookup;
 pub mod modifydate;
 pub mod pathelement;
 pub mod properties;
+pub mod put;
 pub mod round;
 pub mod truncate;

@@ -6,7 +6,7 @@ use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
 
-use super::signatures::closest;
+use crate::spelling::closest;
 
 /// The tag a standard keyword names.
 pub fn tag_of(keyword: &str) -> Option<Tag> {
