@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::check::{check, has_errors};
+use crate::check::{check_with_params, has_errors};
 use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
 use crate::interpreter::rsna::RsnaRules;
@@ -65,6 +65,25 @@ pub fn read_utf8(path: &Path) -> Result<String, String> {
     })
 }
 
+/// Parameters given as `NAME=VALUE` (`--param`; a leading `@` or `$` on
+/// the name is dropped), in order: a later one wins.
+pub fn parse_params(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|p| {
+            let (name, value) = p
+                .split_once('=')
+                .ok_or_else(|| format!("--param {p:?} is not NAME=VALUE"))?;
+            let name = name.trim().trim_start_matches(['@', '$']);
+            if name.is_empty() || !crate::script::tag_forms::is_identifier(name) {
+                return Err(format!(
+                    "--param {p:?}: a parameter name is letters, digits and `_`"
+                ));
+            }
+            Ok((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
 /// A script that parsed and checked without errors, ready to apply.
 #[derive(Debug, Clone)]
 pub struct LoadedScript {
@@ -80,10 +99,11 @@ impl LoadedScript {
     pub fn load(
         source: &ScriptSource,
         dialect: Dialect,
+        params: &[(String, String)],
         warnings: &mut dyn std::io::Write,
     ) -> Result<Self, String> {
         let parsed = parse(&source.text);
-        let diagnostics = check(&parsed, dialect);
+        let diagnostics = check_with_params(&parsed, dialect, params);
         for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
             let _ = write!(
                 warnings,
@@ -137,7 +157,7 @@ mod tests {
     fn loaded(name: &str) -> LoadedScript {
         let source = ScriptSource::named(name).unwrap();
         let mut warnings = Vec::new();
-        let s = LoadedScript::load(&source, Dialect::Rsna, &mut warnings).unwrap();
+        let s = LoadedScript::load(&source, Dialect::Rsna, &[], &mut warnings).unwrap();
         assert!(
             warnings.is_empty(),
             "{}",

@@ -11,7 +11,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 const VALID: &str = "tests/scripts/valid/ctp_every_construct.script";
-const BROKEN: &str = "tests/scripts/broken/ctp/unknown-function.script";
+const BROKEN: &str = "tests/scripts/broken/ctp/invalid-regex.script";
 
 #[test]
 fn exit_status_is_0_without_errors_1_with_errors_2_on_usage_errors() {
@@ -40,14 +40,19 @@ fn text_output_names_file_line_and_column_and_counts() {
     let out = run(&["check", "--dialect", "ctp", BROKEN]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.starts_with(&format!("{BROKEN}:2:39: error: unknown function `@hsah`")),
+        stdout.starts_with(&format!(
+            "{BROKEN}:3:56: error: `@contents` cannot use this: regular expression \"(Doe\""
+        )),
         "{stdout}"
     );
-    assert!(stdout.contains("= help: did you mean `@hash`?"), "{stdout}");
+    assert!(
+        stdout.contains("= help: CTP would quarantine every object this rule reaches"),
+        "{stdout}"
+    );
     assert!(
         stdout
             .trim_end()
-            .ends_with("1 file: 2 errors, 0 warnings, 0 notes (ctp dialect)"),
+            .ends_with("1 file: 5 errors, 1 warning, 1 note (ctp dialect)"),
         "{stdout}"
     );
 }
@@ -59,11 +64,11 @@ fn json_output_is_an_array_of_located_diagnostics() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let first = &v.as_array().expect("array")[0];
     assert_eq!(first["file"], BROKEN);
-    assert_eq!(first["line"], 2);
-    assert_eq!(first["column"], 39);
-    assert_eq!(first["end_column"], 44);
+    assert_eq!(first["line"], 3);
+    assert_eq!(first["column"], 56);
+    assert_eq!(first["end_column"], 62);
     assert_eq!(first["severity"], "error");
-    assert_eq!(first["code"], "unknown-function");
+    assert_eq!(first["code"], "invalid-regex");
 }
 
 #[test]

@@ -100,3 +100,92 @@ fn a_malformed_param_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOEQUALS"));
 }
+
+/// A field script's parameters (`stanford-anonymizer.script` of susom/mirc-ctp
+/// takes PATIENTID, JITTER and ACCESSION on the command line and uses a
+/// DATEINC it never defines): `--param` counts wherever the script's
+/// parameters are resolved, `check` included, and an undefined parameter
+/// is a warning and gives what CTP gives; only an undefined encryption
+/// key (the empty key: anyone could decrypt) refuses the script.
+#[test]
+fn command_line_parameters_and_undefined_ones_as_ctp_treats_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    common::synthetic::mr_file(&input.join("a.dcm"), 1, "Alpha^A", "040Y");
+    let script = dir.path().join("field.script");
+    std::fs::write(
+        &script,
+        r#"<script>
+ <e en="T" t="00100020" n="PatientID">@param(@PATIENTID)</e>
+ <e en="T" t="00100010" n="PatientName">@param(@PATIENTID)</e>
+ <e en="T" t="00080020" n="StudyDate">@incrementdate(this,@DATEINC)</e>
+</script>"#,
+    )
+    .unwrap();
+    let value = |output: &Path, tag| {
+        let obj = dicom_object::open_file(output.join("a.dcm")).unwrap();
+        obj.element(tag)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    use dicom_dictionary_std::tags::{PATIENT_ID, PATIENT_NAME, STUDY_DATE};
+
+    let output = dir.path().join("given");
+    let out = anonymize(&input, &output, &script, &["--param", "PATIENTID=P1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(value(&output, PATIENT_ID), "P1");
+    assert_eq!(value(&output, PATIENT_NAME), "P1");
+    // CTP empties a date whose increment parameter is undefined.
+    assert_eq!(value(&output, STUDY_DATE), "");
+    assert!(
+        stderr.contains("no parameter `DATEINC` is defined")
+            && stderr.contains("`@incrementdate` empties the date")
+            && stderr.contains("DATEINC (missing), PATIENTID (--param)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no parameter `PATIENTID`"), "{stderr}");
+
+    // Nothing given: CTP writes the text `null` for `@param` of nothing.
+    let output = dir.path().join("none");
+    let out = anonymize(&input, &output, &script, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(value(&output, PATIENT_ID), "null");
+
+    // `check --param` agrees with `anonymize --param`.
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+            .args(["check", "--dialect", "ctp"])
+            .arg(&script)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let all = check(&["--param", "PATIENTID=P1", "--param", "@DATEINC=-3"]);
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(all.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 errors, 0 warnings"), "{text}");
+    assert!(
+        text.contains("DATEINC (--param), PATIENTID (--param)"),
+        "{text}"
+    );
+    assert_eq!(check(&["--param", "no equals sign"]).status.code(), Some(2));
+
+    // An undefined encryption key is refused before any file is touched.
+    std::fs::write(
+        &script,
+        r#"<script><e en="T" t="00100020" n="PatientID">@encrypt(this,@KEY)</e></script>"#,
+    )
+    .unwrap();
+    let output = dir.path().join("key");
+    let out = anonymize(&input, &output, &script, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("anyone can decrypt"), "{stderr}");
+    assert!(!output.join("a.dcm").exists());
+    let out = anonymize(&input, &output, &script, &["--param", "KEY=s3cret"]);
+    assert_eq!(out.status.code(), Some(0));
+}

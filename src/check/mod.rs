@@ -19,6 +19,7 @@ use crate::script::ast::{
     Arg, ArgValue, Call, ElementRef, ElementRule, ElementSegment, Enabled, Expr, Item, Part,
     Script, TagSpec,
 };
+use crate::script::expr_parser::too_deep_message;
 use crate::script::span::Span;
 use crate::script::tag_forms::is_identifier;
 use crate::spelling::closest;
@@ -26,12 +27,53 @@ use signatures::{IF_CONDITIONS_WITH_OPERAND, Role, Signature};
 
 /// Every problem in `parsed` (its parse diagnostics included), sorted by position.
 pub fn check(parsed: &Parsed, dialect: Dialect) -> Vec<Diagnostic> {
+    check_with_params(parsed, dialect, &[])
+}
+
+/// [`check`], with parameters given on the command line (`--param`, CTP's
+/// `-pNAME VALUE`): they define a parameter the script lacks and override
+/// the value of one it has, as they do at run time.
+pub fn check_with_params(
+    parsed: &Parsed,
+    dialect: Dialect,
+    given: &[(String, String)],
+) -> Vec<Diagnostic> {
     let mut out = parsed.diagnostics.clone();
+    if dialect == Dialect::Ctp {
+        for d in &mut out {
+            ctp_runs_parse_mistake(d);
+        }
+    }
     if let Some(script) = &parsed.script {
-        Checker::new(script, dialect, &mut out).run(script);
+        let mut checker = Checker::new(script, dialect, &mut out);
+        for (name, value) in given {
+            checker.params.insert(name);
+            checker.param_values.insert(name, value);
+            checker.given.insert(name);
+        }
+        checker.run(script);
+        if dialect == Dialect::Ctp {
+            checker.parameters(script);
+        }
     }
     out.sort_by_key(|d| d.span.start);
     out
+}
+
+/// A syntax mistake in a rule's expression, or a keep rule naming no group,
+/// that CTP runs anyway: it stops reading the expression at the mistake
+/// (the value is the text before it), or ignores the keep rule. Calls
+/// nested too deep (`MAX_EXPR_DEPTH`) stay errors.
+fn ctp_runs_parse_mistake(d: &mut Diagnostic) {
+    let outcome = match d.code {
+        "expression-syntax" if d.message != too_deep_message() => {
+            "; CTP stops reading the rule there and writes the text before it"
+        }
+        "invalid-keep" => "; CTP ignores this keep rule",
+        _ => return,
+    };
+    d.severity = Severity::Warning;
+    d.message.push_str(outcome);
 }
 
 /// Whether any diagnostic is an error.
@@ -42,8 +84,13 @@ pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
 struct Checker<'a> {
     dialect: Dialect,
     params: HashSet<&'a str>,
-    /// Each parameter's value (the last definition wins, as in both tools).
+    /// Each parameter's value (the last definition wins, as in both tools;
+    /// the command line wins over the script).
     param_values: HashMap<&'a str, &'a str>,
+    /// Parameters given on the command line.
+    given: HashSet<&'a str>,
+    /// Parameters that applied rules read, in name order.
+    used: std::collections::BTreeSet<String>,
     /// Names that the script gives to private elements (`n` of a private-group rule),
     /// which CTP accepts as element references.
     private_names: HashSet<&'a str>,
@@ -104,6 +151,8 @@ impl<'a> Checker<'a> {
             dialect,
             params,
             param_values,
+            given: HashSet::new(),
+            used: Default::default(),
             private_names,
             out,
         }
@@ -115,17 +164,26 @@ impl<'a> Checker<'a> {
             match item {
                 Item::Element(rule) => {
                     self.enabled(&rule.enabled, rule.span, "rule");
+                    // CTP files a disabled rule under another key (`#set.…`),
+                    // so only two applied rules for one tag compete.
                     if let Some(tag) = &rule.tag
+                        && self.applied(rule)
                         && let Some(first) = seen.insert(tag, rule.span.line)
                     {
+                        let tools = match self.dialect {
+                            Dialect::Ctp => "CTP applies the later one",
+                            Dialect::Rsna => {
+                                "the RSNA tool, which ignores `en`, applies the later one"
+                            }
+                        };
                         self.out.push(Diagnostic::warning(
-                                "duplicate-rule",
-                                rule.tag_text.span,
-                                format!(
-                                    "a second rule for {}: the later rule wins in both tools (the first is on line {first})",
-                                    describe_tag(tag)
-                                ),
-                            ));
+                            "duplicate-rule",
+                            rule.tag_text.span,
+                            format!(
+                                "a second rule for {}: {tools} (the first is on line {first})",
+                                describe_tag(tag)
+                            ),
+                        ));
                     }
                     self.element_rule(rule);
                 }
@@ -175,11 +233,18 @@ impl<'a> Checker<'a> {
                     format!("this {what} is disabled (`en=\"F\"`), but the RSNA tool ignores `en` and applies it"),
                 )),
             },
-            Some(v) => self.out.push(Diagnostic::error(
-                "invalid-en",
-                v.span,
-                format!("`en` must be `T` or `F`, not `{}`", v.value),
-            )),
+            Some(v) => {
+                let outcome = match self.dialect {
+                    Dialect::Ctp => ": CTP takes anything but `T` as disabled, and ignores it",
+                    Dialect::Rsna => "",
+                };
+                self.out.push(Diagnostic::new(
+                    self.ctp_runs_it(),
+                    "invalid-en",
+                    v.span,
+                    format!("`en` must be `T` or `F`, not `{}`{outcome}", v.value),
+                ))
+            }
         }
     }
 
@@ -296,10 +361,15 @@ impl<'a> Checker<'a> {
     fn call(&mut self, call: &Call, applied: bool) {
         let name = call.name.value.as_str();
         let Some(sig) = signatures::lookup(name) else {
-            let mut d = Diagnostic::error(
+            let outcome = match self.dialect {
+                Dialect::Ctp => ": CTP writes the call's text (`@name(…)`) into the element",
+                Dialect::Rsna => "",
+            };
+            let mut d = Diagnostic::new(
+                self.ctp_runs_it(),
                 "unknown-function",
                 call_name_span(call),
-                format!("unknown function `@{name}`"),
+                format!("unknown function `@{name}`{outcome}"),
             );
             if let Some(s) = signatures::suggest(name) {
                 d = d.with_help(format!("did you mean `@{s}`?"));
@@ -321,10 +391,15 @@ impl<'a> Checker<'a> {
                 && IF_CONDITIONS_WITH_OPERAND.contains(&cond.as_str())
                 && args.len() < 3
             {
-                self.out.push(Diagnostic::error(
+                let outcome = match self.dialect {
+                    Dialect::Ctp => ": CTP takes the condition as false",
+                    Dialect::Rsna => "",
+                };
+                self.out.push(Diagnostic::new(
+                    self.ctp_runs_it(),
                     "argument-count",
                     call_name_span(call),
-                    format!("`@if(…,{cond})` needs a third argument to compare with"),
+                    format!("`@if(…,{cond})` needs a third argument to compare with{outcome}"),
                 ));
             }
         }
@@ -356,7 +431,7 @@ impl<'a> Checker<'a> {
                 _ => "`@hash(this,16)`",
             };
             self.out.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     "unsupported-function",
                     call_name_span(call),
                     format!("CTP has no `@{name}`: it would write the call's text into the element"),
@@ -367,7 +442,7 @@ impl<'a> Checker<'a> {
         };
         let Some(args) = &call.args else {
             self.out.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     "bare-call",
                     call_name_span(call),
                     format!("CTP needs an argument list after `@{name}`: it stops reading the rule at a bare call"),
@@ -384,15 +459,26 @@ impl<'a> Checker<'a> {
                 }
                 (a, b) => format!("{a} to {b} arguments"),
             };
-            self.out.push(Diagnostic::error(
+            self.out.push(Diagnostic::warning(
                 "argument-count",
                 call_name_span(call),
                 format!(
-                    "`@{name}` takes {wanted}, but {} {} given",
+                    "`@{name}` takes {wanted}, but {} {} given: CTP calls it anyway, and the function does what it does with arguments missing or extra (often, writes the call's arguments as text)",
                     args.len(),
                     if args.len() == 1 { "was" } else { "were" }
                 ),
             ));
+        }
+    }
+
+    /// A mistake that CTP runs anyway, with a result that adds nothing
+    /// identifying (README, "Mistakes CTP runs anyway"): a warning in the
+    /// ctp dialect, where the run reproduces CTP's result; an error in the
+    /// rsna dialect, where the RSNA tool would keep the element's value.
+    fn ctp_runs_it(&self) -> Severity {
+        match self.dialect {
+            Dialect::Ctp => Severity::Warning,
+            Dialect::Rsna => Severity::Error,
         }
     }
 
@@ -522,25 +608,11 @@ impl<'a> Checker<'a> {
 
     fn arg(&mut self, sig: &Signature, i: usize, arg: &Arg, applied: bool) {
         if let ArgValue::Param(p) = &arg.value {
+            if applied {
+                self.used.insert(p.clone());
+            }
             if !self.params.contains(p.as_str()) {
-                // Only CTP reads parameters; the RSNA tool ignores arguments.
-                let severity = if applied && self.dialect == Dialect::Ctp {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                };
-                let mut d = Diagnostic::new(
-                    severity,
-                    "undefined-param",
-                    arg.span,
-                    format!("the script defines no parameter `{p}`"),
-                );
-                let defined = self.params.iter().copied();
-                d = d.with_help(match closest(p, defined) {
-                    Some(s) => format!("did you mean `@{s}`? Otherwise add `<p t=\"{p}\">…</p>`"),
-                    None => format!("add `<p t=\"{p}\">…</p>` to the script"),
-                });
-                self.out.push(d);
+                self.undefined_param(sig, i, p, arg.span, applied);
             }
             return;
         }
@@ -567,11 +639,17 @@ impl<'a> Checker<'a> {
                     } else {
                         "unknown-action"
                     };
-                    let mut d = Diagnostic::error(
+                    let outcome = match (self.dialect, sig.name) {
+                        (Dialect::Ctp, "if") => "; CTP takes the condition as false",
+                        (Dialect::Ctp, _) => "; CTP quarantines the object when the key is missing",
+                        (Dialect::Rsna, _) => "",
+                    };
+                    let mut d = Diagnostic::new(
+                        self.ctp_runs_it(),
                         code,
                         arg.span,
                         format!(
-                            "`@{}` does not know `{}`: expected one of {}",
+                            "`@{}` does not know `{}`: expected one of {}{outcome}",
                             sig.name,
                             word.unwrap_or("this argument"),
                             words.join(", ")
@@ -599,6 +677,94 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// One line on the parameters the applied rules read and where each
+    /// comes from, when the command line matters: a warning when some are
+    /// missing, a note when `--param` gives some.
+    fn parameters(&mut self, script: &Script) {
+        let needs_command_line = self
+            .used
+            .iter()
+            .any(|p| self.given.contains(p.as_str()) || !self.params.contains(p.as_str()));
+        if !needs_command_line {
+            return;
+        }
+        let mut missing = Vec::new();
+        let listed: Vec<String> = self
+            .used
+            .iter()
+            .map(|p| {
+                let from = if self.given.contains(p.as_str()) {
+                    "--param"
+                } else if self.params.contains(p.as_str()) {
+                    "script"
+                } else {
+                    missing.push(p.as_str());
+                    "missing"
+                };
+                format!("{p} ({from})")
+            })
+            .collect();
+        let at = Span {
+            end: script.span.start + "<script".len().min(script.span.end - script.span.start),
+            ..script.span
+        };
+        let text = format!("the rules read the parameters {}", listed.join(", "));
+        let d = if missing.is_empty() {
+            Diagnostic::info("parameters", at, text)
+        } else {
+            Diagnostic::warning("parameters", at, text).with_help(format!(
+                "give {} (CTP's DicomAnonymizerTool: -pNAME VALUE)",
+                missing
+                    .iter()
+                    .map(|p| format!("`--param {p}=VALUE`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+        self.out.push(d);
+    }
+
+    /// A `@NAME` that neither the script nor the command line defines. CTP
+    /// runs such a rule (its `getParam` gives `null`), and so do we, with
+    /// the same result: a warning that says what that result is.
+    fn undefined_param(&mut self, sig: &Signature, i: usize, p: &str, span: Span, applied: bool) {
+        let outcome = if self.dialect == Dialect::Rsna {
+            "the RSNA tool ignores arguments".to_string()
+        } else if !applied {
+            "the rule is disabled".to_string()
+        } else {
+            match undefined_outcome(sig.name, i) {
+                Some(o) => format!("CTP runs the rule without it: {o}"),
+                None => format!(
+                    "`@{}` does not read a parameter there, but the text `@{p}` itself",
+                    sig.name
+                ),
+            }
+        };
+        // An encryption key nobody set is the empty key: anyone can
+        // decrypt what it writes. CTP runs it; we refuse.
+        let severity =
+            if applied && self.dialect == Dialect::Ctp && matches!((sig.name, i), ("encrypt", 1)) {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+        let mut d = Diagnostic::new(
+            severity,
+            "undefined-param",
+            span,
+            format!("no parameter `{p}` is defined, in the script or by `--param`; {outcome}"),
+        );
+        let defined = self.params.iter().copied();
+        d = d.with_help(match closest(p, defined) {
+            Some(s) => format!(
+                "did you mean `@{s}`? Otherwise give `--param {p}=VALUE` or add `<p t=\"{p}\">…</p>`"
+            ),
+            None => format!("give `--param {p}=VALUE` or add `<p t=\"{p}\">…</p>` to the script"),
+        });
+        self.out.push(d);
+    }
+
     fn element_arg(&mut self, arg: &Arg) {
         match &arg.value {
             ArgValue::Name(name) => self.keyword(name, arg.span),
@@ -617,11 +783,16 @@ impl<'a> Checker<'a> {
         if self.private_names.contains(name) || keywords::tag_of(name).is_some() {
             return;
         }
-        let mut d = Diagnostic::error(
+        let outcome = match self.dialect {
+            Dialect::Ctp => ": CTP reads it as an element that is absent",
+            Dialect::Rsna => "",
+        };
+        let mut d = Diagnostic::new(
+            self.ctp_runs_it(),
             "unknown-keyword",
             span,
             format!(
-                "`{name}` is not a keyword of the DICOM dictionary, nor a private element named by this script"
+                "`{name}` is not a keyword of the DICOM dictionary, nor a private element named by this script{outcome}"
             ),
         );
         if let Some(s) = keywords::suggest(name) {
@@ -629,6 +800,31 @@ impl<'a> Checker<'a> {
         }
         self.out.push(d);
     }
+}
+
+/// What CTP makes of a call to `name` whose argument `i` names an
+/// undefined parameter (its `getParam` gives `null`; `DICOMAnonymizer.java`
+/// and `AnonymizerFunctions.java`), which our interpreter reproduces
+/// (`tests/ctp_reference_outputs.rs`, script `ctp_params`); `None` where CTP
+/// does not read a parameter at all.
+fn undefined_outcome(name: &str, i: usize) -> Option<&'static str> {
+    Some(match (name, i) {
+        ("param", 0) => "`@param` writes the text `null`",
+        ("hash", 1) | ("round", 1) | ("hashuid", 0) => {
+            "the function fails, and CTP writes the call's arguments, as text, as the value"
+        }
+        ("hashname", 1) => "`@hashname` keeps 4 characters",
+        ("hashname", 2) => "`@hashname` hashes every word",
+        ("hashptid", 0) => "`@hashptid` hashes with an empty site ID",
+        ("hashptid", 2) => "`@hashptid` keeps the whole hash",
+        ("modifydate", 1..=3) => "`@modifydate` empties the date",
+        ("incrementdate", 1 | 2) => "`@incrementdate` empties the date",
+        ("dateinterval", 3) => "`@dateinterval` quarantines the object",
+        ("encrypt", 1) => "`@encrypt` uses an empty key, so anyone can decrypt the value",
+        ("decrypt", 1) => "`@decrypt` uses an empty key",
+        ("if", 2) => "`@if` compares with the text of the argument itself",
+        _ => return None,
+    })
 }
 
 fn has_number(call: &Call) -> bool {

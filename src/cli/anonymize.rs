@@ -177,9 +177,18 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         Err(super::usage(message))
     }
     // The script first: nothing is touched if it is wrong.
-    let loaded = match ScriptSource::named(&args.script)
-        .and_then(|source| LoadedScript::load(&source, args.dialect, &mut std::io::stderr()))
-    {
+    let params = match crate::policy::parse_params(&args.params) {
+        Ok(p) => p,
+        Err(message) => return usage(message),
+    };
+    if args.dialect == Dialect::Rsna {
+        for (name, _) in &params {
+            eprintln!("warning: --param {name} is ignored: the rsna dialect has no parameters");
+        }
+    }
+    let loaded = match ScriptSource::named(&args.script).and_then(|source| {
+        LoadedScript::load(&source, args.dialect, &params, &mut std::io::stderr())
+    }) {
         Ok(l) => l,
         Err(message) => return usage(message),
     };
@@ -191,15 +200,9 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         );
     }
     let mut ctp_script = (args.dialect == Dialect::Ctp).then(|| CtpScript::compile(&loaded.script));
-    for p in &args.params {
-        let Some((name, value)) = p.split_once('=') else {
-            return usage(format!("--param {p:?} is not NAME=VALUE"));
-        };
-        match &mut ctp_script {
-            Some(s) => s.set_param(name.trim().trim_start_matches(['@', '$']), value),
-            None => {
-                eprintln!("warning: --param {name} is ignored: the rsna dialect has no parameters")
-            }
+    if let Some(s) = &mut ctp_script {
+        for (name, value) in &params {
+            s.set_param(name, value);
         }
     }
     let rules = loaded.rules;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::EXIT_USAGE;
-use crate::check::{check, has_errors};
+use crate::check::{check_with_params, has_errors};
 use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
 use crate::script::parse;
@@ -32,11 +32,22 @@ pub struct CheckArgs {
     /// Print the syntax tree as JSON instead of the diagnostics.
     #[arg(long)]
     ast: bool,
+    /// A script parameter given as `anonymize --param` gives it (CTP's
+    /// `-pNAME VALUE`): it defines or overrides `@NAME`. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
 }
 
 /// Exit status: 0 when no file has an error, 1 when some do, 2 when a file
 /// cannot be read.
 pub fn run(args: &CheckArgs) -> ExitCode {
+    let params = match crate::policy::parse_params(&args.params) {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut sources = Vec::with_capacity(args.files.len());
     for path in &args.files {
         match crate::policy::read_utf8(path) {
@@ -55,7 +66,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut counts = [0usize; 3];
     for (file, source) in &sources {
         let parsed = parse(source);
-        let diagnostics = check(&parsed, args.dialect);
+        let diagnostics = check_with_params(&parsed, args.dialect, &params);
         any_error |= has_errors(&diagnostics);
         if args.ast {
             match &parsed.script {

@@ -43,7 +43,7 @@ impl PreviewSettings {
     /// Load and check a script (`low`, `high` or a path) for a preview.
     pub fn load_script(&self, arg: &str) -> Result<LoadedScript, String> {
         ScriptSource::named(arg)
-            .and_then(|s| LoadedScript::load(&s, self.dialect, &mut std::io::stderr()))
+            .and_then(|s| LoadedScript::load(&s, self.dialect, &[], &mut std::io::stderr()))
     }
 
     /// The project, and the salt of `@acc`.

@@ -74,6 +74,11 @@ fn failure<'a, T>(at: &'a str, len: usize, message: impl Into<String>) -> Res<'a
 /// exhausting the stack of `check` or of a run.
 pub const MAX_EXPR_DEPTH: usize = 64;
 
+/// The syntax error of calls nested past [`MAX_EXPR_DEPTH`].
+pub fn too_deep_message() -> String {
+    format!("calls are nested more than {MAX_EXPR_DEPTH} levels deep")
+}
+
 /// Parses the expressions of one text, mapping offsets in that text to spans.
 pub struct ExprParser<'a, F: Fn(usize, usize) -> Span> {
     full: &'a str,
@@ -170,11 +175,7 @@ impl<'a, F: Fn(usize, usize) -> Span> ExprParser<'a, F> {
     fn call(&self, input: &'a str) -> Res<'a, Call> {
         let depth = self.depth.get();
         if depth >= MAX_EXPR_DEPTH {
-            return failure(
-                input,
-                1,
-                format!("calls are nested more than {MAX_EXPR_DEPTH} levels deep"),
-            );
+            return failure(input, 1, too_deep_message());
         }
         self.depth.set(depth + 1);
         let parsed = self.call_inner(input);

@@ -11,11 +11,17 @@ import org.rsna.ctp.stdstages.anonymizer.dicom.DICOMAnonymizer;
 // file under IN, in sorted order, writing OUT/<rel> and printing one line per
 // file: <rel> TAB <OK|SKIP|QUARANTINE> TAB <message>.
 // Nothing here is CTP's code; it only calls it. Used by record_ctp_golden.sh.
-// Args: script in out [lookup.properties]
+// Args: script in out [lookup.properties|-] [NAME=VALUE]...
+// Each NAME=VALUE sets the script parameter `@NAME` after the script is
+// read, as DicomAnonymizerTool's `-pNAME VALUE` does (it overrides `<p>`).
 public class CtpRun {
   public static void main(String[] a) throws Exception {
     Properties script = DAScript.getInstance(new File(a[0])).toProperties();
-    Properties lookup = a.length > 3 ? LookupTable.getProperties(new File(a[3])) : null;
+    Properties lookup = a.length > 3 && !a[3].equals("-") ? LookupTable.getProperties(new File(a[3])) : null;
+    for (int i = 4; i < a.length; i++) {
+      int eq = a[i].indexOf('=');
+      script.setProperty("param." + a[i].substring(0, eq).trim(), a[i].substring(eq + 1));
+    }
     File in = new File(a[1]), out = new File(a[2]);
     File itdir = new File(out, ".inttable"); itdir.mkdirs();
     IntegerTable it = new IntegerTable(itdir);

@@ -21,11 +21,17 @@ while read -r rel; do
   mkdir -p "$input/$(dirname "$rel")"
   cp "$corpus/$rel" "$input/$rel"
 done < "$root/tests/reference/ctp_golden/corpus.txt"
-for script in ctp_reference ctp_reference_strict; do
+for script in ctp_reference ctp_reference_strict ctp_params ctp_lenient; do
   out="$work/out-$script"
+  # Command-line parameters (DicomAnonymizerTool's -pNAME VALUE), one
+  # NAME=VALUE per line, where a script has them.
+  params=()
+  if [[ -f "$root/tests/reference/ctp_golden/$script.params" ]]; then
+    mapfile -t params < "$root/tests/reference/ctp_golden/$script.params"
+  fi
   java --add-exports java.base/com.sun.crypto.provider=ALL-UNNAMED -cp "$work/classes:$cp" CtpRun \
     "$root/tests/scripts/valid/$script.script" "$input" "$out" \
-    "$root/tests/scripts/valid/ctp_reference.lookup.properties" > "$work/$script.tsv" 2>/dev/null
+    "$root/tests/scripts/valid/ctp_reference.lookup.properties" "${params[@]}" > "$work/$script.tsv" 2>/dev/null
   "$python" "$root/tests/reference/ctp_dump.py" "$out" "$work/$script.tsv" \
     > "$root/tests/reference/ctp_golden/$script.json"
   echo "recorded tests/reference/ctp_golden/$script.json"

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod contents;
 pub mod date;
 pub mod dateinterval;
+pub mod dcm4che_values;
 pub mod encrypt;
 pub mod hash;
 pub mod hashdate;

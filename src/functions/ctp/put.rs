@@ -10,6 +10,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::InMemDicomObject;
 
+use super::dcm4che_values::{self, java_parse_double, java_parse_int};
 use crate::keywords::tag_of_dcm4che;
 
 /// A text element with one value (none when `value` is empty).
@@ -21,7 +22,8 @@ fn text_element(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> 
     }
 }
 
-/// The element `putXX` writes: `value` split on `\` into values of `vr`.
+/// The element `putXX` writes: `value` split on `\` into values of `vr`,
+/// or why dcm4che would refuse them ([`dcm4che_values`]).
 pub fn typed_value(tag: Tag, vr: VR, value: &str) -> Result<DataElement<InMemDicomObject>, String> {
     if tag.group() % 2 == 1 {
         let vr = if tag.element() < 0x100 || value.chars().count() <= 64 {
@@ -40,28 +42,63 @@ pub fn typed_value(tag: Tag, vr: VR, value: &str) -> Result<DataElement<InMemDic
     }
     let values = super::hashname::java_split(value, '\\');
     let bad = |v: &str| format!("{v:?} is not a valid {vr:?} value");
-    macro_rules! numbers {
+    // Integers as Java parses them (no spaces), within the VR's range.
+    macro_rules! integers {
         ($t:ty, $variant:ident) => {{
             let parsed: Result<Vec<$t>, String> = values
                 .iter()
-                .map(|v| v.trim().parse::<$t>().map_err(|_| bad(v)))
+                .map(|v| {
+                    let chars: Vec<char> = v.chars().collect();
+                    // 64-bit VRs: Java's Long, which takes what Rust takes.
+                    match java_parse_int(&chars) {
+                        Some(n) => <$t>::try_from(n).ok(),
+                        None => v
+                            .parse::<$t>()
+                            .ok()
+                            .filter(|_| std::mem::size_of::<$t>() == 8 && !v.starts_with(' ')),
+                    }
+                    .ok_or_else(|| bad(v))
+                })
                 .collect();
             PrimitiveValue::$variant(parsed?.into())
         }};
     }
+    let dates = |ok: fn(&[char]) -> bool| -> Result<PrimitiveValue, String> {
+        for v in &values {
+            if !ok(&v.chars().collect::<Vec<_>>()) {
+                return Err(bad(v));
+            }
+        }
+        Ok(PrimitiveValue::Strs(
+            values.iter().map(|s| s.to_string()).collect(),
+        ))
+    };
+    let floats = || -> Result<Vec<f64>, String> {
+        values
+            .iter()
+            .map(|v| java_parse_double(&v.chars().collect::<Vec<_>>()).ok_or_else(|| bad(v)))
+            .collect()
+    };
     let primitive = match vr {
-        VR::US => numbers!(u16, U16),
-        VR::SS => numbers!(i16, I16),
-        VR::UL => numbers!(u32, U32),
-        VR::SL => numbers!(i32, I32),
-        VR::UV => numbers!(u64, U64),
-        VR::SV => numbers!(i64, I64),
-        VR::FL => numbers!(f32, F32),
-        VR::FD => numbers!(f64, F64),
+        VR::US => integers!(u16, U16),
+        VR::SS => integers!(i16, I16),
+        VR::UL => integers!(u32, U32),
+        VR::SL => integers!(i32, I32),
+        VR::UV => integers!(u64, U64),
+        VR::SV => integers!(i64, I64),
+        VR::FL => PrimitiveValue::F32(floats()?.into_iter().map(|v| v as f32).collect()),
+        VR::FD => PrimitiveValue::F64(floats()?.into()),
+        VR::DA => dates(dcm4che_values::da)?,
+        VR::TM => dates(dcm4che_values::tm)?,
+        VR::DT => dates(dcm4che_values::dt)?,
         VR::AT => {
             let parsed: Result<Vec<Tag>, String> = values
                 .iter()
-                .map(|v| standard_tag(v).ok_or_else(|| bad(v)))
+                .map(|v| {
+                    dcm4che_values::at(v)
+                        .map(|n| Tag((n >> 16) as u16, n as u16))
+                        .ok_or_else(|| bad(v))
+                })
                 .collect();
             PrimitiveValue::Tags(parsed?.into())
         }

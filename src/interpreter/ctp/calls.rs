@@ -59,10 +59,16 @@ impl Engine<'_> {
                     return text("@remove()".into());
                 };
                 let len = if f.args.len() > 1 {
-                    self.param(f.raw(1))
-                        .filter(|s| !s.is_empty())
-                        .map(|s| s.parse().unwrap_or(i64::MAX))
-                        .unwrap_or(i64::MAX)
+                    // An undefined length parameter fails in CTP, which
+                    // then writes the call's arguments.
+                    let Some(len) = self.param(f.raw(1)) else {
+                        return text(f.args_text());
+                    };
+                    if len.is_empty() {
+                        i64::MAX
+                    } else {
+                        len.parse().unwrap_or(i64::MAX)
+                    }
                 } else {
                     i64::MAX
                 };
@@ -159,11 +165,20 @@ impl Engine<'_> {
                 if date.chars().count() < 8 || f.args.len() < 4 {
                     return text("@empty()".into());
                 }
-                let part = |i: usize| modifydate::part(&self.param(f.raw(i)).unwrap_or_default());
-                text(
-                    modifydate::modify_dates(&date, part(1), part(2), part(3))
-                        .unwrap_or_else(|_| "@empty()".into()),
-                )
+                // An undefined parameter fails in CTP, which then empties.
+                let (Some(y), Some(m), Some(d)) = (
+                    self.param(f.raw(1)),
+                    self.param(f.raw(2)),
+                    self.param(f.raw(3)),
+                ) else {
+                    return text("@empty()".into());
+                };
+                let (y, m, d) = (
+                    modifydate::part(&y),
+                    modifydate::part(&m),
+                    modifydate::part(&d),
+                );
+                text(modifydate::modify_dates(&date, y, m, d).unwrap_or_else(|_| "@empty()".into()))
             }
             "initials" => {
                 let mut s = initials::initials(&contents(0));
