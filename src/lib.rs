@@ -18,6 +18,7 @@ pub mod functions;
 pub mod input_tree;
 pub mod interpreter;
 pub mod keywords;
+pub mod network;
 pub mod policy;
 pub mod policy_diff;
 pub mod script;

@@ -809,7 +809,7 @@ fn record(
 }
 
 /// Seconds since the Unix epoch, for audit records (UTC).
-fn now() -> String {
+pub fn now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

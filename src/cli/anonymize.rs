@@ -78,6 +78,9 @@ pub struct AnonymizeArgs {
     /// counted and skipped).
     #[arg(long)]
     follow_symlinks: bool,
+    /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
+    #[arg(skip)]
+    spool: bool,
 }
 
 /// The default store location inside an output directory.
@@ -110,8 +113,71 @@ impl AnonymizeArgs {
             layout: Layout::Preserve,
             no_deface: false,
             follow_symlinks: false,
+            spool: false,
         }
     }
+
+    /// The settings `serve` anonymizes its spool with: the spool as the
+    /// input, outputs laid out by patient, study and series.
+    pub fn for_serve(spool: PathBuf, run: &RunArgs) -> Self {
+        AnonymizeArgs {
+            input: spool,
+            output: run.output.clone(),
+            script: run.script.clone(),
+            dialect: run.dialect,
+            site_id: run.site_id.clone(),
+            uid_root: run.uid_root.clone(),
+            project_name: run.project_name.clone(),
+            lookup_table: run.lookup_table.clone(),
+            params: run.params.clone(),
+            store: run.store.clone(),
+            jobs: run.jobs,
+            layout: Layout::Rsna,
+            no_deface: run.no_deface,
+            follow_symlinks: false,
+            spool: true,
+        }
+    }
+}
+
+/// What `serve` shares with `anonymize`: where outputs go and how they
+/// are made.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where anonymized files, the quarantine, the spool and (by default)
+    /// the store go.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The script to apply: `low` or `high` (the bundled policies) or a path.
+    #[arg(long, value_name = "low|high|PATH")]
+    pub script: String,
+    /// Whose semantics to apply the script with.
+    #[arg(long, value_enum, default_value = "rsna")]
+    pub dialect: Dialect,
+    /// The site ID (as `anonymize --site-id`).
+    #[arg(long, value_name = "ID")]
+    pub site_id: Option<String>,
+    /// The UID root of generated UIDs.
+    #[arg(long, value_name = "ROOT")]
+    pub uid_root: Option<String>,
+    /// The project name written in the output's RSNA private block.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_PROJECT_NAME)]
+    pub project_name: String,
+    /// A lookup table (as `anonymize --lookup-table`).
+    #[arg(long, value_name = "FILE")]
+    pub lookup_table: Option<PathBuf>,
+    /// Set a script parameter (as `anonymize --param`). Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The store (default: `<output>/.anonymizer/store.sqlite`).
+    #[arg(long, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// Worker threads for anonymizing (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Apply the script to headers only, even when it asks for defacing.
+    #[arg(long)]
+    pub no_deface: bool,
 }
 
 /// Everything a run needs, checked and opened.
@@ -219,7 +285,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
     let (Ok(input), Ok(planned)) = (args.input.canonicalize(), resolve(&args.output)) else {
         return usage("cannot resolve the input or output directory");
     };
-    if planned.starts_with(&input) || input.starts_with(&planned) {
+    if !args.spool && (planned.starts_with(&input) || input.starts_with(&planned)) {
         return usage(format!(
             "--input {} and --output {} must not contain one another",
             input.display(),

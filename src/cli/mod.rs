@@ -4,8 +4,11 @@ mod anonymize;
 mod check;
 mod deface;
 mod diff;
+mod echo;
 mod explain;
 mod lookup;
+mod send;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -39,6 +42,12 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// The store's original ↔ anonymized mapping.
     Lookup(lookup::LookupArgs),
+    /// Verify a DICOM peer with C-ECHO.
+    Echo(echo::EchoArgs),
+    /// Receive instances (C-STORE SCP) and anonymize them as `anonymize` does.
+    Serve(serve::ServeArgs),
+    /// Send an anonymized tree to a DICOM peer (C-STORE SCU).
+    Send(send::SendArgs),
 }
 
 /// Run the command line; the process exit status is returned.
@@ -61,6 +70,9 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Lookup(args) => lookup::run(&args),
+        Command::Echo(args) => echo::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Send(args) => send::run(&args),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod capture;
 pub mod export;
+mod sent;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

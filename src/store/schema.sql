@@ -58,3 +58,12 @@ CREATE TABLE IF NOT EXISTS ctp_integers (
     value    INTEGER NOT NULL,
     PRIMARY KEY (key_type, text)
 );
+-- What `send` delivered: each output (path relative to the output root)
+-- stored at a destination (`AET@HOST:PORT`), with the peer's C-STORE status.
+CREATE TABLE IF NOT EXISTS sent (
+    output      TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    sent_at     TEXT NOT NULL,
+    PRIMARY KEY (output, destination)
+);

@@ -1,0 +1,166 @@
+//! `dicom-anonymizer send --input DIR --to AET@HOST:PORT`: deliver an
+//! anonymized tree to a peer (C-STORE SCU).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::anonymize::default_store;
+use super::usage;
+use crate::input_tree;
+use crate::network::echo::Timeouts;
+use crate::network::send::{self, Outgoing};
+use crate::network::{AeAddress, address::valid_ae_title};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The output directory of `anonymize` or `serve` to send from.
+    #[arg(long, value_name = "DIR")]
+    input: PathBuf,
+    /// The destination: `AET@HOST:PORT`.
+    #[arg(long, value_name = "AET@HOST:PORT")]
+    to: String,
+    /// Our AE title (the calling AE title).
+    #[arg(long, value_name = "AET", default_value = "DICOMANON")]
+    aet: String,
+    /// The store that made the tree (default: `<input>/.anonymizer/store.sqlite`).
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Also send files the store does not know as its outputs (by default
+    /// they are refused: raw files with PHI are never sent by mistake).
+    #[arg(long)]
+    any: bool,
+    /// Seconds to wait for the connection and for each reply.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+}
+
+/// Exit status: 0 when every file is at the destination, 1 when some were
+/// refused or failed, 2 on a usage or store error or when the destination
+/// cannot be associated with.
+pub fn run(args: &SendArgs) -> ExitCode {
+    let target: AeAddress = match args.to.parse() {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    if let Err(e) = valid_ae_title(&args.aet) {
+        return usage(e);
+    }
+    if !args.input.is_dir() {
+        return usage(format!(
+            "--input {} is not a directory",
+            args.input.display()
+        ));
+    }
+    let store_path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| default_store(&args.input));
+    if !store_path.is_file() {
+        return usage(format!(
+            "no store at {}: send delivers the outputs a store knows (give --store PATH)",
+            store_path.display()
+        ));
+    }
+    let mut store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let destination = target.to_string();
+    let (known, already) = match (store.done_files(), store.sent_to(&destination)) {
+        (Ok(done), Ok(sent)) => (
+            done.into_values().collect::<std::collections::HashSet<_>>(),
+            sent,
+        ),
+        (Err(e), _) | (_, Err(e)) => return usage(e),
+    };
+    let walk = match input_tree::walk(&args.input, false) {
+        Ok(w) => w,
+        Err(e) => return usage(format!("cannot list {}: {e}", args.input.display())),
+    };
+    let (mut refused, mut failed, mut there) = (0usize, 0usize, 0usize);
+    let mut todo: Vec<Outgoing> = Vec::new();
+    for (path, key) in &walk.files {
+        if key.starts_with(".anonymizer/") || key.starts_with("quarantine/") {
+            continue;
+        }
+        if already.contains(key) {
+            there += 1;
+            continue;
+        }
+        if !known.contains(key) && !args.any {
+            eprintln!(
+                "not sent: {key} is not an output of {} (--any sends it anyway)",
+                store_path.display()
+            );
+            refused += 1;
+            continue;
+        }
+        match send::describe(path, key) {
+            Ok(o) => todo.push(o),
+            Err(e) => {
+                eprintln!("not sent: {key}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    for (key, why) in &walk.unreadable {
+        eprintln!("not sent: {key}: {why}");
+        failed += 1;
+    }
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let mut sent = 0usize;
+    let mut attempted = 0usize;
+    let mut store_error = None;
+    let result = send::send(
+        &target,
+        &args.aet,
+        &todo,
+        Timeouts {
+            connect: timeout,
+            dimse: timeout,
+        },
+        |file, outcome| {
+            attempted += 1;
+            match outcome {
+                Ok(status) if send::stored(status) => {
+                    sent += 1;
+                    if let Err(e) =
+                        store.record_sent(&file.key, &destination, status, &crate::batch::now())
+                    {
+                        store_error.get_or_insert(e);
+                    }
+                }
+                Ok(status) => {
+                    eprintln!(
+                        "not sent: {}: {destination} answered status {status:#06X}",
+                        file.key
+                    );
+                    failed += 1;
+                }
+                Err(e) => {
+                    eprintln!("not sent: {}: {e}", file.key);
+                    failed += 1;
+                }
+            }
+        },
+    );
+    eprintln!(
+        "sent {sent} files to {destination}; already there {there}; refused {refused}; failed {failed}; not reached {}",
+        todo.len() - attempted
+    );
+    if let Some(e) = store_error {
+        return usage(e);
+    }
+    if let Err(e) = result {
+        return usage(e);
+    }
+    if refused > 0 || failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,99 @@
+//! C-ECHO as a service class user: is a peer there, and does it accept us?
+
+use std::time::Duration;
+
+use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
+use dicom_ul::{ClientAssociationOptions, Pdu};
+
+use super::dimse::{self, C_ECHO_RSP};
+use super::{AeAddress, VERIFICATION};
+use crate::dicom_file::bounded::error_chain;
+
+/// How long to wait: for the connection and association, and for each
+/// reply once associated.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub dimse: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            dimse: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Send one C-ECHO to `target` as `calling_ae`; the reason on failure
+/// names the peer.
+pub fn echo(target: &AeAddress, calling_ae: &str, timeouts: Timeouts) -> Result<(), String> {
+    let mut association = ClientAssociationOptions::new()
+        .calling_ae_title(calling_ae)
+        .called_ae_title(target.ae_title.as_str())
+        .with_abstract_syntax(VERIFICATION)
+        .connection_timeout(timeouts.connect)
+        .read_timeout(timeouts.dimse)
+        .write_timeout(timeouts.dimse)
+        .establish(target.socket())
+        .map_err(|e| format!("cannot associate with {target}: {}", error_chain(&e)))?;
+    let Some(context) = association
+        .presentation_contexts()
+        .iter()
+        .find(|pc| pc.reason == PresentationContextResultReason::Acceptance)
+        .map(|pc| pc.id)
+    else {
+        let _ = association.abort();
+        return Err(format!("{target} does not accept Verification (C-ECHO)"));
+    };
+    association
+        .send(&Pdu::PData {
+            data: vec![PDataValue {
+                presentation_context_id: context,
+                value_type: PDataValueType::Command,
+                is_last: true,
+                data: dimse::echo_request(1),
+            }],
+        })
+        .map_err(|e| format!("{target}: sending C-ECHO: {}", error_chain(&e)))?;
+    let mut command = Vec::new();
+    let response = loop {
+        match association.receive() {
+            Ok(Pdu::PData { data }) => {
+                let mut done = None;
+                for pdv in data {
+                    if pdv.value_type == PDataValueType::Command {
+                        command.extend_from_slice(&pdv.data);
+                        if pdv.is_last {
+                            done = Some(dimse::read(&command)?);
+                        }
+                    }
+                }
+                if let Some(c) = done {
+                    break c;
+                }
+            }
+            Ok(other) => {
+                return Err(format!(
+                    "{target} answered C-ECHO with {}",
+                    other.short_description()
+                ));
+            }
+            Err(e) => {
+                return Err(format!("{target}: no C-ECHO response: {}", error_chain(&e)));
+            }
+        }
+    };
+    let _ = association.release();
+    match (response.field, response.status) {
+        (C_ECHO_RSP, Some(0)) => Ok(()),
+        (C_ECHO_RSP, status) => Err(format!(
+            "{target} answered C-ECHO with status {:#06X}",
+            status.unwrap_or(0xFFFF)
+        )),
+        (field, _) => Err(format!(
+            "{target} answered C-ECHO with command {field:#06X}"
+        )),
+    }
+}

@@ -1,0 +1,527 @@
+//! `serve` and `echo` against real DICOM peers: dcmtk's `storescu` and
+//! `echoscu` (Debian's dcmtk, installed by `tests/run.sh`), on loopback
+//! ports only. What `serve` receives comes out byte for byte as
+//! `anonymize` writes the same files; a sender that goes away mid-instance
+//! leaves nothing; a restart finishes the spool; concurrent senders each
+//! get every instance stored once; unknown AE titles are turned away.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
+
+/// A dcmtk tool; a missing one fails the test (tests/run.sh installs dcmtk).
+fn dcmtk(tool: &str) -> Command {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "dcmtk's {tool} is missing: run the tests with tests/run.sh, which installs dcmtk"
+    );
+    Command::new(tool)
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(output: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--aet",
+                "ANONSCP",
+            ])
+            .args(["--script", "low", "--site-id", "7", "--jobs", "1"])
+            .arg("--output")
+            .arg(output)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let started = Instant::now();
+        let port = loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(rest) = text.split("listening on 127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break digits.parse().unwrap();
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("serve exited with {status}:\n{text}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Server { child, port, log }
+    }
+
+    /// SIGTERM, then wait: open associations finish and the spool is emptied.
+    fn stop(&mut self) -> (ExitStatus, String) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("serve did not stop:\n{}", self.log.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails half-way leaves no receiver running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn storescu(port: u16, calling: &str, files: &[PathBuf]) -> std::process::Output {
+    dcmtk("storescu")
+        .args([
+            "-aet",
+            calling,
+            "-aec",
+            "ANONSCP",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .args(files)
+        .output()
+        .unwrap()
+}
+
+/// Every output file (not the store, spool or quarantine), relative path → bytes.
+fn outputs(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if entry.file_type().is_file()
+            && !rel.starts_with(".anonymizer")
+            && !rel.starts_with("quarantine")
+        {
+            out.insert(rel, std::fs::read(entry.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// Input files named so that their sorted order is the order they are sent
+/// in (patients are numbered in order of first sight in both commands).
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for n in 1..=6u32 {
+        let path = dir.join(format!("{n:02}-synthetic.dcm"));
+        common::synthetic::mr_file(&path, n, &format!("Patient^{n}"), "042Y");
+        files.push(path);
+    }
+    // Two real files in explicit VR little endian, which storescu sends as
+    // they are (no transfer syntax conversion).
+    let corpus = common::reference::pydicom_corpus();
+    for (i, name) in ["CT_small.dcm", "MR_small.dcm"].iter().enumerate() {
+        if let Some(corpus) = &corpus {
+            let path = dir.join(format!("{:02}-{name}", 7 + i));
+            std::fs::copy(corpus.join("test_files").join(name), &path).unwrap();
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn received_instances_come_out_as_anonymize_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let files = inputs(&input);
+    let served = dir.path().join("served");
+    let mut server = Server::start(&served, &["--allow", "TESTER@127.0.0.1"]);
+
+    // Verification, from dcmtk and from our own echo.
+    let echo = dcmtk("echoscu")
+        .args([
+            "-aet",
+            "TESTER",
+            "-aec",
+            "ANONSCP",
+            "127.0.0.1",
+            &server.port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        echo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&echo.stderr)
+    );
+    let ours = Command::new(BIN)
+        .args([
+            "echo",
+            "--aet",
+            "TESTER",
+            &format!("ANONSCP@127.0.0.1:{}", server.port),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ours.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    // An AE title not allowed is turned away at association.
+    let intruder = dcmtk("echoscu")
+        .args([
+            "-aet",
+            "INTRUDER",
+            "-aec",
+            "ANONSCP",
+            "127.0.0.1",
+            &server.port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!intruder.status.success());
+    assert!(
+        String::from_utf8_lossy(&intruder.stderr).contains("Calling AE Title Not Recognized"),
+        "{}",
+        String::from_utf8_lossy(&intruder.stderr)
+    );
+
+    let sent = storescu(server.port, "TESTER", &files);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("association from TESTER@127.0.0.1:")
+            && log.contains(&format!("{} stored, 0 failed", files.len())),
+        "{log}"
+    );
+    assert!(log.contains("INTRUDER") || log.contains("refused"), "{log}");
+    let spool = served.join(".anonymizer/spool");
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "the spool is emptied"
+    );
+
+    // The same files from disk, with a store of their own.
+    let from_disk = dir.path().join("from-disk");
+    let anonymized = Command::new(BIN)
+        .args([
+            "anonymize",
+            "--script",
+            "low",
+            "--site-id",
+            "7",
+            "--jobs",
+            "1",
+            "--layout",
+            "rsna",
+        ])
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&from_disk)
+        .output()
+        .unwrap();
+    assert!(
+        anonymized.status.success(),
+        "{}",
+        String::from_utf8_lossy(&anonymized.stderr)
+    );
+    let (a, b) = (outputs(&served), outputs(&from_disk));
+    assert_eq!(a.len(), files.len());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (rel, bytes) in &a {
+        assert!(
+            bytes == &b[rel],
+            "{rel} differs between serve and anonymize"
+        );
+    }
+}
+
+#[test]
+fn a_restart_finishes_the_spool_and_drops_partial_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let spool = output.join(".anonymizer/spool");
+    // What a killed receiver left: one instance committed, one half-written.
+    common::synthetic::mr_file(
+        &spool.join("00000000000000000001-1-000000.dcm"),
+        1,
+        "Left^Over",
+        "030Y",
+    );
+    std::fs::write(
+        spool.join(".incoming-00000000000000000002-1-000001.dcm"),
+        b"partial",
+    )
+    .unwrap();
+    let mut server = Server::start(&output, &[]);
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{log}");
+    let written = outputs(&output);
+    assert_eq!(written.len(), 1, "{log}");
+    let (rel, _) = written.iter().next().unwrap();
+    let obj = dicom_object::open_file(output.join(rel)).unwrap();
+    let name = obj
+        .element(dicom_dictionary_std::tags::PATIENT_NAME)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!name.contains("Left"), "{name}");
+}
+
+#[test]
+fn concurrent_senders_each_instance_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let mut server = Server::start(&output, &["--max-associations", "4"]);
+    let mut sets = Vec::new();
+    for s in 0..4u32 {
+        let mut files = Vec::new();
+        for k in 0..5u32 {
+            let n = 100 + s * 10 + k;
+            let path = dir.path().join(format!("in{s}/{k}.dcm"));
+            common::synthetic::mr_file(&path, n, &format!("Sender{s}^{k}"), "050Y");
+            files.push(path);
+        }
+        sets.push(files);
+    }
+    let port = server.port;
+    let senders: Vec<_> = sets
+        .into_iter()
+        .enumerate()
+        .map(|(s, files)| std::thread::spawn(move || storescu(port, &format!("SENDER{s}"), &files)))
+        .collect();
+    for sender in senders {
+        let out = sender.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(log.matches(": 5 stored, 0 failed").count(), 4, "{log}");
+    assert_eq!(outputs(&output).len(), 20, "{log}");
+    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
+    let done: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM files WHERE status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(done, 20);
+}
+
+#[test]
+fn a_sender_that_goes_away_mid_instance_leaves_nothing() {
+    use dicom_ul::pdu::{PDataValue, PDataValueType};
+    use dicom_ul::{ClientAssociationOptions, Pdu};
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let mut server = Server::start(&output, &[]);
+    let mut association = ClientAssociationOptions::new()
+        .calling_ae_title("HALFWAY")
+        .called_ae_title("ANONSCP")
+        .with_presentation_context("1.2.840.10008.5.1.4.1.1.4", vec!["1.2.840.10008.1.2.1"])
+        .establish(("127.0.0.1", server.port))
+        .unwrap();
+    let context = association.presentation_contexts()[0].id;
+    // A C-STORE-RQ command set (implicit VR little endian, with its group length).
+    let mut command = Vec::new();
+    let mut element = |tag: (u16, u16), value: &[u8]| {
+        command.extend_from_slice(&tag.0.to_le_bytes());
+        command.extend_from_slice(&tag.1.to_le_bytes());
+        command.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        command.extend_from_slice(value);
+    };
+    element((0x0000, 0x0002), b"1.2.840.10008.5.1.4.1.1.4\0");
+    element((0x0000, 0x0100), &1u16.to_le_bytes());
+    element((0x0000, 0x0110), &1u16.to_le_bytes());
+    element((0x0000, 0x0700), &0u16.to_le_bytes());
+    element((0x0000, 0x0800), &0u16.to_le_bytes());
+    element((0x0000, 0x1000), b"2.25.999\0");
+    let mut full = Vec::new();
+    full.extend_from_slice(&[0, 0, 0, 0, 4, 0, 0, 0]);
+    full.extend_from_slice(&(command.len() as u32).to_le_bytes());
+    full.extend_from_slice(&command);
+    association
+        .send(&Pdu::PData {
+            data: vec![
+                PDataValue {
+                    presentation_context_id: context,
+                    value_type: PDataValueType::Command,
+                    is_last: true,
+                    data: full,
+                },
+                PDataValue {
+                    presentation_context_id: context,
+                    value_type: PDataValueType::Data,
+                    is_last: false,
+                    data: vec![
+                        0x10, 0x00, 0x10, 0x00, b'P', b'N', 8, 0, b'H', b'a', b'l', b'f',
+                    ],
+                },
+            ],
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(association); // the connection closes mid-instance
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("HALFWAY") && log.contains("0 stored, 1 failed"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_dir(output.join(".anonymizer/spool"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(outputs(&output).is_empty(), "{log}");
+}
+
+#[test]
+fn echo_names_the_peer_it_could_not_reach() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .args([
+            "echo",
+            "--timeout",
+            "2",
+            &format!("NOBODY@127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("NOBODY@127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    let bad = Command::new(BIN)
+        .args(["echo", "no-at-sign"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_receiver_killed_mid_transfer_then_restarted_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for n in 0..300u32 {
+        let path = dir.path().join(format!("in/{n:03}.dcm"));
+        common::synthetic::mr_file(&path, 1000 + n, &format!("Kill^{}", n % 7), "060Y");
+        files.push(path);
+    }
+    let output = dir.path().join("out");
+    let mut server = Server::start(&output, &[]);
+    let port = server.port;
+    let sender = {
+        let files = files.clone();
+        std::thread::spawn(move || storescu(port, "TESTER", &files))
+    };
+    // Once some instances are in, SIGKILL: no chance to finish anything.
+    let spool = output.join(".anonymizer/spool");
+    let started = Instant::now();
+    while outputs(&output).len() + std::fs::read_dir(&spool).map_or(0, |d| d.count()) < 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let first = sender.join().unwrap();
+    // The sender retries everything, into a restarted receiver.
+    let mut server = Server::start(&output, &[]);
+    let retry = storescu(server.port, "TESTER", &files);
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{log}");
+    let written = outputs(&output);
+    assert_eq!(
+        written.len(),
+        files.len(),
+        "every instance once (the first sender {} before the kill)\n{log}",
+        if first.status.success() {
+            "had finished"
+        } else {
+            "was cut off"
+        }
+    );
+    assert!(written.keys().all(|k| !k.contains(".anon-tmp")), "{log}");
+    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
+    let instances: i64 = conn
+        .query_row("SELECT COUNT(*) FROM instances", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(instances as usize, files.len());
+}
