@@ -8,46 +8,24 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+use common::peers::{free_port, tool, wait_for_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Storescp(Child);
 
 impl Storescp {
     fn start(dir: &Path, port: u16) -> Storescp {
-        let found = Command::new("sh")
-            .args(["-c", "command -v storescp"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "dcmtk's storescp is missing: run the tests with tests/run.sh"
-        );
         std::fs::create_dir_all(dir).unwrap();
-        let child = Command::new("storescp")
+        let child = tool("storescp")
             .args(["-aet", "RESEARCH", "+xa", "-od"])
             .arg(dir)
             .arg(port.to_string())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "storescp did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "storescp");
         Storescp(child)
     }
 }

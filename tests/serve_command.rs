@@ -15,18 +15,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
-/// A dcmtk tool; a missing one fails the test (tests/run.sh installs dcmtk).
-fn dcmtk(tool: &str) -> Command {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "dcmtk's {tool} is missing: run the tests with tests/run.sh, which installs dcmtk"
-    );
-    Command::new(tool)
-}
+use common::peers::{free_port, tool as dcmtk};
 
 struct Server {
     child: Child,
@@ -440,11 +429,7 @@ fn a_sender_that_goes_away_mid_instance_leaves_nothing() {
 #[test]
 fn echo_names_the_peer_it_could_not_reach() {
     // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = Command::new(BIN)
         .args([
             "echo",

@@ -6,7 +6,9 @@ mod deface;
 mod diff;
 mod echo;
 mod explain;
+mod find;
 mod lookup;
+mod retrieve;
 mod send;
 mod serve;
 
@@ -48,6 +50,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Send an anonymized tree to a DICOM peer (C-STORE SCU).
     Send(send::SendArgs),
+    /// Query a PACS for studies (C-FIND), by filters or accession numbers.
+    Find(find::FindArgs),
+    /// Retrieve studies from a PACS (C-MOVE to our receiver), anonymizing them as they arrive.
+    Retrieve(retrieve::RetrieveArgs),
 }
 
 /// Run the command line; the process exit status is returned.
@@ -73,6 +79,8 @@ pub fn main() -> ExitCode {
         Command::Echo(args) => echo::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(&args),
+        Command::Find(args) => find::run(&args),
+        Command::Retrieve(args) => retrieve::run(&args),
     }
 }
 

@@ -57,9 +57,6 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// was anonymized (1 if some were quarantined), 2 on a usage, script or
 /// store error, or when the port cannot be bound.
 pub fn run(args: &ServeArgs) -> ExitCode {
-    if let Err(e) = valid_ae_title(&args.aet) {
-        return usage(e);
-    }
     let allowed: Vec<Allowed> = match args.allow.iter().map(|a| a.parse()).collect() {
         Ok(a) => a,
         Err(e) => return usage(e),
@@ -67,84 +64,152 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     if args.max_associations == 0 {
         return usage("--max-associations must be at least 1");
     }
-    let spool_dir = args.run.output.join(".anonymizer").join("spool");
-    let spool = match Spool::open(&spool_dir) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            return usage(format!(
-                "cannot create the spool {}: {e}",
-                spool_dir.display()
-            ));
-        }
+    let settings = ReceiverSettings {
+        aet: args.aet.clone(),
+        bind: args.bind.clone(),
+        port: args.port,
+        allowed,
+        max_associations: args.max_associations,
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
     };
-    let anonymize = AnonymizeArgs::for_serve(spool_dir.clone(), &args.run);
-    let mut prepared = match prepare(&anonymize) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if prepared.deface {
-        return usage(
-            "the script asks for head series to be defaced (DEFACE=yes), which serve cannot do yet: \
-             give --no-deface (faces stay in the pixels), or receive with --script low and deface with `anonymize`",
-        );
-    }
-    prepared.options.progress = false;
-    let listener = match TcpListener::bind((args.bind.as_str(), args.port)) {
-        Ok(l) => l,
-        Err(e) => return usage(format!("cannot listen on {}:{}: {e}", args.bind, args.port)),
-    };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     // SIGINT and SIGTERM stop accepting; open associations finish.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    if allowed.is_empty() {
+    if settings.allowed.is_empty() {
         eprintln!("serve: warning: no --allow given: any AE title may send");
     }
-    let config = Arc::new(Config {
-        ae_title: args.aet.clone(),
-        allowed,
-        max_associations: args.max_associations,
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
-        max_pdu_length: 64 * 1024,
-    });
-    let (wake, woken) = mpsc::channel::<()>();
-    let receiving_done = Arc::new(AtomicBool::new(false));
-    eprintln!(
-        "serve: {} listening on {local}; spool {}; output {}",
-        args.aet,
-        spool_dir.display(),
-        prepared.options.output.display()
-    );
-    let worker = {
-        let spool = Arc::clone(&spool);
-        let receiving_done = Arc::clone(&receiving_done);
-        std::thread::spawn(move || process(&mut prepared, &spool, &woken, &receiving_done))
+    let receiving = match Receiving::start(&settings, &args.run, &SHUTDOWN) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    let stored: Arc<dyn Fn() + Send + Sync> = {
-        let wake = std::sync::Mutex::new(wake);
-        Arc::new(move || {
-            let _ = wake.lock().map(|w| w.send(()));
-        })
-    };
-    let log: Arc<dyn Fn(&receiver::AssociationReport) + Send + Sync> =
-        Arc::new(|r| eprintln!("serve: {r}"));
-    let served = receiver::serve(listener, config, Arc::clone(&spool), stored, log, &SHUTDOWN);
-    receiving_done.store(true, Ordering::SeqCst);
-    let quarantined = worker.join().unwrap_or(true);
-    if let Err(e) = served {
-        return usage(format!("serve: {e}"));
+    match receiving.finish() {
+        Ok((quarantined, _)) => {
+            eprintln!("serve: stopped");
+            if quarantined {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => usage(format!("serve: {e}")),
     }
-    eprintln!("serve: stopped");
-    if quarantined {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+}
+
+/// Where and how to listen.
+pub(super) struct ReceiverSettings {
+    pub aet: String,
+    pub bind: String,
+    pub port: u16,
+    pub allowed: Vec<Allowed>,
+    pub max_associations: usize,
+    pub idle_timeout: Duration,
+}
+
+/// A receiver and the worker anonymizing its spool, running.
+pub(super) struct Receiving {
+    receiver: std::thread::JoinHandle<std::io::Result<()>>,
+    worker: std::thread::JoinHandle<(bool, Prepared)>,
+}
+
+impl Receiving {
+    /// Check the settings and script, open the store, bind, and start
+    /// receiving until `shutdown` is set.
+    pub(super) fn start(
+        settings: &ReceiverSettings,
+        run: &RunArgs,
+        shutdown: &'static AtomicBool,
+    ) -> Result<Receiving, ExitCode> {
+        if let Err(e) = valid_ae_title(&settings.aet) {
+            return Err(usage(e));
+        }
+        let spool_dir = run.output.join(".anonymizer").join("spool");
+        let spool = match Spool::open(&spool_dir) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                return Err(usage(format!(
+                    "cannot create the spool {}: {e}",
+                    spool_dir.display()
+                )));
+            }
+        };
+        let anonymize = AnonymizeArgs::for_serve(spool_dir.clone(), run);
+        let mut prepared = prepare(&anonymize)?;
+        if prepared.deface {
+            return Err(usage(
+                "the script asks for head series to be defaced (DEFACE=yes), which the receiver cannot do yet: \
+                 give --no-deface (faces stay in the pixels), or receive with --script low and deface with `anonymize`",
+            ));
+        }
+        prepared.options.progress = false;
+        let listener = match TcpListener::bind((settings.bind.as_str(), settings.port)) {
+            Ok(l) => l,
+            Err(e) => {
+                return Err(usage(format!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.bind, settings.port
+                )));
+            }
+        };
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let config = Arc::new(Config {
+            ae_title: settings.aet.clone(),
+            allowed: settings.allowed.clone(),
+            max_associations: settings.max_associations,
+            idle_timeout: settings.idle_timeout,
+            max_pdu_length: 64 * 1024,
+        });
+        eprintln!(
+            "serve: {} listening on {local}; spool {}; output {}",
+            settings.aet,
+            spool_dir.display(),
+            prepared.options.output.display()
+        );
+        let (wake, woken) = mpsc::channel::<()>();
+        let receiving_done = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let spool = Arc::clone(&spool);
+            let receiving_done = Arc::clone(&receiving_done);
+            std::thread::spawn(move || {
+                let quarantined = process(&mut prepared, &spool, &woken, &receiving_done);
+                (quarantined, prepared)
+            })
+        };
+        let stored: Arc<dyn Fn() + Send + Sync> = {
+            let wake = std::sync::Mutex::new(wake);
+            Arc::new(move || {
+                let _ = wake.lock().map(|w| w.send(()));
+            })
+        };
+        let log: Arc<dyn Fn(&receiver::AssociationReport) + Send + Sync> =
+            Arc::new(|r| eprintln!("serve: {r}"));
+        let receiver = std::thread::spawn(move || {
+            let served = receiver::serve(listener, config, spool, stored, log, shutdown);
+            receiving_done.store(true, Ordering::SeqCst);
+            served
+        });
+        Ok(Receiving { receiver, worker })
+    }
+
+    /// Wait until the receiver has stopped (once `shutdown` is set and its
+    /// associations ended) and the spool is anonymized: whether anything
+    /// was quarantined, and the run's state (its store).
+    pub(super) fn finish(self) -> Result<(bool, Prepared), String> {
+        let served = self
+            .receiver
+            .join()
+            .map_err(|_| "the receiver panicked".to_string())?;
+        let (quarantined, prepared) = self
+            .worker
+            .join()
+            .map_err(|_| "the anonymizing worker panicked".to_string())?;
+        served.map_err(|e| e.to_string())?;
+        Ok((quarantined, prepared))
     }
 }
 

@@ -8,6 +8,8 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+use dicom_ul::pdu::{PDataValue, PDataValueType};
+use dicom_ul::{ClientAssociation, Pdu};
 
 use crate::dicom_file::bounded;
 
@@ -15,6 +17,10 @@ pub const C_STORE_RQ: u16 = 0x0001;
 pub const C_STORE_RSP: u16 = 0x8001;
 pub const C_ECHO_RQ: u16 = 0x0030;
 pub const C_ECHO_RSP: u16 = 0x8030;
+pub const C_FIND_RQ: u16 = 0x0020;
+pub const C_FIND_RSP: u16 = 0x8020;
+pub const C_MOVE_RQ: u16 = 0x0021;
+pub const C_MOVE_RSP: u16 = 0x8021;
 /// CommandDataSetType: no data set follows.
 pub const NO_DATA_SET: u16 = 0x0101;
 
@@ -41,6 +47,10 @@ pub struct Command {
     pub sop_instance: String,
     pub has_data_set: bool,
     pub status: Option<u16>,
+    /// C-MOVE sub-operations: remaining, completed, failed, warning.
+    pub suboperations: [Option<u16>; 4],
+    /// ErrorComment (0000,0902), when the peer gives one.
+    pub error_comment: String,
 }
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> String {
@@ -68,6 +78,13 @@ pub fn read(bytes: &[u8]) -> Result<Command, String> {
         sop_instance: text(&obj, tags::AFFECTED_SOP_INSTANCE_UID),
         has_data_set: number(&obj, tags::COMMAND_DATA_SET_TYPE).is_some_and(|t| t != NO_DATA_SET),
         status: number(&obj, tags::STATUS),
+        suboperations: [
+            number(&obj, tags::NUMBER_OF_REMAINING_SUBOPERATIONS),
+            number(&obj, tags::NUMBER_OF_COMPLETED_SUBOPERATIONS),
+            number(&obj, tags::NUMBER_OF_FAILED_SUBOPERATIONS),
+            number(&obj, tags::NUMBER_OF_WARNING_SUBOPERATIONS),
+        ],
+        error_comment: text(&obj, tags::ERROR_COMMENT),
     })
 }
 
@@ -126,6 +143,75 @@ pub fn store_request(request: &Command) -> Vec<u8> {
     ])
 }
 
+/// A C-FIND-RQ (priority medium) with an identifier following.
+pub fn find_request(sop_class: &str, message_id: u16) -> Vec<u8> {
+    encode(vec![
+        uid(tags::AFFECTED_SOP_CLASS_UID, sop_class),
+        us(tags::COMMAND_FIELD, C_FIND_RQ),
+        us(tags::MESSAGE_ID, message_id),
+        us(tags::PRIORITY, 0),
+        us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
+    ])
+}
+
+/// A C-MOVE-RQ (priority medium) to `destination`, with an identifier following.
+pub fn move_request(sop_class: &str, message_id: u16, destination: &str) -> Vec<u8> {
+    let mut ae = destination.to_string();
+    if ae.len() % 2 == 1 {
+        ae.push(' ');
+    }
+    encode(vec![
+        uid(tags::AFFECTED_SOP_CLASS_UID, sop_class),
+        us(tags::COMMAND_FIELD, C_MOVE_RQ),
+        us(tags::MESSAGE_ID, message_id),
+        DataElement::new(tags::MOVE_DESTINATION, VR::AE, PrimitiveValue::from(ae)),
+        us(tags::PRIORITY, 0),
+        us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
+    ])
+}
+
+/// A P-DATA PDU carrying one whole command set.
+pub fn command_pdu(context: u8, command: Vec<u8>) -> Pdu {
+    Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: context,
+            value_type: PDataValueType::Command,
+            is_last: true,
+            data: command,
+        }],
+    }
+}
+
+/// Receive PDUs until one command set is whole, and read it (a response
+/// without a data set: C-ECHO-RSP, C-STORE-RSP).
+pub fn receive_response(
+    association: &mut ClientAssociation<std::net::TcpStream>,
+) -> Result<Command, String> {
+    let mut command = Vec::new();
+    loop {
+        match association.receive() {
+            Ok(Pdu::PData { data }) => {
+                for pdv in data {
+                    if pdv.value_type != PDataValueType::Command {
+                        continue;
+                    }
+                    command.extend_from_slice(&pdv.data);
+                    if pdv.is_last {
+                        return read(&command);
+                    }
+                }
+            }
+            Ok(other) => return Err(format!("unexpected {}", other.short_description())),
+            Err(e) => {
+                return Err(format!(
+                    "no response: {}",
+                    crate::dicom_file::bounded::error_chain(&e)
+                ));
+            }
+        }
+    }
+}
+
 /// The response to `request` (C-ECHO-RSP or C-STORE-RSP, or, for any
 /// other command, a response with the request's field and the high bit
 /// set) with `status`.
@@ -163,6 +249,8 @@ mod tests {
             sop_instance: "1.2.3".into(),
             has_data_set: true,
             status: None,
+            suboperations: [None; 4],
+            error_comment: String::new(),
         };
         let bytes = response(&store, status::SUCCESS);
         let rsp = read(&bytes).unwrap();

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
-use dicom_ul::{ClientAssociationOptions, Pdu};
+use dicom_ul::ClientAssociationOptions;
+use dicom_ul::pdu::PresentationContextResultReason;
 
 use super::dimse::{self, C_ECHO_RSP};
 use super::{AeAddress, VERIFICATION};
@@ -48,43 +48,10 @@ pub fn echo(target: &AeAddress, calling_ae: &str, timeouts: Timeouts) -> Result<
         return Err(format!("{target} does not accept Verification (C-ECHO)"));
     };
     association
-        .send(&Pdu::PData {
-            data: vec![PDataValue {
-                presentation_context_id: context,
-                value_type: PDataValueType::Command,
-                is_last: true,
-                data: dimse::echo_request(1),
-            }],
-        })
+        .send(&dimse::command_pdu(context, dimse::echo_request(1)))
         .map_err(|e| format!("{target}: sending C-ECHO: {}", error_chain(&e)))?;
-    let mut command = Vec::new();
-    let response = loop {
-        match association.receive() {
-            Ok(Pdu::PData { data }) => {
-                let mut done = None;
-                for pdv in data {
-                    if pdv.value_type == PDataValueType::Command {
-                        command.extend_from_slice(&pdv.data);
-                        if pdv.is_last {
-                            done = Some(dimse::read(&command)?);
-                        }
-                    }
-                }
-                if let Some(c) = done {
-                    break c;
-                }
-            }
-            Ok(other) => {
-                return Err(format!(
-                    "{target} answered C-ECHO with {}",
-                    other.short_description()
-                ));
-            }
-            Err(e) => {
-                return Err(format!("{target}: no C-ECHO response: {}", error_chain(&e)));
-            }
-        }
-    };
+    let response = dimse::receive_response(&mut association)
+        .map_err(|e| format!("{target} answered C-ECHO: {e}"))?;
     let _ = association.release();
     match (response.field, response.status) {
         (C_ECHO_RSP, Some(0)) => Ok(()),

@@ -9,6 +9,7 @@
 pub mod address;
 pub mod dimse;
 pub mod echo;
+pub mod query;
 pub mod receiver;
 pub mod send;
 pub mod spool;

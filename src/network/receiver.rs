@@ -226,6 +226,9 @@ fn associate(
         peer: Some(peer),
         ..AssociationReport::default()
     };
+    // Answers are small PDUs: without this, each could wait out the
+    // peer's delayed ACK.
+    let _ = stream.set_nodelay(true);
     if let Err(e) = stream.set_nonblocking(false) {
         report.end = format!("socket error: {e}");
         return report;
@@ -298,14 +301,10 @@ fn respond(
     status: u16,
 ) -> Result<(), String> {
     association
-        .send(&Pdu::PData {
-            data: vec![PDataValue {
-                presentation_context_id: context,
-                value_type: PDataValueType::Command,
-                is_last: true,
-                data: dimse::response(request, status),
-            }],
-        })
+        .send(&dimse::command_pdu(
+            context,
+            dimse::response(request, status),
+        ))
         .map_err(|e| format!("cannot answer: {}", error_chain(&e)))
 }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
-use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
-use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
+use dicom_ul::pdu::PresentationContextResultReason;
+use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 
 use super::AeAddress;
 use super::dimse::{self, C_STORE_RQ, C_STORE_RSP};
@@ -134,6 +134,7 @@ pub fn send(
                 ));
             }
         };
+        let _ = association.inner_stream().set_nodelay(true);
         let mut message_id: u16 = 0;
         for file in files
             .iter()
@@ -206,16 +207,11 @@ fn send_one(
         sop_instance: file.sop_instance.clone(),
         has_data_set: true,
         status: None,
+        suboperations: [None; 4],
+        error_comment: String::new(),
     };
     association
-        .send(&Pdu::PData {
-            data: vec![PDataValue {
-                presentation_context_id: context,
-                value_type: PDataValueType::Command,
-                is_last: true,
-                data: dimse::store_request(&request),
-            }],
-        })
+        .send(&dimse::command_pdu(context, dimse::store_request(&request)))
         .map_err(|e| format!("sending a C-STORE request: {}", error_chain(&e)))?;
     {
         let mut writer = association.send_pdata(context);
@@ -231,33 +227,14 @@ fn send_one(
             .finish()
             .map_err(|e| format!("sending {}: {e}", file.key))?;
     }
-    let mut command = Vec::new();
-    loop {
-        match association.receive() {
-            Ok(Pdu::PData { data }) => {
-                for pdv in data {
-                    if pdv.value_type != PDataValueType::Command {
-                        continue;
-                    }
-                    command.extend_from_slice(&pdv.data);
-                    if pdv.is_last {
-                        let response = dimse::read(&command)?;
-                        if response.field != C_STORE_RSP {
-                            return Err(format!(
-                                "the peer answered with command {:#06X}",
-                                response.field
-                            ));
-                        }
-                        return Ok(Ok(response.status.unwrap_or(0xFFFF)));
-                    }
-                }
-            }
-            Ok(other) => {
-                return Err(format!("the peer sent {}", other.short_description()));
-            }
-            Err(e) => return Err(format!("no C-STORE response: {}", error_chain(&e))),
-        }
+    let response = dimse::receive_response(association)?;
+    if response.field != C_STORE_RSP {
+        return Err(format!(
+            "the peer answered with command {:#06X}",
+            response.field
+        ));
     }
+    Ok(Ok(response.status.unwrap_or(0xFFFF)))
 }
 
 /// Whether a C-STORE status means the peer has the instance: success, or

@@ -8,6 +8,7 @@
 
 mod capture;
 pub mod export;
+mod progress;
 mod sent;
 
 use std::collections::HashMap;

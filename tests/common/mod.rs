@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 pub mod head_phantom;
 pub mod limits;
+pub mod orthanc;
+pub mod peers;
 pub mod png;
 pub mod reference;
 pub mod synthetic;

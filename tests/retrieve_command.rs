@@ -1,0 +1,195 @@
+//! `find` and `retrieve` against a real Orthanc on loopback ports: a CSV of
+//! accession numbers (two present, one absent) is found and retrieved
+//! whole, anonymized on arrival; a second run retrieves nothing again; a
+//! C-MOVE to an AE title the PACS does not know reports the PACS's status.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::orthanc::{Orthanc, variant};
+use common::peers::free_port;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
+
+/// Two studies (3 and 2 instances) with accession numbers, and a third
+/// study nobody asks for.
+fn studies(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for (study, accession, count) in [(1u32, "ACC-1", 3u32), (2, "ACC-2", 2), (3, "ACC-3", 1)] {
+        let base = dir.join(format!("base{study}.dcm"));
+        common::synthetic::mr_file(&base, 500 + study, &format!("Study^{study}"), "055Y");
+        for k in 0..count {
+            let path = dir.join(format!("s{study}-{k}.dcm"));
+            variant(&base, &path, &format!("2.25.8{study}.{k}"), accession);
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn outputs(root: &Path) -> usize {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            !rel.starts_with(".anonymizer") && !rel.starts_with("quarantine")
+        })
+        .count()
+}
+
+#[test]
+fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver_port = free_port();
+    let pacs = Orthanc::start(&[("ANONSCP", receiver_port)]);
+    pacs.store(&studies(dir.path()));
+    let csv = dir.path().join("wanted.csv");
+    std::fs::write(&csv, "MRN,AccessionNumber\n1,ACC-1\n2,ACC-2\n9,ACC-404\n").unwrap();
+
+    let find = Command::new(BIN)
+        .args([
+            "find",
+            "--pacs",
+            &pacs.address(),
+            "--aet",
+            "ANONSCP",
+            "--format",
+            "csv",
+        ])
+        .arg("--accessions")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&find.stdout);
+    assert_eq!(
+        find.status.code(),
+        Some(1),
+        "{table}{}",
+        String::from_utf8_lossy(&find.stderr)
+    );
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[1].starts_with("ACC-1,found,MRN-501,Study^1,") && rows[1].contains(",MR,3,"),
+        "{table}"
+    );
+    assert!(
+        rows[2].starts_with("ACC-2,found,MRN-502,") && rows[2].contains(",MR,2,"),
+        "{table}"
+    );
+    assert!(rows[3].starts_with("ACC-404,not found,"), "{table}");
+
+    let output = dir.path().join("out");
+    let retrieve = |extra: &[&str]| {
+        Command::new(BIN)
+            .args([
+                "retrieve",
+                "--pacs",
+                &pacs.address(),
+                "--aet",
+                "ANONSCP",
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--port",
+                &receiver_port.to_string(),
+                "--script",
+                "low",
+                "--site-id",
+                "4",
+            ])
+            .arg("--accessions")
+            .arg(&csv)
+            .arg("--output")
+            .arg(&output)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = retrieve(&[]);
+    let (table, log) = (
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr),
+    );
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "ACC-404 is missing\n{table}{log}"
+    );
+    assert!(table.contains("ACC-404\t\t\t\tnot found"), "{table}");
+    assert_eq!(table.matches("\tcomplete").count(), 2, "{table}{log}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ACC-1\t") && l.contains("\t3\t3\tcomplete")),
+        "{table}"
+    );
+    assert_eq!(outputs(&output), 5, "{log}");
+    // Nothing identifying came through.
+    for entry in walkdir::WalkDir::new(&output).into_iter().flatten() {
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "dcm") {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("MRN-50") && !text.contains("Study^"),
+                "{}",
+                entry.path().display()
+            );
+        }
+    }
+
+    // Again: both studies are known complete, nothing moves.
+    let second = retrieve(&[]);
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(log.matches("already complete").count(), 2, "{log}");
+    assert_eq!(outputs(&output), 5);
+
+    // A destination the PACS does not know: its status, and exit 1.
+    let unknown = retrieve(&["--move-dest", "NOBODY"]);
+    let (table, log) = (
+        String::from_utf8_lossy(&unknown.stdout),
+        String::from_utf8_lossy(&unknown.stderr),
+    );
+    assert_eq!(unknown.status.code(), Some(1), "{table}{log}");
+    // (Both studies are complete from before, so nothing is moved: ask by UID
+    // for the third study instead.)
+    let third = Command::new(BIN)
+        .args([
+            "retrieve",
+            "--pacs",
+            &pacs.address(),
+            "--aet",
+            "ANONSCP",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args([
+            "--port",
+            &receiver_port.to_string(),
+            "--script",
+            "low",
+            "--site-id",
+            "4",
+        ])
+        .args(["--study-uid", "2.25.7503.1", "--move-dest", "NOBODY"])
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let (table, log) = (
+        String::from_utf8_lossy(&third.stdout),
+        String::from_utf8_lossy(&third.stderr),
+    );
+    assert_eq!(third.status.code(), Some(1), "{table}{log}");
+    assert!(table.contains("failed: C-MOVE status 0x"), "{table}{log}");
+    assert_eq!(outputs(&output), 5);
+}
