@@ -510,3 +510,62 @@ fn a_receiver_killed_mid_transfer_then_restarted_loses_and_doubles_nothing() {
         .unwrap();
     assert_eq!(instances as usize, files.len());
 }
+
+#[test]
+fn forwarded_instances_reach_a_destination_that_comes_up_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out");
+    let port = free_port();
+    let destination = format!("RESEARCH@127.0.0.1:{port}");
+    let mut server = Server::start(&output, &["--forward", &destination]);
+    let mut files = Vec::new();
+    for n in 0..3u32 {
+        let path = dir.path().join(format!("in/{n}.dcm"));
+        common::synthetic::mr_file(&path, 2000 + n, "Forward^Me", "045Y");
+        files.push(path);
+    }
+    let sent = storescu(server.port, "TESTER", &files);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // The destination is down: the worker keeps what it could not forward.
+    let started = Instant::now();
+    while !server.log.lock().unwrap().contains("kept for a retry") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let received = dir.path().join("received");
+    std::fs::create_dir_all(&received).unwrap();
+    let mut storescp = dcmtk("storescp")
+        .args(["-aet", "RESEARCH", "+xa", "-od"])
+        .arg(&received)
+        .arg(port.to_string())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::peers::wait_for_port(port, "storescp");
+    let (status, log) = server.stop();
+    let _ = storescp.kill();
+    let _ = storescp.wait();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains(&format!("forwarded 3 to {destination}")),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_dir(&received).unwrap().count(), 3, "{log}");
+    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sent WHERE destination = ?1",
+            [&destination],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 3);
+}

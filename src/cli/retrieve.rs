@@ -137,6 +137,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         }],
         max_associations: 4,
         idle_timeout: Duration::from_secs(args.query.timeout.max(1) * 2),
+        forward: None,
     };
     let receiving = match Receiving::start(&settings, &args.run, shutdown) {
         Ok(r) => r,

@@ -1,7 +1,7 @@
 //! `dicom-anonymizer send --input DIR --to AET@HOST:PORT`: deliver an
 //! anonymized tree to a peer (C-STORE SCU).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -69,93 +69,31 @@ pub fn run(args: &SendArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let destination = target.to_string();
-    let (known, already) = match (store.done_files(), store.sent_to(&destination)) {
-        (Ok(done), Ok(sent)) => (
-            done.into_values().collect::<std::collections::HashSet<_>>(),
-            sent,
-        ),
-        (Err(e), _) | (_, Err(e)) => return usage(e),
-    };
-    let walk = match input_tree::walk(&args.input, false) {
-        Ok(w) => w,
-        Err(e) => return usage(format!("cannot list {}: {e}", args.input.display())),
-    };
-    let (mut refused, mut failed, mut there) = (0usize, 0usize, 0usize);
-    let mut todo: Vec<Outgoing> = Vec::new();
-    for (path, key) in &walk.files {
-        if key.starts_with(".anonymizer/") || key.starts_with("quarantine/") {
-            continue;
-        }
-        if already.contains(key) {
-            there += 1;
-            continue;
-        }
-        if !known.contains(key) && !args.any {
-            eprintln!(
-                "not sent: {key} is not an output of {} (--any sends it anyway)",
-                store_path.display()
-            );
-            refused += 1;
-            continue;
-        }
-        match send::describe(path, key) {
-            Ok(o) => todo.push(o),
-            Err(e) => {
-                eprintln!("not sent: {key}: {e}");
-                failed += 1;
-            }
-        }
-    }
-    for (key, why) in &walk.unreadable {
-        eprintln!("not sent: {key}: {why}");
-        failed += 1;
-    }
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut sent = 0usize;
-    let mut attempted = 0usize;
-    let mut store_error = None;
-    let result = send::send(
+    let timeouts = Timeouts {
+        connect: timeout,
+        dimse: timeout,
+    };
+    let delivery = deliver(
+        &mut store,
+        &args.input,
         &target,
         &args.aet,
-        &todo,
-        Timeouts {
-            connect: timeout,
-            dimse: timeout,
-        },
-        |file, outcome| {
-            attempted += 1;
-            match outcome {
-                Ok(status) if send::stored(status) => {
-                    sent += 1;
-                    if let Err(e) =
-                        store.record_sent(&file.key, &destination, status, &crate::batch::now())
-                    {
-                        store_error.get_or_insert(e);
-                    }
-                }
-                Ok(status) => {
-                    eprintln!(
-                        "not sent: {}: {destination} answered status {status:#06X}",
-                        file.key
-                    );
-                    failed += 1;
-                }
-                Err(e) => {
-                    eprintln!("not sent: {}: {e}", file.key);
-                    failed += 1;
-                }
-            }
-        },
+        args.any,
+        timeouts,
     );
+    let Delivery {
+        sent,
+        there,
+        refused,
+        failed,
+        unreached,
+        error,
+    } = delivery;
     eprintln!(
-        "sent {sent} files to {destination}; already there {there}; refused {refused}; failed {failed}; not reached {}",
-        todo.len() - attempted
+        "sent {sent} files to {target}; already there {there}; refused {refused}; failed {failed}; not reached {unreached}"
     );
-    if let Some(e) = store_error {
-        return usage(e);
-    }
-    if let Err(e) = result {
+    if let Some(e) = error {
         return usage(e);
     }
     if refused > 0 || failed > 0 {
@@ -163,4 +101,107 @@ pub fn run(args: &SendArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// What one delivery did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub sent: usize,
+    pub there: usize,
+    pub refused: usize,
+    pub failed: usize,
+    /// Files not tried: the destination could not be reached.
+    pub unreached: usize,
+    /// A store error, or the destination could not be associated with.
+    pub error: Option<String>,
+}
+
+/// Send the outputs under `root` that `store` knows (every file with
+/// `any`) and `target` does not have yet, recording each one stored there.
+/// `send` runs it once; `serve --forward` after each batch.
+pub fn deliver(
+    store: &mut Store,
+    root: &Path,
+    target: &AeAddress,
+    aet: &str,
+    any: bool,
+    timeouts: Timeouts,
+) -> Delivery {
+    let mut d = Delivery::default();
+    let destination = target.to_string();
+    let (known, already) = match (store.done_files(), store.sent_to(&destination)) {
+        (Ok(done), Ok(sent)) => (
+            done.into_values().collect::<std::collections::HashSet<_>>(),
+            sent,
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            d.error = Some(e.to_string());
+            return d;
+        }
+    };
+    let walk = match input_tree::walk(root, false) {
+        Ok(w) => w,
+        Err(e) => {
+            d.error = Some(format!("cannot list {}: {e}", root.display()));
+            return d;
+        }
+    };
+    let mut todo: Vec<Outgoing> = Vec::new();
+    for (path, key) in &walk.files {
+        if key.starts_with(".anonymizer/") || key.starts_with("quarantine/") {
+            continue;
+        }
+        if already.contains(key) {
+            d.there += 1;
+            continue;
+        }
+        if !known.contains(key) && !any {
+            eprintln!(
+                "not sent: {key} is not an output of {} (--any sends it anyway)",
+                store.path().display()
+            );
+            d.refused += 1;
+            continue;
+        }
+        match send::describe(path, key) {
+            Ok(o) => todo.push(o),
+            Err(e) => {
+                eprintln!("not sent: {key}: {e}");
+                d.failed += 1;
+            }
+        }
+    }
+    for (key, why) in &walk.unreadable {
+        eprintln!("not sent: {key}: {why}");
+        d.failed += 1;
+    }
+    let mut attempted = 0usize;
+    let mut store_error = None;
+    let result = send::send(target, aet, &todo, timeouts, |file, outcome| {
+        attempted += 1;
+        match outcome {
+            Ok(status) if send::stored(status) => {
+                d.sent += 1;
+                if let Err(e) =
+                    store.record_sent(&file.key, &destination, status, &crate::batch::now())
+                {
+                    store_error.get_or_insert(e);
+                }
+            }
+            Ok(status) => {
+                eprintln!(
+                    "not sent: {}: {destination} answered status {status:#06X}",
+                    file.key
+                );
+                d.failed += 1;
+            }
+            Err(e) => {
+                eprintln!("not sent: {}: {e}", file.key);
+                d.failed += 1;
+            }
+        }
+    });
+    d.unreached = todo.len() - attempted;
+    d.error = store_error.map(|e| e.to_string()).or(result.err());
+    d
 }

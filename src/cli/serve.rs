@@ -11,14 +11,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use super::anonymize::{AnonymizeArgs, Prepared, RunArgs, prepare};
+use super::send::deliver;
 use super::usage;
 use crate::batch;
+use crate::network::AeAddress;
 use crate::network::address::valid_ae_title;
+use crate::network::echo::Timeouts;
 use crate::network::receiver::{self, Allowed, Config};
 use crate::network::spool::Spool;
 
@@ -43,6 +46,10 @@ pub struct ServeArgs {
     /// Seconds an association may stay silent before it is dropped.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     idle_timeout: u64,
+    /// Send each anonymized instance on to this destination (C-STORE), as
+    /// `send` does: recorded in the store, retried until it is there.
+    #[arg(long, value_name = "AET@HOST:PORT")]
+    forward: Option<String>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -64,6 +71,11 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     if args.max_associations == 0 {
         return usage("--max-associations must be at least 1");
     }
+    let forward = match args.forward.as_deref().map(str::parse::<AeAddress>) {
+        None => None,
+        Some(Ok(target)) => Some(target),
+        Some(Err(e)) => return usage(format!("--forward: {e}")),
+    };
     let settings = ReceiverSettings {
         aet: args.aet.clone(),
         bind: args.bind.clone(),
@@ -71,6 +83,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         allowed,
         max_associations: args.max_associations,
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        forward,
     };
     // SIGINT and SIGTERM stop accepting; open associations finish.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -106,6 +119,8 @@ pub(super) struct ReceiverSettings {
     pub allowed: Vec<Allowed>,
     pub max_associations: usize,
     pub idle_timeout: Duration,
+    /// Where each anonymized instance goes on to.
+    pub forward: Option<AeAddress>,
 }
 
 /// A receiver and the worker anonymizing its spool, running.
@@ -175,8 +190,12 @@ impl Receiving {
         let worker = {
             let spool = Arc::clone(&spool);
             let receiving_done = Arc::clone(&receiving_done);
+            let forward = settings
+                .forward
+                .clone()
+                .map(|target| Forward::new(target, settings.aet.clone()));
             std::thread::spawn(move || {
-                let quarantined = process(&mut prepared, &spool, &woken, &receiving_done);
+                let quarantined = process(&mut prepared, &spool, &woken, &receiving_done, forward);
                 (quarantined, prepared)
             })
         };
@@ -221,11 +240,15 @@ fn process(
     spool: &Spool,
     woken: &mpsc::Receiver<()>,
     receiving_done: &AtomicBool,
+    mut forward: Option<Forward>,
 ) -> bool {
     let mut quarantined = false;
     let mut failing: Option<String> = None;
     loop {
         let done = receiving_done.load(Ordering::SeqCst);
+        if let Some(f) = &mut forward {
+            f.deliver_if_due(prepared, done);
+        }
         let pending = match spool.pending() {
             Ok(p) => p,
             Err(e) => {
@@ -238,6 +261,9 @@ fn process(
                 Ok(q) => {
                     quarantined |= q;
                     failing = None;
+                    if let Some(f) = &mut forward {
+                        f.due = true;
+                    }
                 }
                 Err(e) => {
                     // Kept in the spool, tried again at the next wake-up.
@@ -253,11 +279,77 @@ fn process(
             continue;
         }
         if done {
+            if let Some(f) = &mut forward {
+                f.deliver_if_due(prepared, true);
+            }
             return quarantined;
         }
         let _ = woken.recv_timeout(Duration::from_millis(500));
         // Let a burst of instances gather into one batch.
         while woken.try_recv().is_ok() {}
+    }
+}
+
+/// `--forward`: what is anonymized goes on to a destination, as `send`
+/// sends it (recorded in the store per destination). After a batch, and
+/// while some could not be delivered, every [`Forward::RETRY`] (and once
+/// more at the end).
+struct Forward {
+    target: AeAddress,
+    aet: String,
+    /// A batch finished, or a delivery left files behind.
+    due: bool,
+    last: Option<Instant>,
+    behind: bool,
+}
+
+impl Forward {
+    const RETRY: Duration = Duration::from_secs(10);
+
+    fn new(target: AeAddress, aet: String) -> Forward {
+        Forward {
+            target,
+            aet,
+            due: true,
+            last: None,
+            behind: false,
+        }
+    }
+
+    fn deliver_if_due(&mut self, prepared: &mut Prepared, last_chance: bool) {
+        let retry = self.behind && self.last.is_none_or(|t| t.elapsed() >= Self::RETRY);
+        if !(self.due || retry || (last_chance && self.behind)) {
+            return;
+        }
+        self.due = false;
+        self.last = Some(Instant::now());
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(10),
+            dimse: Duration::from_secs(30),
+        };
+        let output = prepared.options.output.clone();
+        let d = deliver(
+            &mut prepared.store,
+            &output,
+            &self.target,
+            &self.aet,
+            false,
+            timeouts,
+        );
+        self.behind = d.failed + d.unreached > 0 || d.error.is_some();
+        if d.sent > 0 || self.behind {
+            eprintln!(
+                "serve: forwarded {} to {}{}",
+                d.sent,
+                self.target,
+                match &d.error {
+                    Some(e) => format!("; kept for a retry: {e}"),
+                    None if self.behind =>
+                        format!("; {} failed, kept for a retry", d.failed + d.unreached),
+                    None => String::new(),
+                }
+            );
+        }
     }
 }
 
