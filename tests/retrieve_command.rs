@@ -88,32 +88,22 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     assert!(rows[3].starts_with("ACC-404,not found,"), "{table}");
 
     let output = dir.path().join("out");
-    let retrieve = |extra: &[&str]| {
+    // `retrieve` into `output`, receiving on `receiver_port`, asking for `what`.
+    let retrieve_with = |what: &[&std::ffi::OsStr]| {
         Command::new(BIN)
-            .args([
-                "retrieve",
-                "--pacs",
-                &pacs.address(),
-                "--aet",
-                "ANONSCP",
-                "--bind",
-                "127.0.0.1",
-            ])
-            .args([
-                "--port",
-                &receiver_port.to_string(),
-                "--script",
-                "low",
-                "--site-id",
-                "4",
-            ])
-            .arg("--accessions")
-            .arg(&csv)
+            .args(["retrieve", "--pacs", &pacs.address(), "--aet", "ANONSCP"])
+            .args(["--bind", "127.0.0.1", "--port", &receiver_port.to_string()])
+            .args(["--script", "low", "--site-id", "4"])
             .arg("--output")
             .arg(&output)
-            .args(extra)
+            .args(what)
             .output()
             .unwrap()
+    };
+    let retrieve = |extra: &[&str]| {
+        let mut what: Vec<&std::ffi::OsStr> = vec!["--accessions".as_ref(), csv.as_os_str()];
+        what.extend(extra.iter().map(std::ffi::OsStr::new));
+        retrieve_with(&what)
     };
     let first = retrieve(&[]);
     let (table, log) = (
@@ -162,29 +152,9 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     assert_eq!(unknown.status.code(), Some(1), "{table}{log}");
     // (Both studies are complete from before, so nothing is moved: ask by UID
     // for the third study instead.)
-    let third = Command::new(BIN)
-        .args([
-            "retrieve",
-            "--pacs",
-            &pacs.address(),
-            "--aet",
-            "ANONSCP",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args([
-            "--port",
-            &receiver_port.to_string(),
-            "--script",
-            "low",
-            "--site-id",
-            "4",
-        ])
-        .args(["--study-uid", "2.25.7503.1", "--move-dest", "NOBODY"])
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .unwrap();
+    let third = retrieve_with(
+        &["--study-uid", "2.25.7503.1", "--move-dest", "NOBODY"].map(std::ffi::OsStr::new),
+    );
     let (table, log) = (
         String::from_utf8_lossy(&third.stdout),
         String::from_utf8_lossy(&third.stderr),

@@ -118,6 +118,16 @@ fn storescu(port: u16, calling: &str, files: &[PathBuf]) -> std::process::Output
         .unwrap()
 }
 
+/// `storescu`, which must succeed (every instance acknowledged).
+fn send_all(port: u16, calling: &str, files: &[PathBuf]) {
+    let out = storescu(port, calling, files);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every output file (not the store, spool or quarantine), relative path → bytes.
 fn outputs(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
@@ -220,12 +230,7 @@ fn received_instances_come_out_as_anonymize_writes_them() {
         String::from_utf8_lossy(&intruder.stderr)
     );
 
-    let sent = storescu(server.port, "TESTER", &files);
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    send_all(server.port, "TESTER", &files);
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     assert!(
@@ -331,15 +336,10 @@ fn concurrent_senders_each_instance_stored_once() {
     let senders: Vec<_> = sets
         .into_iter()
         .enumerate()
-        .map(|(s, files)| std::thread::spawn(move || storescu(port, &format!("SENDER{s}"), &files)))
+        .map(|(s, files)| std::thread::spawn(move || send_all(port, &format!("SENDER{s}"), &files)))
         .collect();
     for sender in senders {
-        let out = sender.join().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sender.join().unwrap();
     }
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
@@ -483,12 +483,7 @@ fn a_receiver_killed_mid_transfer_then_restarted_loses_and_doubles_nothing() {
     let first = sender.join().unwrap();
     // The sender retries everything, into a restarted receiver.
     let mut server = Server::start(&output, &[]);
-    let retry = storescu(server.port, "TESTER", &files);
-    assert!(
-        retry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&retry.stderr)
-    );
+    send_all(server.port, "TESTER", &files);
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{log}");
@@ -524,12 +519,7 @@ fn forwarded_instances_reach_a_destination_that_comes_up_late() {
         common::synthetic::mr_file(&path, 2000 + n, "Forward^Me", "045Y");
         files.push(path);
     }
-    let sent = storescu(server.port, "TESTER", &files);
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    send_all(server.port, "TESTER", &files);
     // The destination is down: the worker keeps what it could not forward.
     let started = Instant::now();
     while !server.log.lock().unwrap().contains("kept for a retry") {

@@ -1,7 +1,7 @@
 //! `dicom-anonymizer echo AET@HOST:PORT`: C-ECHO.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
@@ -32,16 +32,8 @@ pub fn run(args: &EchoArgs) -> ExitCode {
     if let Err(e) = valid_ae_title(&args.aet) {
         return usage(e);
     }
-    let timeout = Duration::from_secs(args.timeout.max(1));
     let started = Instant::now();
-    match echo(
-        &target,
-        &args.aet,
-        Timeouts {
-            connect: timeout,
-            dimse: timeout,
-        },
-    ) {
+    match echo(&target, &args.aet, Timeouts::seconds(args.timeout)) {
         Ok(()) => {
             eprintln!(
                 "C-ECHO {target}: success ({} ms)",

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -71,11 +70,7 @@ impl QueryArgs {
     }
 
     pub fn timeouts(&self) -> Timeouts {
-        let t = Duration::from_secs(self.timeout.max(1));
-        Timeouts {
-            connect: t,
-            dimse: t,
-        }
+        Timeouts::seconds(self.timeout)
     }
 
     fn filter(&self) -> StudyQuery {

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -69,11 +68,7 @@ pub fn run(args: &SendArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let timeouts = Timeouts {
-        connect: timeout,
-        dimse: timeout,
-    };
+    let timeouts = Timeouts::seconds(args.timeout);
     let delivery = deliver(
         &mut store,
         &args.input,

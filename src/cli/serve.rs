@@ -323,10 +323,7 @@ impl Forward {
         }
         self.due = false;
         self.last = Some(Instant::now());
-        let timeouts = Timeouts {
-            connect: Duration::from_secs(10),
-            dimse: Duration::from_secs(30),
-        };
+        let timeouts = Timeouts::default();
         let output = prepared.options.output.clone();
         let d = deliver(
             &mut prepared.store,

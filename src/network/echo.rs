@@ -17,6 +17,17 @@ pub struct Timeouts {
     pub dimse: Duration,
 }
 
+impl Timeouts {
+    /// The same limit, in seconds (at least one), for both.
+    pub fn seconds(secs: u64) -> Timeouts {
+        let d = Duration::from_secs(secs.max(1));
+        Timeouts {
+            connect: d,
+            dimse: d,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {

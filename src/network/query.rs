@@ -156,13 +156,11 @@ fn exchange(
                     }
                     let response = dimse::read(&command)?;
                     command.clear();
-                    let status = response.status.unwrap_or(0xFFFF);
-                    let is_pending = status == 0xFF00 || status == 0xFF01;
                     if response.has_data_set {
                         pending = Some(response);
                     } else {
                         each(&response, None)?;
-                        if !is_pending {
+                        if !is_pending(&response) {
                             return Ok(response);
                         }
                     }
@@ -179,14 +177,18 @@ fn exchange(
                         .map_err(|e| format!("{target} sent an unreadable identifier: {e}"))?;
                     data.clear();
                     each(&response, Some(identifier))?;
-                    let status = response.status.unwrap_or(0xFFFF);
-                    if status != 0xFF00 && status != 0xFF01 {
+                    if !is_pending(&response) {
                         return Ok(response);
                     }
                 }
             }
         }
     }
+}
+
+/// A pending response (more follow); anything else ends the exchange.
+fn is_pending(response: &Command) -> bool {
+    matches!(response.status, Some(0xFF00 | 0xFF01))
 }
 
 fn field(obj: &InMemDicomObject, tag: Tag) -> String {
