@@ -143,6 +143,41 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     assert_eq!(log.matches("already complete").count(), 2, "{log}");
     assert_eq!(outputs(&output), 5);
 
+    // The PACS gets a second series of ACC-1: only that series moves.
+    let base = dir.path().join("s1-0.dcm");
+    let mut added = Vec::new();
+    for k in 0..2 {
+        let path = dir.path().join(format!("late-{k}.dcm"));
+        variant(&base, &path, &format!("2.25.91.{k}"), "ACC-1");
+        let mut obj = dicom_object::open_file(&path).unwrap();
+        obj.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::SERIES_INSTANCE_UID,
+            dicom_core::VR::UI,
+            dicom_core::PrimitiveValue::from("2.25.9100"),
+        ));
+        obj.write_to_file(&path).unwrap();
+        added.push(path);
+    }
+    pacs.store(&added);
+    let fourth = retrieve(&[]);
+    let (table, log) = (
+        String::from_utf8_lossy(&fourth.stdout),
+        String::from_utf8_lossy(&fourth.stderr),
+    );
+    assert!(
+        log.contains("series 2.25.9100: moved 2 instances"),
+        "only the new series is moved: {log}"
+    );
+    assert_eq!(log.matches("moved ").count(), 1, "{log}");
+    assert_eq!(log.matches("already complete").count(), 1, "{log}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ACC-1\t") && l.contains("\t5\t5\tcomplete")),
+        "{table}"
+    );
+    assert_eq!(outputs(&output), 7, "{log}");
+
     // A destination the PACS does not know: its status, and exit 1.
     let unknown = retrieve(&["--move-dest", "NOBODY"]);
     let (table, log) = (
@@ -161,5 +196,5 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     );
     assert_eq!(third.status.code(), Some(1), "{table}{log}");
     assert!(table.contains("failed: C-MOVE status 0x"), "{table}{log}");
-    assert_eq!(outputs(&output), 5);
+    assert_eq!(outputs(&output), 7);
 }

@@ -238,7 +238,11 @@ fn received_instances_come_out_as_anonymize_writes_them() {
             && log.contains(&format!("{} stored, 0 failed", files.len())),
         "{log}"
     );
-    assert!(log.contains("INTRUDER") || log.contains("refused"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("association from INTRUDER@127.0.0.1:") && l.contains("refused")),
+        "the refused association is logged with its calling AE title: {log}"
+    );
     let spool = served.join(".anonymizer/spool");
     assert_eq!(
         std::fs::read_dir(&spool).unwrap().count(),

@@ -27,8 +27,9 @@ pub struct QueryArgs {
     /// Our AE title (the calling AE title).
     #[arg(long, value_name = "AET", default_value = "DICOMANON")]
     pub aet: String,
-    /// A text file of accession numbers, one per line, or a CSV file whose
-    /// column named like "accession" (else its first column) holds them.
+    /// A text file of accession numbers, one per line, or a CSV file or
+    /// spreadsheet (.xlsx, .xls, .ods) whose column headed like
+    /// "accession" (else its first column) holds them.
     #[arg(long, value_name = "FILE")]
     pub accessions: Option<PathBuf>,
     #[arg(long, value_name = "ID")]
@@ -116,45 +117,49 @@ impl QueryArgs {
     }
 }
 
-/// Accession numbers from a text or CSV file, in order, without repeats.
+/// Accession numbers from a text file (one per line), a CSV file or a
+/// spreadsheet (`.xlsx`, `.xlsm`, `.xls`, `.ods`: its first sheet), in
+/// order, without repeats. In a CSV file or a sheet, the column whose
+/// header names "accession" holds them (the header row is skipped), else
+/// the first column.
 pub fn read_accessions(path: &Path) -> Result<Vec<String>, String> {
     let name = path.display();
-    if path
+    let ext = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xls"))
-    {
-        return Err(format!(
-            "{name}: spreadsheets are not read; save it as CSV (one accession number per row)"
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let split = |line: &str| -> Vec<String> {
-        line.split([',', ';', '\t'])
-            .map(|c| c.trim().trim_matches('"').trim().to_string())
-            .collect()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => sheet_rows(path)?,
+        _ => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+            let lines = text.lines().filter(|l| !l.trim().is_empty());
+            if ext == "csv" {
+                lines
+                    .map(|line| {
+                        line.split([',', ';', '\t'])
+                            .map(|c| c.trim().trim_matches('"').trim().to_string())
+                            .collect()
+                    })
+                    .collect()
+            } else {
+                lines.map(|l| vec![l.trim().to_string()]).collect()
+            }
+        }
     };
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+    let mut rows = rows.into_iter().peekable();
     let mut column = 0;
-    if csv && let Some(header) = lines.peek() {
-        let cells = split(header);
-        if let Some(i) = cells
+    if let Some(header) = rows.peek()
+        && let Some(i) = header
             .iter()
             .position(|c| c.to_ascii_lowercase().contains("accession"))
-        {
-            column = i;
-            lines.next();
-        }
+    {
+        column = i;
+        rows.next();
     }
     let mut out: Vec<String> = Vec::new();
-    for line in lines {
-        let value = if csv {
-            split(line).get(column).cloned().unwrap_or_default()
-        } else {
-            line.trim().to_string()
-        };
+    for row in rows {
+        let value = row.get(column).cloned().unwrap_or_default();
         if !value.is_empty() && !out.contains(&value) {
             out.push(value);
         }
@@ -163,6 +168,30 @@ pub fn read_accessions(path: &Path) -> Result<Vec<String>, String> {
         return Err(format!("{name} holds no accession number"));
     }
     Ok(out)
+}
+
+/// The cells of a spreadsheet's first sheet, as text; a whole number
+/// stored as a number reads without a decimal point (`12345`, not
+/// `12345.0`).
+fn sheet_rows(path: &Path) -> Result<Vec<Vec<String>>, String> {
+    use calamine::{Data, Reader, open_workbook_auto};
+    let name = path.display();
+    let mut workbook =
+        open_workbook_auto(path).map_err(|e| format!("cannot read the spreadsheet {name}: {e}"))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| format!("{name} has no sheet"))?
+        .map_err(|e| format!("cannot read the first sheet of {name}: {e}"))?;
+    let cell = |d: &Data| match d {
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Empty => String::new(),
+        other => other.to_string().trim().to_string(),
+    };
+    Ok(range
+        .rows()
+        .map(|r| r.iter().map(cell).collect::<Vec<_>>())
+        .filter(|r| r.iter().any(|c| !c.is_empty()))
+        .collect())
 }
 
 fn csv_cell(s: &str) -> String {
@@ -308,7 +337,24 @@ mod tests {
         let bare = dir.path().join("b.csv");
         std::fs::write(&bare, "Z1,extra\nZ2\n").unwrap();
         assert_eq!(read_accessions(&bare).unwrap(), ["Z1", "Z2"]);
-        assert!(read_accessions(&dir.path().join("c.xlsx")).is_err());
+        assert!(read_accessions(&dir.path().join("missing.xlsx")).is_err());
+        // A spreadsheet: numbers stored as numbers, a header naming the
+        // column, blank rows.
+        let xlsx = dir.path().join("list.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "MRN").unwrap();
+        sheet.write_string(0, 1, "Accession Number").unwrap();
+        sheet.write_number(1, 0, 7.0).unwrap();
+        sheet.write_number(1, 1, 12345.0).unwrap();
+        sheet.write_string(3, 1, " ACC-2 ").unwrap();
+        sheet.write_number(4, 1, 12345.0).unwrap();
+        book.save(&xlsx).unwrap();
+        assert_eq!(read_accessions(&xlsx).unwrap(), ["12345", "ACC-2"]);
+        let not_a_sheet = dir.path().join("bad.xlsx");
+        std::fs::write(&not_a_sheet, "A1\n").unwrap();
+        let e = read_accessions(&not_a_sheet).unwrap_err();
+        assert!(e.contains("bad.xlsx"), "{e}");
         let empty = dir.path().join("e.txt");
         std::fs::write(&empty, "\n").unwrap();
         assert!(read_accessions(&empty).is_err());

@@ -2,18 +2,21 @@
 //! PACS, C-MOVE each to our own receiver (the one `serve` runs), which
 //! anonymizes them as they arrive; then check every study arrived whole.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::anonymize::{RunArgs, default_store};
 use super::find::QueryArgs;
 use super::serve::{ReceiverSettings, Receiving};
 use super::usage;
 use crate::network::address::valid_ae_title;
-use crate::network::query::{Study, StudyQuery, find_studies, move_study};
+use crate::network::query::{Series, Study, StudyQuery, find_series, find_studies, move_study};
 use crate::network::receiver::Allowed;
 use crate::store::Store;
 
@@ -42,9 +45,60 @@ pub struct RetrieveArgs {
 struct Wanted {
     accession: String,
     study: Study,
-    /// Instances the store held before this run.
-    had: usize,
-    outcome: Option<Result<String, String>>,
+    /// Its series, as the PACS counts them (series-level C-FIND).
+    series: Vec<Series>,
+    /// What was fetched, and the PACS's sub-operation counts for it.
+    fetched: Fetched,
+    /// Why it could not be (fully) fetched.
+    errors: Vec<String>,
+    /// Nothing was missing at the start.
+    already: bool,
+}
+
+/// The sub-operations the PACS reported, summed over a study's C-MOVEs.
+#[derive(Debug, Default)]
+struct Fetched {
+    /// The series moved one by one; empty with `whole`.
+    series: Vec<String>,
+    /// The whole study was moved.
+    whole: bool,
+    completed: usize,
+    failed: usize,
+    warning: usize,
+}
+
+impl Wanted {
+    /// The PACS's instance count: the sum over its series when every series
+    /// has one, else the study-level count.
+    fn expected(&self) -> Option<usize> {
+        let by_series: Option<usize> = (!self.series.is_empty())
+            .then(|| {
+                self.series
+                    .iter()
+                    .map(|s| s.instances.map(|n| n as usize))
+                    .sum()
+            })
+            .flatten();
+        by_series.or(self.study.instances.map(|n| n as usize))
+    }
+
+    /// What the store holds of the scope fetched (the whole study, or the
+    /// series moved).
+    fn held_in_fetched(
+        &self,
+        by_study: &HashMap<String, usize>,
+        by_series: &HashMap<String, usize>,
+    ) -> usize {
+        if self.fetched.whole {
+            by_study.get(&self.study.study_uid).copied().unwrap_or(0)
+        } else {
+            self.fetched
+                .series
+                .iter()
+                .map(|s| by_series.get(s).copied().unwrap_or(0))
+                .sum()
+        }
+    }
 }
 
 /// Exit status: 0 when every requested study arrived complete (and every
@@ -71,8 +125,10 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
     let want = |accession: String, study: Study| Wanted {
         accession,
         study,
-        had: 0,
-        outcome: None,
+        series: Vec::new(),
+        fetched: Fetched::default(),
+        errors: Vec::new(),
+        already: false,
     };
     if !args.study_uids.is_empty() {
         for uid in &args.study_uids {
@@ -106,6 +162,32 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
                 .map(|s| want(s.accession.clone(), s)),
         );
     }
+    // Each study's series and their counts: what "complete" means, and
+    // which series are still missing.
+    for w in &mut wanted {
+        match find_series(&target, &args.query.aet, &w.study.study_uid, timeouts) {
+            Ok(series) => {
+                w.series = series;
+                let sum: Option<u32> = w.series.iter().map(|s| s.instances).sum();
+                if let (Some(sum), Some(study)) = (sum, w.study.instances)
+                    && sum != study
+                    && !w.series.is_empty()
+                {
+                    eprintln!(
+                        "retrieve: study {}: the PACS counts {study} instances at study level but {sum} over its {} series; expecting {sum}",
+                        w.study.study_uid,
+                        w.series.len()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "retrieve: study {}: no series-level counts ({e}); using the study's",
+                    w.study.study_uid
+                );
+            }
+        }
+    }
 
     // What earlier runs already brought (the store is opened again by the
     // receiver below).
@@ -114,13 +196,12 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         .store
         .clone()
         .unwrap_or_else(|| default_store(&args.run.output));
+    let (mut had_study, mut had_series) = (HashMap::new(), HashMap::new());
     if store_path.is_file() {
-        match Store::open(&store_path).and_then(|s| s.instances_by_study()) {
-            Ok(counts) => {
-                for w in &mut wanted {
-                    w.had = counts.get(&w.study.study_uid).copied().unwrap_or(0);
-                }
-            }
+        match Store::open(&store_path)
+            .and_then(|s| Ok((s.instances_by_study()?, s.instances_by_series()?)))
+        {
+            Ok((a, b)) => (had_study, had_series) = (a, b),
             Err(e) => return usage(e),
         }
     }
@@ -143,8 +224,81 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
+
+    // What is missing, per study: whole series (the store holds fewer
+    // instances than the PACS counts), or the whole study when the PACS
+    // gave no usable series counts.
+    let plans: Vec<Option<Vec<String>>> = wanted
+        .iter()
+        .map(|w| {
+            let held = had_study.get(&w.study.study_uid).copied().unwrap_or(0);
+            let counted = !w.series.is_empty() && w.series.iter().all(|s| s.instances.is_some());
+            if counted {
+                let missing: Vec<String> = w
+                    .series
+                    .iter()
+                    .filter(|s| {
+                        had_series.get(&s.series_uid).copied().unwrap_or(0)
+                            < s.instances.unwrap_or(0) as usize
+                    })
+                    .map(|s| s.series_uid.clone())
+                    .collect();
+                if missing.is_empty() {
+                    None
+                } else if missing.len() == w.series.len() {
+                    Some(Vec::new())
+                } else {
+                    Some(missing)
+                }
+            } else if w
+                .study
+                .instances
+                .is_some_and(|n| n > 0 && held >= n as usize)
+            {
+                None
+            } else {
+                Some(Vec::new())
+            }
+        })
+        .collect();
+    let to_fetch: usize = wanted
+        .iter()
+        .zip(&plans)
+        .filter(|(_, p)| p.is_some())
+        .map(|(w, p)| match p.as_deref() {
+            Some([]) => w.expected().unwrap_or(0),
+            Some(series) => w
+                .series
+                .iter()
+                .filter(|s| series.contains(&s.series_uid))
+                .map(|s| s.instances.unwrap_or(0) as usize)
+                .sum(),
+            None => 0,
+        })
+        .sum();
+    let bar = progress_bar(to_fetch as u64);
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
+    let ticking = {
+        let bar = bar.clone();
+        let received = receiving.received();
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&done);
+        let handle = std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                bar.set_position(received.load(Ordering::SeqCst) as u64);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        (done, handle)
+    };
     let total = wanted.len();
-    for (i, w) in wanted.iter_mut().enumerate() {
+    for (i, (w, plan)) in wanted.iter_mut().zip(plans).enumerate() {
         let label = format!(
             "study {}/{total} {}{}",
             i + 1,
@@ -155,49 +309,65 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
             },
             w.study.study_uid
         );
-        if w.study
-            .instances
-            .is_some_and(|n| n > 0 && w.had >= n as usize)
-        {
-            eprintln!("{label}: already complete ({} instances)", w.had);
-            w.outcome = Some(Ok("already complete".into()));
+        bar.set_message(format!("study {}/{total}", i + 1));
+        let Some(series) = plan else {
+            let held = had_study.get(&w.study.study_uid).copied().unwrap_or(0);
+            say(format!("{label}: already complete ({held} instances)"));
+            w.already = true;
             continue;
-        }
-        let outcome = move_study(
-            &target,
-            &args.query.aet,
-            &destination,
-            &w.study.study_uid,
-            timeouts,
-        );
-        w.outcome = Some(match outcome {
-            Ok(m) if m.status == 0 || m.status == 0xB000 => {
-                eprintln!(
-                    "{label}: moved {} instances, {} failed, {} with warnings",
-                    m.completed, m.failed, m.warning
-                );
-                Ok(format!("moved {}", m.completed))
-            }
-            Ok(m) => {
-                let why = format!(
-                    "C-MOVE status {:#06X}{} ({} moved, {} failed)",
-                    m.status,
-                    if m.comment.is_empty() {
-                        String::new()
+        };
+        let scopes: Vec<Option<&str>> = if series.is_empty() {
+            w.fetched.whole = true;
+            vec![None]
+        } else {
+            w.fetched.series = series.clone();
+            series.iter().map(|s| Some(s.as_str())).collect()
+        };
+        for scope in scopes {
+            let outcome = move_study(
+                &target,
+                &args.query.aet,
+                &destination,
+                &w.study.study_uid,
+                scope,
+                timeouts,
+            );
+            let what = match scope {
+                Some(series) => format!("{label} series {series}"),
+                None => label.clone(),
+            };
+            match outcome {
+                Ok(m) => {
+                    w.fetched.completed += m.completed as usize;
+                    w.fetched.failed += m.failed as usize;
+                    w.fetched.warning += m.warning as usize;
+                    if m.status == 0 || m.status == 0xB000 {
+                        say(format!(
+                            "{what}: moved {} instances, {} failed, {} with warnings",
+                            m.completed, m.failed, m.warning
+                        ));
                     } else {
-                        format!(": {}", m.comment)
-                    },
-                    m.completed,
-                    m.failed
-                );
-                eprintln!("{label}: {why}");
-                Err(why)
+                        let why = format!(
+                            "C-MOVE status {:#06X}{} ({} moved, {} failed)",
+                            m.status,
+                            if m.comment.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", m.comment)
+                            },
+                            m.completed,
+                            m.failed
+                        );
+                        say(format!("{what}: {why}"));
+                        w.errors.push(why);
+                    }
+                }
+                Err(e) => {
+                    say(format!("{what}: {e}"));
+                    w.errors.push(e);
+                }
             }
-            Err(e) => {
-                eprintln!("{label}: {e}");
-                Err(e)
-            }
-        });
+        }
     }
     // Every move has ended: the PACS sent all it will. Stop, drain the spool.
     shutdown.store(true, Ordering::SeqCst);
@@ -205,7 +375,14 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
-    let counts = match prepared.store.instances_by_study() {
+    ticking.0.store(true, Ordering::SeqCst);
+    let _ = ticking.1.join();
+    bar.finish_and_clear();
+    let (by_study, by_series) = match prepared
+        .store
+        .instances_by_study()
+        .and_then(|a| Ok((a, prepared.store.instances_by_series()?)))
+    {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
@@ -216,18 +393,36 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         println!("{accession}\t\t\t\t{why}");
     }
     for w in &wanted {
-        let have = counts.get(&w.study.study_uid).copied().unwrap_or(0);
-        let expected = w.study.instances;
-        let whole = match (&w.outcome, expected) {
-            (Some(Ok(_)), Some(n)) => have >= n as usize,
-            (Some(Ok(_)), None) => have > 0,
-            _ => false,
-        };
-        complete &= whole;
-        let result = match &w.outcome {
-            Some(Err(e)) => format!("failed: {e}"),
-            _ if whole => "complete".to_string(),
-            _ => "incomplete".to_string(),
+        let have = by_study.get(&w.study.study_uid).copied().unwrap_or(0);
+        let expected = w.expected();
+        let mut problems: Vec<String> = w.errors.iter().map(|e| format!("failed: {e}")).collect();
+        if w.fetched.failed > 0 {
+            problems.push(format!(
+                "the PACS failed to send {} instances",
+                w.fetched.failed
+            ));
+        }
+        // Everything the PACS says it sent must be in the store (an
+        // instance quarantined on arrival is not).
+        let sent = w.fetched.completed + w.fetched.warning;
+        let held = w.held_in_fetched(&by_study, &by_series);
+        if !w.already && sent > held {
+            problems.push(format!(
+                "the PACS reported {sent} instances sent, the store holds {held} of them"
+            ));
+        }
+        match expected {
+            Some(n) if have < n => problems.push(format!("{have} of {n} instances")),
+            None if have == 0 => problems.push("nothing arrived".into()),
+            _ => {}
+        }
+        complete &= problems.is_empty();
+        let result = if problems.is_empty() {
+            "complete".to_string()
+        } else if w.errors.is_empty() {
+            format!("incomplete: {}", problems.join("; "))
+        } else {
+            problems.join("; ")
         };
         println!(
             "{}\t{}\t{}\t{have}\t{result}",
@@ -243,4 +438,16 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Instances received against those expected, on a terminal.
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} instances ({eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }

@@ -9,7 +9,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -125,6 +125,8 @@ pub(super) struct ReceiverSettings {
 
 /// A receiver and the worker anonymizing its spool, running.
 pub(super) struct Receiving {
+    /// Instances committed to the spool so far.
+    received: Arc<AtomicUsize>,
     receiver: std::thread::JoinHandle<std::io::Result<()>>,
     worker: std::thread::JoinHandle<(bool, Prepared)>,
 }
@@ -199,9 +201,12 @@ impl Receiving {
                 (quarantined, prepared)
             })
         };
+        let received = Arc::new(AtomicUsize::new(0));
         let stored: Arc<dyn Fn() + Send + Sync> = {
             let wake = std::sync::Mutex::new(wake);
+            let received = Arc::clone(&received);
             Arc::new(move || {
+                received.fetch_add(1, Ordering::SeqCst);
                 let _ = wake.lock().map(|w| w.send(()));
             })
         };
@@ -212,7 +217,16 @@ impl Receiving {
             receiving_done.store(true, Ordering::SeqCst);
             served
         });
-        Ok(Receiving { receiver, worker })
+        Ok(Receiving {
+            received,
+            receiver,
+            worker,
+        })
+    }
+
+    /// The count of instances committed to the spool, as it grows.
+    pub(super) fn received(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.received)
     }
 
     /// Wait until the receiver has stopped (once `shutdown` is set and its

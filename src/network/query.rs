@@ -45,6 +45,16 @@ pub struct Study {
     pub instances: Option<u32>,
 }
 
+/// One series of a study, as the peer describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Series {
+    pub series_uid: String,
+    pub modality: String,
+    pub description: String,
+    /// NumberOfSeriesRelatedInstances, when the peer returns it.
+    pub instances: Option<u32>,
+}
+
 /// How a C-MOVE ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MoveOutcome {
@@ -252,10 +262,66 @@ pub fn find_studies(
         },
     )?;
     let _ = association.release();
+    final_status(target, "C-FIND", &last)?;
+    Ok(studies)
+}
+
+/// C-FIND at series level: the series of one study, with their instance
+/// counts.
+pub fn find_series(
+    target: &AeAddress,
+    calling_ae: &str,
+    study_uid: &str,
+    timeouts: Timeouts,
+) -> Result<Vec<Series>, String> {
+    let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
+    let (mut association, context, ts) = associate(target, calling_ae, class, timeouts)?;
+    let identifier = InMemDicomObject::from_element_iter([
+        text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"),
+        text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
+        text(tags::SERIES_INSTANCE_UID, VR::UI, ""),
+        text(tags::MODALITY, VR::CS, ""),
+        text(tags::SERIES_DESCRIPTION, VR::LO, ""),
+        text(tags::NUMBER_OF_SERIES_RELATED_INSTANCES, VR::IS, ""),
+    ]);
+    let mut series = Vec::new();
+    let last = exchange(
+        &mut association,
+        context,
+        &ts,
+        dimse::find_request(class, 1),
+        encode(&identifier, &ts)?,
+        target,
+        |response, identifier| {
+            if response.field != C_FIND_RSP {
+                return Err(format!(
+                    "{target} answered C-FIND with command {:#06X}",
+                    response.field
+                ));
+            }
+            if let Some(obj) = identifier {
+                series.push(Series {
+                    series_uid: field(&obj, tags::SERIES_INSTANCE_UID),
+                    modality: field(&obj, tags::MODALITY),
+                    description: field(&obj, tags::SERIES_DESCRIPTION),
+                    instances: field(&obj, tags::NUMBER_OF_SERIES_RELATED_INSTANCES)
+                        .parse()
+                        .ok(),
+                });
+            }
+            Ok(())
+        },
+    )?;
+    let _ = association.release();
+    final_status(target, "C-FIND", &last)?;
+    Ok(series)
+}
+
+fn final_status(target: &AeAddress, what: &str, last: &Command) -> Result<(), String> {
     match last.status {
-        Some(0) => Ok(studies),
+        Some(0) => Ok(()),
         status => Err(format!(
-            "{target} ended C-FIND with status {:#06X}{}",
+            "{target} ended {what} with status {:#06X}{}",
             status.unwrap_or(0xFFFF),
             if last.error_comment.is_empty() {
                 String::new()
@@ -266,20 +332,26 @@ pub fn find_studies(
     }
 }
 
-/// C-MOVE one study to `destination` (an AE title the peer knows).
+/// C-MOVE one study, or one series of it, to `destination` (an AE title
+/// the peer knows).
 pub fn move_study(
     target: &AeAddress,
     calling_ae: &str,
     destination: &str,
     study_uid: &str,
+    series_uid: Option<&str>,
     timeouts: Timeouts,
 ) -> Result<MoveOutcome, String> {
     let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_MOVE;
     let (mut association, context, ts) = associate(target, calling_ae, class, timeouts)?;
-    let identifier = InMemDicomObject::from_element_iter([
+    let mut identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
         text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
     ]);
+    if let Some(series_uid) = series_uid {
+        identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
+        identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
+    }
     let last = exchange(
         &mut association,
         context,

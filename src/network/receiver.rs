@@ -107,6 +107,9 @@ impl std::fmt::Display for AssociationReport {
 struct Access {
     allowed: Vec<Allowed>,
     peer: Option<IpAddr>,
+    /// The calling AE title the peer gave, kept for the log line even when
+    /// the association is refused.
+    calling: Arc<std::sync::Mutex<String>>,
 }
 
 impl AccessControl for Access {
@@ -117,6 +120,9 @@ impl AccessControl for Access {
         _called_ae_title: &str,
         _user_identity: Option<&UserIdentity>,
     ) -> Result<(), AssociationRJServiceUserReason> {
+        if let Ok(mut c) = self.calling.lock() {
+            *c = calling_ae_title.trim().to_string();
+        }
         if self.allowed.is_empty()
             || self.allowed.iter().any(|a| {
                 a.ae_title == calling_ae_title.trim() && a.host.is_none_or(|h| Some(h) == self.peer)
@@ -182,11 +188,13 @@ pub fn serve(
 fn options(
     config: &Config,
     peer: IpAddr,
+    calling: Arc<std::sync::Mutex<String>>,
 ) -> ServerAssociationOptions<'static, Access, dicom_ul::association::server::DefaultNegotiation> {
     let mut options = ServerAssociationOptions::new()
         .ae_access_control(Access {
             allowed: config.allowed.clone(),
             peer: Some(peer),
+            calling,
         })
         .ae_title(config.ae_title.clone())
         .max_pdu_length(config.max_pdu_length)
@@ -233,9 +241,11 @@ fn associate(
         report.end = format!("socket error: {e}");
         return report;
     }
-    let mut association = match options(config, peer.ip()).establish(stream) {
+    let calling = Arc::new(std::sync::Mutex::new(String::new()));
+    let mut association = match options(config, peer.ip(), Arc::clone(&calling)).establish(stream) {
         Ok(a) => a,
         Err(e) => {
+            report.calling_ae = calling.lock().map(|c| c.clone()).unwrap_or_default();
             report.end = format!("refused or failed to associate: {}", error_chain(&e));
             return report;
         }

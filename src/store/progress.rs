@@ -1,4 +1,5 @@
-//! What a retrieve already holds: instances captured per original study.
+//! What a retrieve already holds: instances captured per original study
+//! and series.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,20 @@ impl Store {
                 "SELECT s.study_uid, COUNT(*) FROM instances i
                  JOIN series s ON s.series_uid = i.series_uid GROUP BY s.study_uid",
             )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    /// Instances captured, by original SeriesInstanceUID.
+    pub fn instances_by_series(&self) -> Result<HashMap<String, usize>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT series_uid, COUNT(*) FROM instances GROUP BY series_uid")
             .map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| {
