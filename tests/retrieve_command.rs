@@ -198,3 +198,65 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     assert!(table.contains("failed: C-MOVE status 0x"), "{table}{log}");
     assert_eq!(outputs(&output), 7);
 }
+
+/// Relative path → bytes of every output file (not the store or spool).
+fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (!rel.starts_with(".anonymizer")).then(|| (rel, std::fs::read(e.path()).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn c_get_brings_the_same_studies_over_our_own_association() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver_port = free_port();
+    let pacs = Orthanc::start(&[("ANONSCP", receiver_port)]);
+    pacs.store(&studies(dir.path()));
+    let csv = dir.path().join("wanted.txt");
+    std::fs::write(&csv, "ACC-1\nACC-2\n").unwrap();
+    let run = |output: &Path, how: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["retrieve", "--pacs", &pacs.address(), "--aet", "ANONSCP"])
+            .args(["--script", "low", "--site-id", "4"])
+            .arg("--accessions")
+            .arg(&csv)
+            .arg("--output")
+            .arg(output)
+            .args(how)
+            .output()
+            .unwrap();
+        let (table, log) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{table}{log}");
+        assert_eq!(table.matches("\tcomplete").count(), 2, "{table}{log}");
+        log
+    };
+    let by_get = dir.path().join("get");
+    let log = run(&by_get, &["--get"]);
+    assert_eq!(outputs(&by_get), 5, "{log}");
+    let port = receiver_port.to_string();
+    let by_move = dir.path().join("move");
+    run(&by_move, &["--bind", "127.0.0.1", "--port", &port]);
+    let (get, moved) = (tree(&by_get), tree(&by_move));
+    assert_eq!(
+        get.keys().collect::<Vec<_>>(),
+        moved.keys().collect::<Vec<_>>()
+    );
+    assert!(get == moved, "C-GET and C-MOVE give the same bytes");
+    // A rerun by C-GET finds both complete.
+    let log = run(&by_get, &["--get"]);
+    assert_eq!(log.matches("already complete").count(), 2, "{log}");
+}

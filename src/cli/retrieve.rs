@@ -16,6 +16,7 @@ use super::find::QueryArgs;
 use super::serve::{ReceiverSettings, Receiving};
 use super::usage;
 use crate::network::address::valid_ae_title;
+use crate::network::get::get_study;
 use crate::network::query::{Series, Study, StudyQuery, find_series, find_studies, move_study};
 use crate::network::receiver::Allowed;
 use crate::store::Store;
@@ -29,8 +30,13 @@ pub struct RetrieveArgs {
     study_uids: Vec<String>,
     /// The AE title the PACS sends the studies to (default: --aet). The
     /// PACS must know it at this host and --port.
-    #[arg(long, value_name = "AET")]
+    #[arg(long, value_name = "AET", conflicts_with = "get")]
     move_dest: Option<String>,
+    /// Fetch with C-GET: the PACS sends the instances back over our own
+    /// association (no receiver port, and the PACS need not know us by
+    /// address).
+    #[arg(long)]
+    get: bool,
     /// The port our receiver listens on.
     #[arg(long, value_name = "PORT", default_value_t = 11112)]
     port: u16,
@@ -219,6 +225,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         max_associations: 4,
         idle_timeout: Duration::from_secs(args.query.timeout.max(1) * 2),
         forward: None,
+        listen: !args.get,
     };
     let receiving = match Receiving::start(&settings, &args.run, shutdown) {
         Ok(r) => r,
@@ -324,14 +331,29 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
             series.iter().map(|s| Some(s.as_str())).collect()
         };
         for scope in scopes {
-            let outcome = move_study(
-                &target,
-                &args.query.aet,
-                &destination,
-                &w.study.study_uid,
-                scope,
-                timeouts,
-            );
+            let outcome = if args.get {
+                let (spool, stored) = receiving.intake();
+                get_study(
+                    &target,
+                    &args.query.aet,
+                    &w.study.study_uid,
+                    scope,
+                    &w.study.sop_classes,
+                    timeouts,
+                    &spool,
+                    &*stored,
+                )
+            } else {
+                move_study(
+                    &target,
+                    &args.query.aet,
+                    &destination,
+                    &w.study.study_uid,
+                    scope,
+                    timeouts,
+                )
+            };
+            let verb = if args.get { "C-GET" } else { "C-MOVE" };
             let what = match scope {
                 Some(series) => format!("{label} series {series}"),
                 None => label.clone(),
@@ -348,7 +370,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
                         ));
                     } else {
                         let why = format!(
-                            "C-MOVE status {:#06X}{} ({} moved, {} failed)",
+                            "{verb} status {:#06X}{} ({} moved, {} failed)",
                             m.status,
                             if m.comment.is_empty() {
                                 String::new()

@@ -84,6 +84,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         max_associations: args.max_associations,
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         forward,
+        listen: true,
     };
     // SIGINT and SIGTERM stop accepting; open associations finish.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -121,12 +122,18 @@ pub(super) struct ReceiverSettings {
     pub idle_timeout: Duration,
     /// Where each anonymized instance goes on to.
     pub forward: Option<AeAddress>,
+    /// Listen for associations (false: instances come only through
+    /// [`Receiving::intake`], as C-GET brings them).
+    pub listen: bool,
 }
 
 /// A receiver and the worker anonymizing its spool, running.
 pub(super) struct Receiving {
     /// Instances committed to the spool so far.
     received: Arc<AtomicUsize>,
+    spool: Arc<Spool>,
+    /// Count an instance committed to the spool, and wake the worker.
+    stored: Arc<dyn Fn() + Send + Sync>,
     receiver: std::thread::JoinHandle<std::io::Result<()>>,
     worker: std::thread::JoinHandle<(bool, Prepared)>,
 }
@@ -161,19 +168,19 @@ impl Receiving {
             ));
         }
         prepared.options.progress = false;
-        let listener = match TcpListener::bind((settings.bind.as_str(), settings.port)) {
-            Ok(l) => l,
-            Err(e) => {
-                return Err(usage(format!(
-                    "cannot listen on {}:{}: {e}",
-                    settings.bind, settings.port
-                )));
+        let listener = if settings.listen {
+            match TcpListener::bind((settings.bind.as_str(), settings.port)) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    return Err(usage(format!(
+                        "cannot listen on {}:{}: {e}",
+                        settings.bind, settings.port
+                    )));
+                }
             }
+        } else {
+            None
         };
-        let local = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
         let config = Arc::new(Config {
             ae_title: settings.aet.clone(),
             allowed: settings.allowed.clone(),
@@ -181,12 +188,18 @@ impl Receiving {
             idle_timeout: settings.idle_timeout,
             max_pdu_length: 64 * 1024,
         });
-        eprintln!(
-            "serve: {} listening on {local}; spool {}; output {}",
-            settings.aet,
-            spool_dir.display(),
-            prepared.options.output.display()
-        );
+        if let Some(listener) = &listener {
+            let local = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "serve: {} listening on {local}; spool {}; output {}",
+                settings.aet,
+                spool_dir.display(),
+                prepared.options.output.display()
+            );
+        }
         let (wake, woken) = mpsc::channel::<()>();
         let receiving_done = Arc::new(AtomicBool::new(false));
         let worker = {
@@ -212,16 +225,37 @@ impl Receiving {
         };
         let log: Arc<dyn Fn(&receiver::AssociationReport) + Send + Sync> =
             Arc::new(|r| eprintln!("serve: {r}"));
-        let receiver = std::thread::spawn(move || {
-            let served = receiver::serve(listener, config, spool, stored, log, shutdown);
-            receiving_done.store(true, Ordering::SeqCst);
-            served
-        });
+        let receiver = {
+            let (spool, stored) = (Arc::clone(&spool), Arc::clone(&stored));
+            std::thread::spawn(move || {
+                let served = match listener {
+                    Some(listener) => {
+                        receiver::serve(listener, config, spool, stored, log, shutdown)
+                    }
+                    None => {
+                        while !shutdown.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Ok(())
+                    }
+                };
+                receiving_done.store(true, Ordering::SeqCst);
+                served
+            })
+        };
         Ok(Receiving {
             received,
+            spool,
+            stored,
             receiver,
             worker,
         })
+    }
+
+    /// Where instances fetched by other means (C-GET) go, and what to call
+    /// once each is committed there.
+    pub(super) fn intake(&self) -> (Arc<Spool>, Arc<dyn Fn() + Send + Sync>) {
+        (Arc::clone(&self.spool), Arc::clone(&self.stored))
     }
 
     /// The count of instances committed to the spool, as it grows.

@@ -21,6 +21,8 @@ pub const C_FIND_RQ: u16 = 0x0020;
 pub const C_FIND_RSP: u16 = 0x8020;
 pub const C_MOVE_RQ: u16 = 0x0021;
 pub const C_MOVE_RSP: u16 = 0x8021;
+pub const C_GET_RQ: u16 = 0x0010;
+pub const C_GET_RSP: u16 = 0x8010;
 /// CommandDataSetType: no data set follows.
 pub const NO_DATA_SET: u16 = 0x0101;
 
@@ -165,6 +167,17 @@ pub fn move_request(sop_class: &str, message_id: u16, destination: &str) -> Vec<
         us(tags::COMMAND_FIELD, C_MOVE_RQ),
         us(tags::MESSAGE_ID, message_id),
         DataElement::new(tags::MOVE_DESTINATION, VR::AE, PrimitiveValue::from(ae)),
+        us(tags::PRIORITY, 0),
+        us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
+    ])
+}
+
+/// A C-GET-RQ (priority medium) with an identifier following.
+pub fn get_request(sop_class: &str, message_id: u16) -> Vec<u8> {
+    encode(vec![
+        uid(tags::AFFECTED_SOP_CLASS_UID, sop_class),
+        us(tags::COMMAND_FIELD, C_GET_RQ),
+        us(tags::MESSAGE_ID, message_id),
         us(tags::PRIORITY, 0),
         us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
     ])

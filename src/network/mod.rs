@@ -9,6 +9,8 @@
 pub mod address;
 pub mod dimse;
 pub mod echo;
+pub mod get;
+pub mod incoming;
 pub mod query;
 pub mod receiver;
 pub mod send;

@@ -43,6 +43,8 @@ pub struct Study {
     pub description: String,
     /// NumberOfStudyRelatedInstances, when the peer returns it.
     pub instances: Option<u32>,
+    /// SOPClassesInStudy, when the peer returns it.
+    pub sop_classes: Vec<String>,
 }
 
 /// One series of a study, as the peer describes it.
@@ -65,7 +67,7 @@ pub struct MoveOutcome {
     pub comment: String,
 }
 
-fn associate(
+pub(super) fn associate(
     target: &AeAddress,
     calling_ae: &str,
     sop_class: &str,
@@ -98,7 +100,7 @@ fn associate(
     Ok((association, id, ts))
 }
 
-fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
+pub(super) fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
     if value.is_empty() {
         DataElement::new(tag, vr, PrimitiveValue::Empty)
     } else {
@@ -106,7 +108,7 @@ fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
     }
 }
 
-fn encode(identifier: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, String> {
+pub(super) fn encode(identifier: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, String> {
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
         .ok_or_else(|| format!("transfer syntax {ts_uid} unknown"))?;
@@ -117,18 +119,14 @@ fn encode(identifier: &InMemDicomObject, ts_uid: &str) -> Result<Vec<u8>, String
     Ok(bytes)
 }
 
-/// Send a request (command and identifier), then read every response until
-/// a final one; each response with its identifier (if any) goes to `each`.
-fn exchange(
+/// Send a request: its command and identifier in one P-DATA.
+pub(super) fn send_request(
     association: &mut ClientAssociation<std::net::TcpStream>,
     context: u8,
-    ts_uid: &str,
     command: Vec<u8>,
     identifier: Vec<u8>,
     target: &AeAddress,
-    mut each: impl FnMut(&Command, Option<InMemDicomObject>) -> Result<(), String>,
-) -> Result<Command, String> {
-    let lost = |e: &dyn std::error::Error| format!("{target}: {}", error_chain(e));
+) -> Result<(), String> {
     association
         .send(&Pdu::PData {
             data: vec![
@@ -146,7 +144,22 @@ fn exchange(
                 },
             ],
         })
-        .map_err(|e| lost(&e))?;
+        .map_err(|e| format!("{target}: {}", error_chain(&e)))
+}
+
+/// Send a request (command and identifier), then read every response until
+/// a final one; each response with its identifier (if any) goes to `each`.
+fn exchange(
+    association: &mut ClientAssociation<std::net::TcpStream>,
+    context: u8,
+    ts_uid: &str,
+    command: Vec<u8>,
+    identifier: Vec<u8>,
+    target: &AeAddress,
+    mut each: impl FnMut(&Command, Option<InMemDicomObject>) -> Result<(), String>,
+) -> Result<Command, String> {
+    let lost = |e: &dyn std::error::Error| format!("{target}: {}", error_chain(e));
+    send_request(association, context, command, identifier, target)?;
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
         .ok_or_else(|| format!("transfer syntax {ts_uid} unknown"))?;
@@ -197,7 +210,7 @@ fn exchange(
 }
 
 /// A pending response (more follow); anything else ends the exchange.
-fn is_pending(response: &Command) -> bool {
+pub(super) fn is_pending(response: &Command) -> bool {
     matches!(response.status, Some(0xFF00 | 0xFF01))
 }
 
@@ -228,6 +241,7 @@ pub fn find_studies(
         text(tags::MODALITIES_IN_STUDY, VR::CS, &get(&query.modality)),
         text(tags::STUDY_DESCRIPTION, VR::LO, ""),
         text(tags::NUMBER_OF_STUDY_RELATED_INSTANCES, VR::IS, ""),
+        text(tags::SOP_CLASSES_IN_STUDY, VR::UI, ""),
     ]);
     let mut studies = Vec::new();
     let last = exchange(
@@ -256,6 +270,11 @@ pub fn find_studies(
                     instances: field(&obj, tags::NUMBER_OF_STUDY_RELATED_INSTANCES)
                         .parse()
                         .ok(),
+                    sop_classes: field(&obj, tags::SOP_CLASSES_IN_STUDY)
+                        .split('\\')
+                        .map(|c| c.trim_end_matches(['\0', ' ']).trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect(),
                 });
             }
             Ok(())

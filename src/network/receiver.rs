@@ -12,15 +12,12 @@ use std::time::Duration;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::Association;
 use dicom_ul::association::server::AccessControl;
-use dicom_ul::pdu::{
-    AssociationRJServiceUserReason, PDataValue, PDataValueType, PresentationContextResultReason,
-    UserIdentity,
-};
-use dicom_ul::{Pdu, ServerAssociation, ServerAssociationOptions};
+use dicom_ul::pdu::{AssociationRJServiceUserReason, UserIdentity};
+use dicom_ul::{Pdu, ServerAssociationOptions};
 
 use super::VERIFICATION;
-use super::dimse::{self, C_ECHO_RQ, C_STORE_RQ, Command, status};
-use super::spool::{Incoming, Spool};
+use super::incoming::{Event, Receiving, on_pdv};
+use super::spool::Spool;
 use super::storage_classes::STORAGE_SOP_CLASSES;
 use crate::dicom_file::bounded::error_chain;
 
@@ -214,15 +211,6 @@ fn options(
     options
 }
 
-/// The instance being received on an association.
-enum Receiving {
-    Nothing,
-    /// Streaming into the spool.
-    Into(Box<Incoming>, Command),
-    /// Reading and dropping a data set we will refuse (with this status).
-    Discarding(Command, u16),
-}
-
 fn associate(
     stream: TcpStream,
     peer: SocketAddr,
@@ -274,10 +262,11 @@ fn associate(
                         &mut receiving,
                         spool,
                         &mut report,
+                        false,
                     );
                     match outcome {
-                        Ok(true) => stored(),
-                        Ok(false) => {}
+                        Ok(Event::Stored) => stored(),
+                        Ok(_) => {}
                         Err(e) => {
                             report.end = format!("aborted: {e}");
                             let _ = association.abort();
@@ -299,131 +288,6 @@ fn associate(
                 report.end = format!("aborted: unexpected {}", other.short_description());
                 let _ = association.abort();
                 return report;
-            }
-        }
-    }
-}
-
-fn respond(
-    association: &mut ServerAssociation<TcpStream>,
-    context: u8,
-    request: &Command,
-    status: u16,
-) -> Result<(), String> {
-    association
-        .send(&dimse::command_pdu(
-            context,
-            dimse::response(request, status),
-        ))
-        .map_err(|e| format!("cannot answer: {}", error_chain(&e)))
-}
-
-/// Handle one presentation data value; `Ok(true)` when an instance was
-/// committed to the spool.
-fn on_pdv(
-    pdv: PDataValue,
-    association: &mut ServerAssociation<TcpStream>,
-    command: &mut Vec<u8>,
-    receiving: &mut Receiving,
-    spool: &Spool,
-    report: &mut AssociationReport,
-) -> Result<bool, String> {
-    let context = pdv.presentation_context_id;
-    match pdv.value_type {
-        PDataValueType::Command => {
-            command.extend_from_slice(&pdv.data);
-            if command.len() > 1 << 20 {
-                return Err("a command set over 1 MiB".into());
-            }
-            if !pdv.is_last {
-                return Ok(false);
-            }
-            let request = dimse::read(command)?;
-            command.clear();
-            let negotiated = association
-                .presentation_contexts()
-                .iter()
-                .find(|pc| {
-                    pc.id == context && pc.reason == PresentationContextResultReason::Acceptance
-                })
-                .map(|pc| (pc.abstract_syntax.clone(), pc.transfer_syntax.clone()));
-            match (request.field, request.has_data_set) {
-                (C_ECHO_RQ, _) => {
-                    report.echoes += 1;
-                    respond(association, context, &request, status::SUCCESS)?;
-                }
-                (C_STORE_RQ, true) => {
-                    let Some((abstract_syntax, ts)) = negotiated else {
-                        *receiving = Receiving::Discarding(request, status::CANNOT_UNDERSTAND);
-                        return Ok(false);
-                    };
-                    let class = if request.sop_class.is_empty() {
-                        abstract_syntax
-                    } else {
-                        request.sop_class.clone()
-                    };
-                    let ae = report.calling_ae.clone();
-                    *receiving = match spool.begin(&class, &request.sop_instance, &ts, &ae) {
-                        Ok(incoming) => Receiving::Into(Box::new(incoming), request),
-                        Err(e) => {
-                            eprintln!("serve: cannot spool an instance: {e}");
-                            Receiving::Discarding(request, status::OUT_OF_RESOURCES)
-                        }
-                    };
-                }
-                (_, true) => {
-                    *receiving = Receiving::Discarding(request, status::UNRECOGNIZED_OPERATION);
-                }
-                (_, false) => {
-                    let code = if request.field == C_STORE_RQ {
-                        status::CANNOT_UNDERSTAND
-                    } else {
-                        status::UNRECOGNIZED_OPERATION
-                    };
-                    respond(association, context, &request, code)?;
-                }
-            }
-            Ok(false)
-        }
-        PDataValueType::Data => {
-            match receiving {
-                Receiving::Into(incoming, _) => {
-                    if let Err(e) = incoming.write(&pdv.data) {
-                        eprintln!("serve: cannot spool an instance: {e}");
-                        let Receiving::Into(_, request) =
-                            std::mem::replace(receiving, Receiving::Nothing)
-                        else {
-                            unreachable!()
-                        };
-                        *receiving = Receiving::Discarding(request, status::OUT_OF_RESOURCES);
-                    }
-                }
-                Receiving::Discarding(..) => {}
-                Receiving::Nothing => return Err("data without a command".into()),
-            }
-            if !pdv.is_last {
-                return Ok(false);
-            }
-            match std::mem::replace(receiving, Receiving::Nothing) {
-                Receiving::Into(incoming, request) => match incoming.commit() {
-                    Ok(_) => {
-                        report.stored += 1;
-                        respond(association, context, &request, status::SUCCESS)?;
-                        Ok(true)
-                    }
-                    Err(e) => {
-                        eprintln!("serve: cannot spool an instance: {e}");
-                        report.failed += 1;
-                        respond(association, context, &request, status::OUT_OF_RESOURCES)?;
-                        Ok(false)
-                    }
-                },
-                Receiving::Discarding(request, code) => {
-                    report.failed += 1;
-                    respond(association, context, &request, code)?;
-                    Ok(false)
-                }
-                Receiving::Nothing => Ok(false),
             }
         }
     }
