@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::tls_args::TlsArgs;
 use super::usage;
 use crate::network::echo::{Timeouts, echo};
 use crate::network::{AeAddress, address::valid_ae_title};
@@ -20,6 +21,8 @@ pub struct EchoArgs {
     /// Seconds to wait for the connection and association, and for the reply.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Exit status: 0 when the peer answered success, 1 when it did not (or
@@ -32,8 +35,12 @@ pub fn run(args: &EchoArgs) -> ExitCode {
     if let Err(e) = valid_ae_title(&args.aet) {
         return usage(e);
     }
+    let link = match args.tls.link(Timeouts::seconds(args.timeout)) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
     let started = Instant::now();
-    match echo(&target, &args.aet, Timeouts::seconds(args.timeout)) {
+    match echo(&target, &args.aet, &link) {
         Ok(()) => {
             eprintln!(
                 "C-ECHO {target}: success ({} ms)",

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::tls_args::TlsArgs;
 use super::usage;
 use crate::network::echo::Timeouts;
+use crate::network::link::Link;
 use crate::network::query::{Study, StudyQuery, find_studies};
 use crate::network::{AeAddress, address::valid_ae_title};
 
@@ -45,6 +47,8 @@ pub struct QueryArgs {
     /// Seconds to wait for the connection and for each reply.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -70,8 +74,9 @@ impl QueryArgs {
         self.pacs.parse()
     }
 
-    pub fn timeouts(&self) -> Timeouts {
-        Timeouts::seconds(self.timeout)
+    /// How to reach the PACS: the timeout, and TLS if asked for.
+    pub fn link(&self) -> Result<Link, String> {
+        self.tls.link(Timeouts::seconds(self.timeout))
     }
 
     fn filter(&self) -> StudyQuery {
@@ -94,7 +99,7 @@ impl QueryArgs {
     /// Ask the PACS: one C-FIND per accession number, or one for the filters.
     pub fn find(&self) -> Result<Found, String> {
         let target = self.target()?;
-        let timeouts = self.timeouts();
+        let link = self.link()?;
         let mut found = Found {
             by_accession: Vec::new(),
             by_filter: Vec::new(),
@@ -105,11 +110,11 @@ impl QueryArgs {
                     accession: Some(accession.clone()),
                     ..self.filter()
                 };
-                let studies = find_studies(&target, &self.aet, &query, timeouts)?;
+                let studies = find_studies(&target, &self.aet, &query, &link)?;
                 found.by_accession.push((accession, studies));
             }
         } else if self.has_filter() {
-            found.by_filter = find_studies(&target, &self.aet, &self.filter(), timeouts)?;
+            found.by_filter = find_studies(&target, &self.aet, &self.filter(), &link)?;
         } else {
             return Err("say what to find: --accessions FILE, or --patient-id, --patient-name, --study-date or --modality".into());
         }

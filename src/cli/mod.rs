@@ -11,6 +11,7 @@ mod lookup;
 mod retrieve;
 mod send;
 mod serve;
+mod tls_args;
 
 use std::process::ExitCode;
 

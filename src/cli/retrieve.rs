@@ -123,7 +123,19 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
     if let Err(e) = valid_ae_title(&destination) {
         return usage(e);
     }
-    let timeouts = args.query.timeouts();
+    let link = match args.query.link() {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    // The PACS connects back to our receiver over TLS too.
+    let tls = if args.get {
+        None
+    } else {
+        match args.query.tls.server() {
+            Ok(t) => t,
+            Err(e) => return usage(format!("the receiver C-MOVE sends to: {e}")),
+        }
+    };
 
     // What to retrieve.
     let mut wanted: Vec<Wanted> = Vec::new();
@@ -142,7 +154,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
                 study_uid: Some(uid.clone()),
                 ..StudyQuery::default()
             };
-            match find_studies(&target, &args.query.aet, &query, timeouts) {
+            match find_studies(&target, &args.query.aet, &query, &link) {
                 Ok(studies) if studies.is_empty() => unmatched.push((uid.clone(), "not found")),
                 Ok(studies) => wanted.extend(studies.into_iter().map(|s| want(String::new(), s))),
                 Err(e) => return usage(e),
@@ -171,7 +183,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
     // Each study's series and their counts: what "complete" means, and
     // which series are still missing.
     for w in &mut wanted {
-        match find_series(&target, &args.query.aet, &w.study.study_uid, timeouts) {
+        match find_series(&target, &args.query.aet, &w.study.study_uid, &link) {
             Ok(series) => {
                 w.series = series;
                 let sum: Option<u32> = w.series.iter().map(|s| s.instances).sum();
@@ -226,6 +238,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         idle_timeout: Duration::from_secs(args.query.timeout.max(1) * 2),
         forward: None,
         listen: !args.get,
+        tls,
     };
     let receiving = match Receiving::start(&settings, &args.run, shutdown) {
         Ok(r) => r,
@@ -339,7 +352,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
                     &w.study.study_uid,
                     scope,
                     &w.study.sop_classes,
-                    timeouts,
+                    &link,
                     &spool,
                     &*stored,
                 )
@@ -350,7 +363,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
                     &destination,
                     &w.study.study_uid,
                     scope,
-                    timeouts,
+                    &link,
                 )
             };
             let verb = if args.get { "C-GET" } else { "C-MOVE" };

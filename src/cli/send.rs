@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::anonymize::default_store;
+use super::tls_args::TlsArgs;
 use super::usage;
 use crate::input_tree;
 use crate::network::echo::Timeouts;
+use crate::network::link::Link;
 use crate::network::send::{self, Outgoing};
 use crate::network::{AeAddress, address::valid_ae_title};
 use crate::store::Store;
@@ -35,6 +37,8 @@ pub struct SendArgs {
     /// Seconds to wait for the connection and for each reply.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Exit status: 0 when every file is at the destination, 1 when some were
@@ -68,15 +72,11 @@ pub fn run(args: &SendArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let timeouts = Timeouts::seconds(args.timeout);
-    let delivery = deliver(
-        &mut store,
-        &args.input,
-        &target,
-        &args.aet,
-        args.any,
-        timeouts,
-    );
+    let link = match args.tls.link(Timeouts::seconds(args.timeout)) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let delivery = deliver(&mut store, &args.input, &target, &args.aet, args.any, &link);
     let Delivery {
         sent,
         there,
@@ -120,7 +120,7 @@ pub fn deliver(
     target: &AeAddress,
     aet: &str,
     any: bool,
-    timeouts: Timeouts,
+    link: &Link,
 ) -> Delivery {
     let mut d = Delivery::default();
     let destination = target.to_string();
@@ -172,7 +172,7 @@ pub fn deliver(
     }
     let mut attempted = 0usize;
     let mut store_error = None;
-    let result = send::send(target, aet, &todo, timeouts, |file, outcome| {
+    let result = send::send(target, aet, &todo, link, |file, outcome| {
         attempted += 1;
         match outcome {
             Ok(status) if send::stored(status) => {

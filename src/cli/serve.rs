@@ -17,11 +17,13 @@ use clap::Args;
 
 use super::anonymize::{AnonymizeArgs, Prepared, RunArgs, prepare};
 use super::send::deliver;
+use super::tls_args::TlsArgs;
 use super::usage;
 use crate::batch;
 use crate::network::AeAddress;
 use crate::network::address::valid_ae_title;
 use crate::network::echo::Timeouts;
+use crate::network::link::Link;
 use crate::network::receiver::{self, Allowed, Config};
 use crate::network::spool::Spool;
 
@@ -50,6 +52,13 @@ pub struct ServeArgs {
     /// `send` does: recorded in the store, retried until it is there.
     #[arg(long, value_name = "AET@HOST:PORT")]
     forward: Option<String>,
+    /// Forward over TLS, with the --tls-* files (our certificate as the
+    /// client's, the CA to trust the destination).
+    #[arg(long, requires = "forward")]
+    forward_tls: bool,
+    /// Receive over TLS: every association opens with a TLS handshake.
+    #[command(flatten)]
+    tls: TlsArgs,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -73,8 +82,22 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     }
     let forward = match args.forward.as_deref().map(str::parse::<AeAddress>) {
         None => None,
-        Some(Ok(target)) => Some(target),
+        Some(Ok(target)) => {
+            let link = if args.forward_tls {
+                args.tls.link(Timeouts::default())
+            } else {
+                Ok(Link::plain(Timeouts::default()))
+            };
+            match link {
+                Ok(link) => Some((target, link)),
+                Err(e) => return usage(format!("--forward-tls: {e}")),
+            }
+        }
         Some(Err(e)) => return usage(format!("--forward: {e}")),
+    };
+    let tls = match args.tls.server() {
+        Ok(t) => t,
+        Err(e) => return usage(e),
     };
     let settings = ReceiverSettings {
         aet: args.aet.clone(),
@@ -85,6 +108,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         forward,
         listen: true,
+        tls,
     };
     // SIGINT and SIGTERM stop accepting; open associations finish.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -120,11 +144,13 @@ pub(super) struct ReceiverSettings {
     pub allowed: Vec<Allowed>,
     pub max_associations: usize,
     pub idle_timeout: Duration,
-    /// Where each anonymized instance goes on to.
-    pub forward: Option<AeAddress>,
+    /// Where each anonymized instance goes on to, and how.
+    pub forward: Option<(AeAddress, Link)>,
     /// Listen for associations (false: instances come only through
     /// [`Receiving::intake`], as C-GET brings them).
     pub listen: bool,
+    /// Receive over TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A receiver and the worker anonymizing its spool, running.
@@ -187,6 +213,7 @@ impl Receiving {
             max_associations: settings.max_associations,
             idle_timeout: settings.idle_timeout,
             max_pdu_length: 64 * 1024,
+            tls: settings.tls.clone(),
         });
         if let Some(listener) = &listener {
             let local = listener
@@ -194,8 +221,9 @@ impl Receiving {
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             eprintln!(
-                "serve: {} listening on {local}; spool {}; output {}",
+                "serve: {} listening on {local}{}; spool {}; output {}",
                 settings.aet,
+                if settings.tls.is_some() { " (TLS)" } else { "" },
                 spool_dir.display(),
                 prepared.options.output.display()
             );
@@ -208,7 +236,7 @@ impl Receiving {
             let forward = settings
                 .forward
                 .clone()
-                .map(|target| Forward::new(target, settings.aet.clone()));
+                .map(|(target, link)| Forward::new(target, link, settings.aet.clone()));
             std::thread::spawn(move || {
                 let quarantined = process(&mut prepared, &spool, &woken, &receiving_done, forward);
                 (quarantined, prepared)
@@ -344,6 +372,7 @@ fn process(
 /// more at the end).
 struct Forward {
     target: AeAddress,
+    link: Link,
     aet: String,
     /// A batch finished, or a delivery left files behind.
     due: bool,
@@ -354,9 +383,10 @@ struct Forward {
 impl Forward {
     const RETRY: Duration = Duration::from_secs(10);
 
-    fn new(target: AeAddress, aet: String) -> Forward {
+    fn new(target: AeAddress, link: Link, aet: String) -> Forward {
         Forward {
             target,
+            link,
             aet,
             due: true,
             last: None,
@@ -371,7 +401,6 @@ impl Forward {
         }
         self.due = false;
         self.last = Some(Instant::now());
-        let timeouts = Timeouts::default();
         let output = prepared.options.output.clone();
         let d = deliver(
             &mut prepared.store,
@@ -379,7 +408,7 @@ impl Forward {
             &self.target,
             &self.aet,
             false,
-            timeouts,
+            &self.link,
         );
         self.behind = d.failed + d.unreached > 0 || d.error.is_some();
         if d.sent > 0 || self.behind {

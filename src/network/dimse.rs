@@ -8,6 +8,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+use dicom_ul::association::CloseSocket;
 use dicom_ul::pdu::{PDataValue, PDataValueType};
 use dicom_ul::{ClientAssociation, Pdu};
 
@@ -197,8 +198,8 @@ pub fn command_pdu(context: u8, command: Vec<u8>) -> Pdu {
 
 /// Receive PDUs until one command set is whole, and read it (a response
 /// without a data set: C-ECHO-RSP, C-STORE-RSP).
-pub fn receive_response(
-    association: &mut ClientAssociation<std::net::TcpStream>,
+pub fn receive_response<S: std::io::Read + std::io::Write + CloseSocket>(
+    association: &mut ClientAssociation<S>,
 ) -> Result<Command, String> {
     let mut command = Vec::new();
     loop {

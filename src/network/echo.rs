@@ -6,6 +6,7 @@ use dicom_ul::ClientAssociationOptions;
 use dicom_ul::pdu::PresentationContextResultReason;
 
 use super::dimse::{self, C_ECHO_RSP};
+use super::link::Link;
 use super::{AeAddress, VERIFICATION};
 use crate::dicom_file::bounded::error_chain;
 
@@ -39,31 +40,29 @@ impl Default for Timeouts {
 
 /// Send one C-ECHO to `target` as `calling_ae`; the reason on failure
 /// names the peer.
-pub fn echo(target: &AeAddress, calling_ae: &str, timeouts: Timeouts) -> Result<(), String> {
-    let mut association = ClientAssociationOptions::new()
+pub fn echo(target: &AeAddress, calling_ae: &str, link: &Link) -> Result<(), String> {
+    let options = ClientAssociationOptions::new()
         .calling_ae_title(calling_ae)
         .called_ae_title(target.ae_title.as_str())
-        .with_abstract_syntax(VERIFICATION)
-        .connection_timeout(timeouts.connect)
-        .read_timeout(timeouts.dimse)
-        .write_timeout(timeouts.dimse)
-        .establish(target.socket())
-        .map_err(|e| format!("cannot associate with {target}: {}", error_chain(&e)))?;
-    let Some(context) = association
+        .with_abstract_syntax(VERIFICATION);
+    let mut client = link.associate(options, target)?;
+    let Some(context) = client
         .presentation_contexts()
         .iter()
         .find(|pc| pc.reason == PresentationContextResultReason::Acceptance)
         .map(|pc| pc.id)
     else {
-        let _ = association.abort();
+        client.abort();
         return Err(format!("{target} does not accept Verification (C-ECHO)"));
     };
-    association
-        .send(&dimse::command_pdu(context, dimse::echo_request(1)))
-        .map_err(|e| format!("{target}: sending C-ECHO: {}", error_chain(&e)))?;
-    let response = dimse::receive_response(&mut association)
-        .map_err(|e| format!("{target} answered C-ECHO: {e}"))?;
-    let _ = association.release();
+    let response = crate::with_client!(&mut client, association => {
+        association
+            .send(&dimse::command_pdu(context, dimse::echo_request(1)))
+            .map_err(|e| format!("{target}: sending C-ECHO: {}", error_chain(&e)))?;
+        dimse::receive_response(association)
+            .map_err(|e| format!("{target} answered C-ECHO: {e}"))?
+    });
+    client.release();
     match (response.field, response.status) {
         (C_ECHO_RSP, Some(0)) => Ok(()),
         (C_ECHO_RSP, status) => Err(format!(

@@ -7,13 +7,15 @@
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
+use dicom_ul::association::CloseSocket;
 use dicom_ul::pdu::PresentationContextResultReason;
-use dicom_ul::{ClientAssociationOptions, Pdu};
+use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
+use std::io::{Read, Write};
 
 use super::AeAddress;
 use super::dimse;
-use super::echo::Timeouts;
 use super::incoming::{Event, Receiving, on_pdv};
+use super::link::Link;
 use super::query::{MoveOutcome, encode, is_pending, send_request, text};
 use super::receiver::AssociationReport;
 use super::spool::Spool;
@@ -87,7 +89,7 @@ pub fn get_study(
     study_uid: &str,
     series_uid: Option<&str>,
     sop_classes: &[String],
-    timeouts: Timeouts,
+    link: &Link,
     spool: &Spool,
     stored: &dyn Fn(),
 ) -> Result<MoveOutcome, String> {
@@ -99,10 +101,7 @@ pub fn get_study(
     let mut options = ClientAssociationOptions::new()
         .calling_ae_title(calling_ae)
         .called_ae_title(target.ae_title.as_str())
-        .with_presentation_context(class, uncompressed.clone())
-        .connection_timeout(timeouts.connect)
-        .read_timeout(timeouts.dimse)
-        .write_timeout(timeouts.dimse);
+        .with_presentation_context(class, uncompressed.clone());
     // We take the SCP role of each storage class the PACS may send: it
     // picks the transfer syntax (uncompressed; a PACS converts compressed
     // instances, or fails those sub-operations).
@@ -114,10 +113,7 @@ pub fn get_study(
             )
             .with_role_selection(storage, false, true);
     }
-    let mut association = options
-        .establish(target.socket())
-        .map_err(|e| format!("cannot associate with {target}: {}", error_chain(&e)))?;
-    let _ = association.inner_stream().set_nodelay(true);
+    let mut association = link.associate(options, target)?;
     let Some((context, ts)) = association
         .presentation_contexts()
         .iter()
@@ -126,7 +122,7 @@ pub fn get_study(
         })
         .map(|pc| (pc.id, pc.transfer_syntax.clone()))
     else {
-        let _ = association.abort();
+        association.abort();
         return Err(format!("{target} does not accept C-GET ({class})"));
     };
     let mut identifier = InMemDicomObject::from_element_iter([
@@ -137,11 +133,33 @@ pub fn get_study(
         identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
         identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
     }
+    let outcome = crate::with_client!(&mut association, a => {
+        receive_instances(a, context, &ts, identifier, target, spool, stored)
+    });
+    match &outcome {
+        Ok(_) => association.release(),
+        Err(_) => association.abort(),
+    }
+    outcome
+}
+
+/// Send the C-GET request, then take the C-STORE sub-operations into the
+/// spool until the final C-GET response.
+fn receive_instances<S: Read + Write + CloseSocket>(
+    association: &mut ClientAssociation<S>,
+    context: u8,
+    ts: &str,
+    identifier: InMemDicomObject,
+    target: &AeAddress,
+    spool: &Spool,
+    stored: &dyn Fn(),
+) -> Result<MoveOutcome, String> {
+    let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_GET;
     send_request(
-        &mut association,
+        association,
         context,
         dimse::get_request(class, 1),
-        encode(&identifier, &ts)?,
+        encode(&identifier, ts)?,
         target,
     )?;
     let mut report = AssociationReport {
@@ -162,7 +180,7 @@ pub fn get_study(
         for pdv in data {
             match on_pdv(
                 pdv,
-                &mut association,
+                association,
                 &mut command,
                 &mut receiving,
                 spool,
@@ -173,7 +191,6 @@ pub fn get_study(
                 Ok(Event::Nothing) => {}
                 Ok(Event::GetResponse(response)) if is_pending(&response) => {}
                 Ok(Event::GetResponse(last)) => {
-                    let _ = association.release();
                     let [_, completed, failed, warning] = last.suboperations;
                     return Ok(MoveOutcome {
                         status: last.status.unwrap_or(0xFFFF),
@@ -183,10 +200,7 @@ pub fn get_study(
                         comment: last.error_comment.clone(),
                     });
                 }
-                Err(e) => {
-                    let _ = association.abort();
-                    return Err(format!("{target}: {e}"));
-                }
+                Err(e) => return Err(format!("{target}: {e}")),
             }
         }
     }

@@ -11,11 +11,13 @@ pub mod dimse;
 pub mod echo;
 pub mod get;
 pub mod incoming;
+pub mod link;
 pub mod query;
 pub mod receiver;
 pub mod send;
 pub mod spool;
 pub mod storage_classes;
+pub mod tls;
 
 pub use address::AeAddress;
 

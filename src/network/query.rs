@@ -10,12 +10,14 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_ul::association::CloseSocket;
 use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
 use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
+use std::io::{Read, Write};
 
 use super::AeAddress;
 use super::dimse::{self, C_FIND_RSP, C_MOVE_RSP, Command};
-use super::echo::Timeouts;
+use super::link::{Client, Link};
 use crate::dicom_file::bounded::{self, error_chain};
 
 /// Matching keys of a study-level query; `None` matches anything.
@@ -67,13 +69,13 @@ pub struct MoveOutcome {
     pub comment: String,
 }
 
-pub(super) fn associate(
+fn associate(
     target: &AeAddress,
     calling_ae: &str,
     sop_class: &str,
-    timeouts: Timeouts,
-) -> Result<(ClientAssociation<std::net::TcpStream>, u8, String), String> {
-    let association = ClientAssociationOptions::new()
+    link: &Link,
+) -> Result<(Client, u8, String), String> {
+    let options = ClientAssociationOptions::new()
         .calling_ae_title(calling_ae)
         .called_ae_title(target.ae_title.as_str())
         .with_presentation_context(
@@ -82,19 +84,15 @@ pub(super) fn associate(
                 uids::EXPLICIT_VR_LITTLE_ENDIAN,
                 uids::IMPLICIT_VR_LITTLE_ENDIAN,
             ],
-        )
-        .connection_timeout(timeouts.connect)
-        .read_timeout(timeouts.dimse)
-        .write_timeout(timeouts.dimse)
-        .establish(target.socket())
-        .map_err(|e| format!("cannot associate with {target}: {}", error_chain(&e)))?;
+        );
+    let association = link.associate(options, target)?;
     let Some((id, ts)) = association
         .presentation_contexts()
         .iter()
         .find(|pc| pc.reason == PresentationContextResultReason::Acceptance)
         .map(|pc| (pc.id, pc.transfer_syntax.clone()))
     else {
-        let _ = association.abort();
+        association.abort();
         return Err(format!("{target} does not accept {sop_class}"));
     };
     Ok((association, id, ts))
@@ -120,8 +118,8 @@ pub(super) fn encode(identifier: &InMemDicomObject, ts_uid: &str) -> Result<Vec<
 }
 
 /// Send a request: its command and identifier in one P-DATA.
-pub(super) fn send_request(
-    association: &mut ClientAssociation<std::net::TcpStream>,
+pub(super) fn send_request<S: Read + Write + CloseSocket>(
+    association: &mut ClientAssociation<S>,
     context: u8,
     command: Vec<u8>,
     identifier: Vec<u8>,
@@ -149,8 +147,8 @@ pub(super) fn send_request(
 
 /// Send a request (command and identifier), then read every response until
 /// a final one; each response with its identifier (if any) goes to `each`.
-fn exchange(
-    association: &mut ClientAssociation<std::net::TcpStream>,
+fn exchange<S: Read + Write + CloseSocket>(
+    association: &mut ClientAssociation<S>,
     context: u8,
     ts_uid: &str,
     command: Vec<u8>,
@@ -226,10 +224,10 @@ pub fn find_studies(
     target: &AeAddress,
     calling_ae: &str,
     query: &StudyQuery,
-    timeouts: Timeouts,
+    link: &Link,
 ) -> Result<Vec<Study>, String> {
     let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
-    let (mut association, context, ts) = associate(target, calling_ae, class, timeouts)?;
+    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
     let get = |v: &Option<String>| v.clone().unwrap_or_default();
     let identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
@@ -244,8 +242,8 @@ pub fn find_studies(
         text(tags::SOP_CLASSES_IN_STUDY, VR::UI, ""),
     ]);
     let mut studies = Vec::new();
-    let last = exchange(
-        &mut association,
+    let last = crate::with_client!(&mut association, a => exchange(
+        a,
         context,
         &ts,
         dimse::find_request(class, 1),
@@ -279,8 +277,8 @@ pub fn find_studies(
             }
             Ok(())
         },
-    )?;
-    let _ = association.release();
+    ))?;
+    association.release();
     final_status(target, "C-FIND", &last)?;
     Ok(studies)
 }
@@ -291,10 +289,10 @@ pub fn find_series(
     target: &AeAddress,
     calling_ae: &str,
     study_uid: &str,
-    timeouts: Timeouts,
+    link: &Link,
 ) -> Result<Vec<Series>, String> {
     let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
-    let (mut association, context, ts) = associate(target, calling_ae, class, timeouts)?;
+    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
     let identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"),
         text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
@@ -304,8 +302,8 @@ pub fn find_series(
         text(tags::NUMBER_OF_SERIES_RELATED_INSTANCES, VR::IS, ""),
     ]);
     let mut series = Vec::new();
-    let last = exchange(
-        &mut association,
+    let last = crate::with_client!(&mut association, a => exchange(
+        a,
         context,
         &ts,
         dimse::find_request(class, 1),
@@ -330,8 +328,8 @@ pub fn find_series(
             }
             Ok(())
         },
-    )?;
-    let _ = association.release();
+    ))?;
+    association.release();
     final_status(target, "C-FIND", &last)?;
     Ok(series)
 }
@@ -359,10 +357,10 @@ pub fn move_study(
     destination: &str,
     study_uid: &str,
     series_uid: Option<&str>,
-    timeouts: Timeouts,
+    link: &Link,
 ) -> Result<MoveOutcome, String> {
     let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_MOVE;
-    let (mut association, context, ts) = associate(target, calling_ae, class, timeouts)?;
+    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
     let mut identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
         text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
@@ -371,8 +369,8 @@ pub fn move_study(
         identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
         identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
     }
-    let last = exchange(
-        &mut association,
+    let last = crate::with_client!(&mut association, a => exchange(
+        a,
         context,
         &ts,
         dimse::move_request(class, 1, destination),
@@ -387,8 +385,8 @@ pub fn move_study(
             }
             Ok(())
         },
-    )?;
-    let _ = association.release();
+    ))?;
+    association.release();
     let [_, completed, failed, warning] = last.suboperations;
     Ok(MoveOutcome {
         status: last.status.unwrap_or(0xFFFF),

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::Association;
+use dicom_ul::association::CloseSocket;
 use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, UserIdentity};
-use dicom_ul::{Pdu, ServerAssociationOptions};
+use dicom_ul::{Pdu, ServerAssociation, ServerAssociationOptions};
 
 use super::VERIFICATION;
 use super::incoming::{Event, Receiving, on_pdv};
@@ -64,6 +65,8 @@ pub struct Config {
     /// How long an association may stay silent before it is dropped.
     pub idle_timeout: Duration,
     pub max_pdu_length: u32,
+    /// TLS: every association must open with a TLS handshake.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What one association did, for its log line.
@@ -230,14 +233,31 @@ fn associate(
         return report;
     }
     let calling = Arc::new(std::sync::Mutex::new(String::new()));
-    let mut association = match options(config, peer.ip(), Arc::clone(&calling)).establish(stream) {
-        Ok(a) => a,
-        Err(e) => {
-            report.calling_ae = calling.lock().map(|c| c.clone()).unwrap_or_default();
-            report.end = format!("refused or failed to associate: {}", error_chain(&e));
-            return report;
-        }
+    let options = options(config, peer.ip(), Arc::clone(&calling));
+    let refused = |e: dicom_ul::association::Error, mut report: AssociationReport| {
+        report.calling_ae = calling.lock().map(|c| c.clone()).unwrap_or_default();
+        report.end = format!("refused or failed to associate: {}", error_chain(&e));
+        report
     };
+    match &config.tls {
+        None => match options.establish(stream) {
+            Ok(a) => converse(a, report, spool, stored),
+            Err(e) => refused(e, report),
+        },
+        Some(tls) => match options.tls_config(Arc::clone(tls)).establish_tls(stream) {
+            Ok(a) => converse(a, report, spool, stored),
+            Err(e) => refused(e, report),
+        },
+    }
+}
+
+/// Serve one established association until it is released or aborted.
+fn converse<S: std::io::Read + std::io::Write + CloseSocket>(
+    mut association: ServerAssociation<S>,
+    mut report: AssociationReport,
+    spool: &Spool,
+    stored: &(dyn Fn() + Send + Sync),
+) -> AssociationReport {
     report.calling_ae = association.peer_ae_title().trim().to_string();
     let mut command = Vec::new();
     let mut receiving = Receiving::Nothing;

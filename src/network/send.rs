@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
+use dicom_ul::association::CloseSocket;
 use dicom_ul::pdu::PresentationContextResultReason;
 use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 
 use super::AeAddress;
 use super::dimse::{self, C_STORE_RQ, C_STORE_RSP};
-use super::echo::Timeouts;
+use super::link::Link;
 use crate::dicom_file::bounded::error_chain;
 
 /// A file to send, as its meta group describes it.
@@ -81,7 +82,7 @@ pub fn send(
     target: &AeAddress,
     calling_ae: &str,
     files: &[Outgoing],
-    timeouts: Timeouts,
+    link: &Link,
     mut done: impl FnMut(&Outgoing, Outcome),
 ) -> Result<(), String> {
     // Each (SOP class, transfer syntax) gets a context with the file's own
@@ -96,10 +97,7 @@ pub fn send(
     for group in pairs.chunks(CONTEXTS_PER_ASSOCIATION / 2) {
         let mut options = ClientAssociationOptions::new()
             .calling_ae_title(calling_ae)
-            .called_ae_title(target.ae_title.as_str())
-            .connection_timeout(timeouts.connect)
-            .read_timeout(timeouts.dimse)
-            .write_timeout(timeouts.dimse);
+            .called_ae_title(target.ae_title.as_str());
         for (class, ts) in group {
             options = options.with_presentation_context(class.as_str(), vec![ts.as_str()]);
             if CONVERTIBLE.contains(&ts.as_str()) {
@@ -109,7 +107,7 @@ pub fn send(
                 );
             }
         }
-        let mut association = match options.establish(target.socket()) {
+        let mut association = match link.establish(options, target) {
             Ok(a) => a,
             // The peer is there but takes none of these files.
             Err(dicom_ul::association::Error::NoAcceptedPresentationContexts { .. }) => {
@@ -134,14 +132,14 @@ pub fn send(
                 ));
             }
         };
-        let _ = association.inner_stream().set_nodelay(true);
         let mut message_id: u16 = 0;
         for file in files
             .iter()
             .filter(|f| group.contains(&(f.sop_class.clone(), f.transfer_syntax.clone())))
         {
             message_id = message_id.wrapping_add(1);
-            match send_one(&mut association, file, message_id) {
+            let outcome = crate::with_client!(&mut association, a => send_one(a, file, message_id));
+            match outcome {
                 Ok(outcome) => done(file, outcome),
                 Err(e) => {
                     // The association is gone: the rest of this group and
@@ -151,15 +149,15 @@ pub fn send(
                 }
             }
         }
-        let _ = association.release();
+        association.release();
     }
     Ok(())
 }
 
 /// Send one file; `Err` when the association failed (nothing more can go
 /// over it), `Ok(Err(..))` when only this file could not be sent.
-fn send_one(
-    association: &mut ClientAssociation<std::net::TcpStream>,
+fn send_one<S: Read + Write + CloseSocket>(
+    association: &mut ClientAssociation<S>,
     file: &Outgoing,
     message_id: u16,
 ) -> Result<Outcome, String> {

@@ -5,4 +5,5 @@ pub mod orthanc;
 pub mod peers;
 pub mod png;
 pub mod reference;
+pub mod server;
 pub mod synthetic;
