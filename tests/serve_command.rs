@@ -475,4 +475,33 @@ fn forwarded_instances_reach_a_destination_that_comes_up_late() {
         )
         .unwrap();
     assert_eq!(recorded, 3);
+    drop(conn);
+
+    // Owed across a restart: one more instance while the destination is
+    // down, then a run with the destination up and nothing new to receive.
+    let mut server = Server::start(&output, &["--forward", &destination]);
+    let late = dir.path().join("in/late.dcm");
+    common::synthetic::mr_file(&late, 2100, "Forward^Later", "045Y");
+    send_all(server.port, "TESTER", &[late]);
+    let (status, log) = server.stop();
+    assert!(log.contains("kept for a retry"), "{log}");
+    let _ = status;
+    let mut storescp = dcmtk("storescp")
+        .args(["-aet", "RESEARCH", "+xa", "-od"])
+        .arg(&received)
+        .arg(port.to_string())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::peers::wait_for_port(port, "storescp");
+    let mut server = Server::start(&output, &["--forward", &destination]);
+    let (status, log) = server.stop();
+    let _ = storescp.kill();
+    let _ = storescp.wait();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains(&format!("forwarded 1 to {destination}")),
+        "only what is owed goes: {log}"
+    );
+    assert_eq!(std::fs::read_dir(&received).unwrap().count(), 4, "{log}");
 }

@@ -170,9 +170,24 @@ pub fn deliver(
         eprintln!("not sent: {key}: {why}");
         d.failed += 1;
     }
+    transmit(store, target, aet, link, &todo, &mut d);
+    d
+}
+
+/// Send the files of `todo` to `target`, recording each one it stored;
+/// the counts go into `d`.
+pub fn transmit(
+    store: &mut Store,
+    target: &AeAddress,
+    aet: &str,
+    link: &Link,
+    todo: &[Outgoing],
+    d: &mut Delivery,
+) {
+    let destination = target.to_string();
     let mut attempted = 0usize;
     let mut store_error = None;
-    let result = send::send(target, aet, &todo, link, |file, outcome| {
+    let result = send::send(target, aet, todo, link, |file, outcome| {
         attempted += 1;
         match outcome {
             Ok(status) if send::stored(status) => {
@@ -196,7 +211,8 @@ pub fn deliver(
             }
         }
     });
-    d.unreached = todo.len() - attempted;
-    d.error = store_error.map(|e| e.to_string()).or(result.err());
-    d
+    d.unreached += todo.len() - attempted;
+    if let Some(e) = store_error.map(|e| e.to_string()).or(result.err()) {
+        d.error = Some(e);
+    }
 }

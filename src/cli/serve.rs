@@ -7,7 +7,7 @@
 //! A restart finishes whatever a stopped process left in the spool.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::anonymize::{AnonymizeArgs, Prepared, RunArgs, prepare};
-use super::send::deliver;
+use super::send::{Delivery, transmit};
 use super::tls_args::TlsArgs;
 use super::usage;
 use crate::batch;
@@ -25,6 +25,7 @@ use crate::network::address::valid_ae_title;
 use crate::network::echo::Timeouts;
 use crate::network::link::Link;
 use crate::network::receiver::{self, Allowed, Config};
+use crate::network::send;
 use crate::network::spool::Spool;
 
 #[derive(Debug, Args)]
@@ -369,13 +370,18 @@ fn process(
 /// `--forward`: what is anonymized goes on to a destination, as `send`
 /// sends it (recorded in the store per destination). After a batch, and
 /// while some could not be delivered, every [`Forward::RETRY`] (and once
-/// more at the end).
+/// more at the end). The queue is the store itself: outputs recorded and
+/// not yet sent to the destination. A cursor (the last `files` row all
+/// delivered up to) keeps each delivery to what is new or still owed; at
+/// start it is 0, so a restart owes what the last run did not deliver.
 struct Forward {
     target: AeAddress,
     link: Link,
     aet: String,
     /// A batch finished, or a delivery left files behind.
     due: bool,
+    /// Every output recorded up to this `files` row is at the destination.
+    cursor: i64,
     last: Option<Instant>,
     behind: bool,
 }
@@ -389,9 +395,50 @@ impl Forward {
             link,
             aet,
             due: true,
+            cursor: 0,
             last: None,
             behind: false,
         }
+    }
+
+    /// Send what the store owes the destination.
+    fn deliver(&mut self, prepared: &mut Prepared, output: &Path) -> Delivery {
+        let mut d = Delivery::default();
+        let owed = match prepared
+            .store
+            .unsent_outputs(&self.target.to_string(), self.cursor)
+        {
+            Ok(o) => o,
+            Err(e) => {
+                d.error = Some(e.to_string());
+                return d;
+            }
+        };
+        let mut todo = Vec::with_capacity(owed.len());
+        for (_, key) in &owed {
+            match send::describe(&output.join(key), key) {
+                Ok(o) => todo.push(o),
+                Err(e) => {
+                    eprintln!("serve: not forwarded: {key}: {e}");
+                    d.failed += 1;
+                }
+            }
+        }
+        transmit(
+            &mut prepared.store,
+            &self.target,
+            &self.aet,
+            &self.link,
+            &todo,
+            &mut d,
+        );
+        if d.failed + d.unreached == 0
+            && d.error.is_none()
+            && let Some((last, _)) = owed.last()
+        {
+            self.cursor = *last;
+        }
+        d
     }
 
     fn deliver_if_due(&mut self, prepared: &mut Prepared, last_chance: bool) {
@@ -402,14 +449,7 @@ impl Forward {
         self.due = false;
         self.last = Some(Instant::now());
         let output = prepared.options.output.clone();
-        let d = deliver(
-            &mut prepared.store,
-            &output,
-            &self.target,
-            &self.aet,
-            false,
-            &self.link,
-        );
+        let d = self.deliver(prepared, &output);
         self.behind = d.failed + d.unreached > 0 || d.error.is_some();
         if d.sent > 0 || self.behind {
             eprintln!(

@@ -1,5 +1,7 @@
 //! What `send` delivered: one row per output file and destination, so a
-//! second `send` to the same destination sends only the rest.
+//! second `send` to the same destination sends only the rest. Outputs
+//! (`files`) not in `sent` for a destination are the durable queue
+//! `serve --forward` works through.
 
 use std::collections::HashSet;
 
@@ -34,5 +36,87 @@ impl Store {
             )
             .map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    /// The outputs recorded after `after` (a `files` row id; 0: all) that
+    /// are not yet stored at `destination`, with their row ids, in the
+    /// order they were recorded: what `serve --forward` still owes it.
+    pub fn unsent_outputs(
+        &self,
+        destination: &str,
+        after: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.rowid, f.output FROM files f
+                 WHERE f.rowid > ?2 AND f.status = 'done' AND f.output IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM sent s
+                                   WHERE s.output = f.output AND s.destination = ?1)
+                 ORDER BY f.rowid",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params![destination, after], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FileRecord, FileStatus, Store};
+
+    fn record(source: &str, status: FileStatus, output: Option<&str>) -> FileRecord {
+        FileRecord {
+            source: source.into(),
+            status,
+            output: output.map(String::from),
+            reason: None,
+            detail: None,
+            forget_instance: None,
+        }
+    }
+
+    #[test]
+    fn the_queue_is_what_is_recorded_and_not_yet_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.db")).unwrap();
+        store
+            .record(
+                &[
+                    record("a", FileStatus::Done, Some("p/a.dcm")),
+                    record("b", FileStatus::Quarantined, None),
+                    record("c", FileStatus::Done, Some("p/c.dcm")),
+                ],
+                &[],
+                &[],
+                "now",
+            )
+            .unwrap();
+        let owed = store.unsent_outputs("D@h:1", 0).unwrap();
+        let keys: Vec<&str> = owed.iter().map(|(_, k)| k.as_str()).collect();
+        assert_eq!(keys, ["p/a.dcm", "p/c.dcm"]);
+        store.record_sent("p/a.dcm", "D@h:1", 0, "now").unwrap();
+        let owed = store.unsent_outputs("D@h:1", 0).unwrap();
+        assert_eq!(owed.len(), 1);
+        assert_eq!(owed[0].1, "p/c.dcm");
+        // Another destination owes both; past the cursor nothing is owed.
+        assert_eq!(store.unsent_outputs("E@h:1", 0).unwrap().len(), 2);
+        let last = owed[0].0;
+        assert!(store.unsent_outputs("D@h:1", last).unwrap().is_empty());
+        store
+            .record(
+                &[record("d", FileStatus::Done, Some("p/d.dcm"))],
+                &[],
+                &[],
+                "now",
+            )
+            .unwrap();
+        let owed = store.unsent_outputs("D@h:1", last).unwrap();
+        assert_eq!(owed.len(), 1);
+        assert_eq!(owed[0].1, "p/d.dcm");
     }
 }
