@@ -239,6 +239,8 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         forward: None,
         listen: !args.get,
         tls,
+        // Head series are defaced whole once quiet, the rest at the end.
+        series_quiet: Duration::from_secs(10),
     };
     let receiving = match Receiving::start(&settings, &args.run, shutdown) {
         Ok(r) => r,

@@ -20,6 +20,10 @@ use super::send::{Delivery, transmit};
 use super::tls_args::TlsArgs;
 use super::usage;
 use crate::batch;
+use crate::deface::arrivals::{Arrivals, Complete};
+use crate::deface::face_mask::Settings;
+use crate::deface::model::FaceMaskModel;
+use crate::deface::pipeline::{DefacePlan, add_to_plan, judge_series};
 use crate::network::AeAddress;
 use crate::network::address::valid_ae_title;
 use crate::network::echo::Timeouts;
@@ -57,6 +61,11 @@ pub struct ServeArgs {
     /// client's, the CA to trust the destination).
     #[arg(long, requires = "forward")]
     forward_tls: bool,
+    /// With a script that defaces (DEFACE=yes): seconds a CT or MR series
+    /// that may be a head must go without a new instance before it counts
+    /// as complete and is defaced whole (and at exit, whatever is held).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    series_quiet: u64,
     /// Receive over TLS: every association opens with a TLS handshake.
     #[command(flatten)]
     tls: TlsArgs,
@@ -110,6 +119,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         forward,
         listen: true,
         tls,
+        series_quiet: Duration::from_secs(args.series_quiet),
     };
     // SIGINT and SIGTERM stop accepting; open associations finish.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -152,6 +162,9 @@ pub(super) struct ReceiverSettings {
     pub listen: bool,
     /// Receive over TLS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// With a script that defaces: how long a possible head series must
+    /// go without a new instance to count as complete.
+    pub series_quiet: Duration,
 }
 
 /// A receiver and the worker anonymizing its spool, running.
@@ -188,12 +201,19 @@ impl Receiving {
         };
         let anonymize = AnonymizeArgs::for_serve(spool_dir.clone(), run);
         let mut prepared = prepare(&anonymize)?;
-        if prepared.deface {
-            return Err(usage(
-                "the script asks for head series to be defaced (DEFACE=yes), which the receiver cannot do yet: \
-                 give --no-deface (faces stay in the pixels), or receive with --script low and deface with `anonymize`",
-            ));
-        }
+        // A script that asks for defacing: head series are held until
+        // complete, then defaced whole.
+        let defacer = if prepared.deface {
+            match FaceMaskModel::bundled() {
+                Ok(model) => Some(Defacer {
+                    arrivals: Arrivals::new(settings.series_quiet),
+                    model,
+                }),
+                Err(e) => return Err(usage(e)),
+            }
+        } else {
+            None
+        };
         prepared.options.progress = false;
         let listener = if settings.listen {
             match TcpListener::bind((settings.bind.as_str(), settings.port)) {
@@ -239,7 +259,14 @@ impl Receiving {
                 .clone()
                 .map(|(target, link)| Forward::new(target, link, settings.aet.clone()));
             std::thread::spawn(move || {
-                let quarantined = process(&mut prepared, &spool, &woken, &receiving_done, forward);
+                let quarantined = process(
+                    &mut prepared,
+                    &spool,
+                    &woken,
+                    &receiving_done,
+                    forward,
+                    defacer,
+                );
                 (quarantined, prepared)
             })
         };
@@ -318,6 +345,7 @@ fn process(
     woken: &mpsc::Receiver<()>,
     receiving_done: &AtomicBool,
     mut forward: Option<Forward>,
+    mut defacer: Option<Defacer>,
 ) -> bool {
     let mut quarantined = false;
     let mut failing: Option<String> = None;
@@ -333,23 +361,46 @@ fn process(
                 Vec::new()
             }
         };
-        if !pending.is_empty() {
-            match run_batch(prepared, pending) {
-                Ok(q) => {
-                    quarantined |= q;
-                    failing = None;
-                    if let Some(f) = &mut forward {
-                        f.due = true;
+        // What to anonymize now: everything, or, when defacing, all but the
+        // possible head series still arriving; then each complete series
+        // with its deface plan.
+        let mut batches: Vec<Batch> = Vec::new();
+        let now = match &mut defacer {
+            Some(d) => d.arrivals.sort(pending),
+            None => pending,
+        };
+        if !now.is_empty() {
+            batches.push((now, None));
+        }
+        if let Some(d) = &mut defacer {
+            for series in d.arrivals.complete(done) {
+                batches.push(d.plan(series));
+            }
+        }
+        if !batches.is_empty() {
+            for (files, plan) in batches {
+                prepared.engine.deface = plan;
+                let outcome = run_batch(prepared, files);
+                prepared.engine.deface = None;
+                match outcome {
+                    Ok(q) => {
+                        quarantined |= q;
+                        failing = None;
+                        if let Some(f) = &mut forward {
+                            f.due = true;
+                        }
                     }
-                }
-                Err(e) => {
-                    // Kept in the spool, tried again at the next wake-up.
-                    if failing.as_deref() != Some(e.as_str()) {
-                        eprintln!("serve: anonymizing the spool failed (kept for a retry): {e}");
-                    }
-                    failing = Some(e);
-                    if done {
-                        return true;
+                    Err(e) => {
+                        // Kept in the spool, tried again at the next wake-up.
+                        if failing.as_deref() != Some(e.as_str()) {
+                            eprintln!(
+                                "serve: anonymizing the spool failed (kept for a retry): {e}"
+                            );
+                        }
+                        failing = Some(e);
+                        if done {
+                            return true;
+                        }
                     }
                 }
             }
@@ -364,6 +415,30 @@ fn process(
         let _ = woken.recv_timeout(Duration::from_millis(500));
         // Let a burst of instances gather into one batch.
         while woken.try_recv().is_ok() {}
+    }
+}
+
+/// Spooled files (path, key) to anonymize together, with the deface plan
+/// for them when they are a complete series that may be a head.
+type Batch = (Vec<(PathBuf, String)>, Option<DefacePlan>);
+
+/// Defacing on arrival: the head series held until complete, and the model.
+pub(super) struct Defacer {
+    arrivals: Arrivals,
+    model: &'static FaceMaskModel,
+}
+
+impl Defacer {
+    /// Judge a complete series as `anonymize` judges a series of a tree:
+    /// its files, and the plan for them.
+    fn plan(&self, series: Complete) -> Batch {
+        let paths = series.files.iter().map(|(p, _)| p.clone()).collect();
+        let (report, defaced) =
+            judge_series(&series.first, paths, self.model, &Settings::default());
+        eprintln!("serve: deface: {report}");
+        let mut plan = DefacePlan::new();
+        add_to_plan(&mut plan, &report, defaced);
+        (series.files, Some(plan))
     }
 }
 

@@ -14,6 +14,7 @@
 //!   the batch applies;
 //! - [`nifti`], [`resample`]: NIfTI files and moving volumes between grids.
 
+pub mod arrivals;
 pub mod canonical;
 pub mod edit;
 pub mod face_mask;

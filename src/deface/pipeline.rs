@@ -108,7 +108,7 @@ impl Defaced {
 
 /// Judge one series from its headers: `Err(why)` when it is not a head,
 /// its modality when it may be one (the volume decides).
-fn screen(first: &InMemDicomObject) -> Result<Modality, String> {
+pub fn screen(first: &InMemDicomObject) -> Result<Modality, String> {
     let modality = head::modality(first)?;
     if head::header_says_head(first) == Some(false) {
         return Err("its body part or description names another part of the body".into());
@@ -162,30 +162,58 @@ pub fn deface_tree(
     mut each: impl FnMut(&SeriesReport, Option<Defaced>),
 ) -> std::io::Result<()> {
     for (_uid, (first, paths)) in series_headers(root)? {
-        let first = &first;
-        let label = label(first, paths.len());
-        let (outcome, defaced) = match screen(first) {
-            Err(why) => (SeriesOutcome::NotHead(why), None),
-            Ok(modality) => match deface_series(&paths, first, modality, model, settings) {
-                Ok(d) => (
-                    SeriesOutcome::Defaced {
-                        removed: d.mask.count(),
-                        voxels: d.mask.removed.len(),
-                    },
-                    Some(d),
-                ),
-                Err(Ok(why)) => (SeriesOutcome::NotHead(why), None),
-                Err(Err(why)) => (SeriesOutcome::Failed(why), None),
-            },
-        };
-        let report = SeriesReport {
-            label,
-            files: paths,
-            outcome,
-        };
+        let (report, defaced) = judge_series(&first, paths, model, settings);
         each(&report, defaced);
     }
     Ok(())
+}
+
+/// Judge one series (its first file's header, and all its files): not a
+/// head, a head defaced, or a head that failed.
+pub fn judge_series(
+    first: &InMemDicomObject,
+    paths: Vec<PathBuf>,
+    model: &FaceMaskModel,
+    settings: &Settings,
+) -> (SeriesReport, Option<Defaced>) {
+    let label = label(first, paths.len());
+    let (outcome, defaced) = match screen(first) {
+        Err(why) => (SeriesOutcome::NotHead(why), None),
+        Ok(modality) => match deface_series(&paths, first, modality, model, settings) {
+            Ok(d) => (
+                SeriesOutcome::Defaced {
+                    removed: d.mask.count(),
+                    voxels: d.mask.removed.len(),
+                },
+                Some(d),
+            ),
+            Err(Ok(why)) => (SeriesOutcome::NotHead(why), None),
+            Err(Err(why)) => (SeriesOutcome::Failed(why), None),
+        },
+    };
+    let report = SeriesReport {
+        label,
+        files: paths,
+        outcome,
+    };
+    (report, defaced)
+}
+
+/// What the batch does with the files of one judged series, added to `plan`.
+pub fn add_to_plan(plan: &mut DefacePlan, report: &SeriesReport, defaced: Option<Defaced>) {
+    match (&report.outcome, defaced) {
+        (SeriesOutcome::Defaced { .. }, Some(d)) => {
+            for (path, e) in d.edits() {
+                plan.insert(path, Defacing::Edit(e));
+            }
+        }
+        (SeriesOutcome::Failed(why), _) => {
+            for path in &report.files {
+                plan.insert(path.clone(), Defacing::Refused(why.clone()));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The plan for a whole tree, for `anonymize` with a script that asks for
@@ -200,19 +228,7 @@ pub fn plan_tree(
     let mut plan = DefacePlan::new();
     deface_tree(root, model, settings, |r, defaced| {
         report(r);
-        match (&r.outcome, defaced) {
-            (SeriesOutcome::Defaced { .. }, Some(d)) => {
-                for (path, e) in d.edits() {
-                    plan.insert(path, Defacing::Edit(e));
-                }
-            }
-            (SeriesOutcome::Failed(why), _) => {
-                for path in &r.files {
-                    plan.insert(path.clone(), Defacing::Refused(why.clone()));
-                }
-            }
-            _ => {}
-        }
+        add_to_plan(&mut plan, r, defaced);
     })?;
     Ok(plan)
 }

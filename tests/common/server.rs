@@ -16,7 +16,13 @@ pub struct Server {
 }
 
 impl Server {
+    /// `serve --script low`, with `extra` arguments.
     pub fn start(output: &Path, extra: &[&str]) -> Server {
+        Server::start_with(output, "low", extra)
+    }
+
+    /// `serve --script SCRIPT`, with `extra` arguments.
+    pub fn start_with(output: &Path, script: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -27,7 +33,7 @@ impl Server {
                 "--aet",
                 "ANONSCP",
             ])
-            .args(["--script", "low", "--site-id", "7", "--jobs", "1"])
+            .args(["--script", script, "--site-id", "7", "--jobs", "1"])
             .arg("--output")
             .arg(output)
             .args(extra)
