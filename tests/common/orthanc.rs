@@ -76,25 +76,56 @@ impl Orthanc {
         std::fs::read_to_string(self.dir.path().join("orthanc.log")).unwrap_or_default()
     }
 
-    /// Store files into Orthanc with dcmtk's storescu.
+    /// Store files into Orthanc with dcmtk's storescu, each in its own
+    /// transfer syntax and SOP class (storescu is told to propose them).
     pub fn store(&self, files: &[PathBuf]) {
-        let out = tool("storescu")
-            .args([
-                "-aet",
-                "LOADER",
-                "-aec",
-                "ORTHANC",
-                "127.0.0.1",
-                &self.dicom_port.to_string(),
-            ])
-            .args(files)
-            .output()
-            .expect("storescu (dcmtk)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut by_syntax: std::collections::BTreeMap<&str, Vec<&PathBuf>> = Default::default();
+        for file in files {
+            let ts = dicom_object::OpenFileOptions::new()
+                .read_until(dicom_dictionary_std::tags::SPECIFIC_CHARACTER_SET)
+                .open_file(file)
+                .map(|o| {
+                    o.meta()
+                        .transfer_syntax()
+                        .trim_end_matches('\0')
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let flag = match ts.as_str() {
+                "1.2.840.10008.1.2.4.90" => "-xv",
+                "1.2.840.10008.1.2.4.91" => "-xw",
+                "1.2.840.10008.1.2.5" => "-xr",
+                "1.2.840.10008.1.2.4.50" => "-xy",
+                "1.2.840.10008.1.2.4.51" => "-xx",
+                "1.2.840.10008.1.2.4.70" => "-xs",
+                "1.2.840.10008.1.2.4.80" => "-xt",
+                "1.2.840.10008.1.2.4.81" => "-xu",
+                "1.2.840.10008.1.2.1.99" => "-xd",
+                _ => "-x=",
+            };
+            by_syntax.entry(flag).or_default().push(file);
+        }
+        for (flag, files) in by_syntax {
+            let out = tool("storescu")
+                .args([
+                    "-R",
+                    flag,
+                    "-aet",
+                    "LOADER",
+                    "-aec",
+                    "ORTHANC",
+                    "127.0.0.1",
+                    &self.dicom_port.to_string(),
+                ])
+                .args(files)
+                .output()
+                .expect("storescu (dcmtk)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 
     pub fn address(&self) -> String {
