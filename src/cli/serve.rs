@@ -259,6 +259,10 @@ impl Receiving {
                 .clone()
                 .map(|(target, link)| Forward::new(target, link, settings.aet.clone()));
             std::thread::spawn(move || {
+                // Answering senders comes first: anonymizing (this thread
+                // and the batch's pool, which inherits it) runs at a lower
+                // priority and catches up when the receiver is idle.
+                lower_priority();
                 let quarantined = process(
                     &mut prepared,
                     &spool,
@@ -415,6 +419,18 @@ fn process(
         let _ = woken.recv_timeout(Duration::from_millis(500));
         // Let a burst of instances gather into one batch.
         while woken.try_recv().is_ok() {}
+    }
+}
+
+/// Lower the calling thread's scheduling priority (nice 10); threads it
+/// starts inherit it. Linux only; elsewhere nothing.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: on Linux the nice value is per thread, and PRIO_PROCESS with
+    // a thread ID sets that thread's; nothing else is touched.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 

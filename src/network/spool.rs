@@ -3,7 +3,16 @@
 //! arrived in the negotiated transfer syntax), under a temporary name,
 //! synced and renamed before the sender is told it was stored. A crash
 //! loses nothing the sender was told is stored: what is in the spool is
-//! anonymized by the next run. Spool files are private to the owner (they
+//! anonymized by the next run.
+//!
+//! The final name carries the file's length (`….<bytes>.dcm`), so a file
+//! whose rename reached the disk before all its data did is recognised
+//! as partial and dropped (its sender was never answered). That lets one
+//! sync per instance suffice where the file system commits a rename with
+//! the renamed file's fsync (ext4, XFS, btrfs: their fsync commits the
+//! journal or log entry of the rename, which changed the inode): rename,
+//! then fsync the file. Elsewhere (NFS, others) the file is synced, renamed
+//! and the directory synced, as POSIX alone requires. Spool files are private to the owner (they
 //! hold PHI) and stream to disk as they arrive, so an instance of any size
 //! costs one PDU of memory.
 
@@ -22,6 +31,8 @@ use crate::dicom_file::create_private_dir;
 pub struct Spool {
     dir: PathBuf,
     counter: AtomicU64,
+    /// The file system commits a rename with the file's fsync.
+    rename_synced_with_file: bool,
 }
 
 const TEMP_PREFIX: &str = ".incoming-";
@@ -41,6 +52,7 @@ impl Spool {
         Ok(Spool {
             dir: dir.to_path_buf(),
             counter: AtomicU64::new(0),
+            rename_synced_with_file: journals_renames(dir),
         })
     }
 
@@ -62,8 +74,8 @@ impl Spool {
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         // Names sort by arrival; the process ID keeps two processes apart.
-        let name = format!("{stamp:020}-{}-{n:06}{SUFFIX}", std::process::id());
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{name}"));
+        let name = format!("{stamp:020}-{}-{n:06}", std::process::id());
+        let temp = self.dir.join(format!("{TEMP_PREFIX}{name}{SUFFIX}"));
         let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(sop_class)
             .media_storage_sop_instance_uid(sop_instance)
@@ -91,26 +103,79 @@ impl Spool {
             let _ = std::fs::remove_file(&temp);
             return Err(e);
         }
+        // (The meta group's writer may flush: ask the file where it is.)
+        let written = match io::Seek::stream_position(&mut file) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e);
+            }
+        };
         Ok(Incoming {
             file: Some(file),
             temp,
             name,
             dir: self.dir.clone(),
+            written,
+            rename_synced_with_file: self.rename_synced_with_file,
         })
     }
 
     /// The instances waiting, oldest first, each with its key (its name).
+    /// A file shorter or longer than its name says is partial (a crash
+    /// came between its rename and its data reaching the disk): it is
+    /// removed, its sender was never answered.
     pub fn pending(&self) -> io::Result<Vec<(PathBuf, String)>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(TEMP_PREFIX) && name.ends_with(SUFFIX) {
-                out.push((entry.path(), name));
+            if name.starts_with(TEMP_PREFIX) || !name.ends_with(SUFFIX) {
+                continue;
             }
+            if let Some(length) = stated_length(&name)
+                && entry.metadata().map(|m| m.len()).ok() != Some(length)
+            {
+                let _ = std::fs::remove_file(entry.path());
+                continue;
+            }
+            out.push((entry.path(), name));
         }
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
+    }
+}
+
+/// The length a spool file's name states (`….<bytes>.dcm`), if any.
+fn stated_length(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(SUFFIX)?;
+    let (_, length) = stem.rsplit_once('.')?;
+    length.parse().ok()
+}
+
+/// Whether the file system under `dir` commits a rename with the fsync
+/// of the renamed file (ext4, XFS, btrfs).
+fn journals_renames(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        const EXT4: i64 = 0xEF53;
+        const XFS: i64 = 0x5846_5342;
+        const BTRFS: i64 = 0x9123_683E;
+        let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid NUL-terminated path and a statfs to fill.
+        if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
+            return false;
+        }
+        matches!(stat.f_type as i64, EXT4 | XFS | BTRFS)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        false
     }
 }
 
@@ -119,29 +184,48 @@ impl Spool {
 pub struct Incoming {
     file: Option<io::BufWriter<File>>,
     temp: PathBuf,
+    /// The final name, without its length and suffix.
     name: String,
     dir: PathBuf,
+    /// Bytes written so far.
+    written: u64,
+    rename_synced_with_file: bool,
 }
 
 impl Incoming {
     /// Append data set bytes as they arrive.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.file {
-            Some(f) => f.write_all(data),
+            Some(f) => {
+                f.write_all(data)?;
+                self.written += data.len() as u64;
+                Ok(())
+            }
             None => Err(io::Error::other("the instance was already committed")),
         }
     }
 
-    /// Sync the file, give it its final name and sync the directory: only
-    /// then may the sender be told the instance is stored.
+    /// Give the file its final name (with its length) and make both the
+    /// data and the name durable: only then may the sender be told the
+    /// instance is stored.
     pub fn commit(mut self) -> io::Result<PathBuf> {
         let file = self.file.take().expect("not yet committed");
         let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        let done = self.dir.join(&self.name);
-        std::fs::rename(&self.temp, &done)?;
-        File::open(&self.dir)?.sync_all()?;
+        let done = self
+            .dir
+            .join(format!("{}.{}{SUFFIX}", self.name, self.written));
+        let renamed = if self.rename_synced_with_file {
+            std::fs::rename(&self.temp, &done).and_then(|()| file.sync_all())
+        } else {
+            file.sync_all()
+                .and_then(|()| std::fs::rename(&self.temp, &done))
+                .and_then(|()| File::open(&self.dir)?.sync_all())
+        };
+        if let Err(e) = renamed {
+            let _ = std::fs::remove_file(&self.temp);
+            let _ = std::fs::remove_file(&done);
+            return Err(e);
+        }
         Ok(done)
     }
 }
@@ -202,6 +286,24 @@ mod tests {
         let pending = spool.pending().unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 1);
+        // Its name states its length.
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            pending[0].1.ends_with(&format!(".{size}.dcm")),
+            "{}",
+            pending[0].1
+        );
+        // A file shorter than its name says (its data never reached the
+        // disk) is partial: dropped. One whose name states nothing is kept.
+        let short = spool.dir().join("00000000000000000009-1-000009.500.dcm");
+        std::fs::write(&short, [0u8; 132]).unwrap();
+        let legacy = spool.dir().join("00000000000000000010-1-000010.dcm");
+        std::fs::copy(&path, &legacy).unwrap();
+        let pending = spool.pending().unwrap();
+        assert_eq!(pending.len(), 2);
+        assert!(!short.exists());
+        std::fs::remove_file(&legacy).unwrap();
+        let pending = spool.pending().unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
