@@ -10,6 +10,7 @@ use std::process::Command;
 
 use common::orthanc::{Orthanc, variant};
 use common::peers::free_port;
+use common::trees;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
@@ -27,23 +28,6 @@ fn studies(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
-}
-
-fn outputs(root: &Path) -> usize {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            !rel.starts_with(".anonymizer") && !rel.starts_with("quarantine")
-        })
-        .count()
 }
 
 #[test]
@@ -123,7 +107,7 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
             .any(|l| l.starts_with("ACC-1\t") && l.contains("\t3\t3\tcomplete")),
         "{table}"
     );
-    assert_eq!(outputs(&output), 5, "{log}");
+    assert_eq!(trees::outputs(&output).len(), 5, "{log}");
     // Nothing identifying came through.
     for entry in walkdir::WalkDir::new(&output).into_iter().flatten() {
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "dcm") {
@@ -141,7 +125,7 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     let second = retrieve(&[]);
     let log = String::from_utf8_lossy(&second.stderr);
     assert_eq!(log.matches("already complete").count(), 2, "{log}");
-    assert_eq!(outputs(&output), 5);
+    assert_eq!(trees::outputs(&output).len(), 5);
 
     // The PACS gets a second series of ACC-1: only that series moves.
     let base = dir.path().join("s1-0.dcm");
@@ -176,7 +160,7 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
             .any(|l| l.starts_with("ACC-1\t") && l.contains("\t5\t5\tcomplete")),
         "{table}"
     );
-    assert_eq!(outputs(&output), 7, "{log}");
+    assert_eq!(trees::outputs(&output).len(), 7, "{log}");
 
     // A destination the PACS does not know: its status, and exit 1.
     let unknown = retrieve(&["--move-dest", "NOBODY"]);
@@ -196,25 +180,7 @@ fn accession_numbers_are_found_retrieved_whole_and_anonymized() {
     );
     assert_eq!(third.status.code(), Some(1), "{table}{log}");
     assert!(table.contains("failed: C-MOVE status 0x"), "{table}{log}");
-    assert_eq!(outputs(&output), 7);
-}
-
-/// Relative path → bytes of every output file (not the store or spool).
-fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            (!rel.starts_with(".anonymizer")).then(|| (rel, std::fs::read(e.path()).unwrap()))
-        })
-        .collect()
+    assert_eq!(trees::outputs(&output).len(), 7);
 }
 
 #[test]
@@ -246,11 +212,11 @@ fn c_get_brings_the_same_studies_over_our_own_association() {
     };
     let by_get = dir.path().join("get");
     let log = run(&by_get, &["--get"]);
-    assert_eq!(outputs(&by_get), 5, "{log}");
+    assert_eq!(trees::outputs(&by_get).len(), 5, "{log}");
     let port = receiver_port.to_string();
     let by_move = dir.path().join("move");
     run(&by_move, &["--bind", "127.0.0.1", "--port", &port]);
-    let (get, moved) = (tree(&by_get), tree(&by_move));
+    let (get, moved) = (trees::outputs(&by_get), trees::outputs(&by_move));
     assert_eq!(
         get.keys().collect::<Vec<_>>(),
         moved.keys().collect::<Vec<_>>()

@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
 use common::peers::{free_port, tool as dcmtk};
 use common::server::Server;
+use common::trees::outputs;
 
 fn storescu(port: u16, calling: &str, files: &[PathBuf]) -> std::process::Output {
     dcmtk("storescu")
@@ -39,27 +40,6 @@ fn send_all(port: u16, calling: &str, files: &[PathBuf]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Every output file (not the store, spool or quarantine), relative path → bytes.
-fn outputs(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.unwrap();
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if entry.file_type().is_file()
-            && !rel.starts_with(".anonymizer")
-            && !rel.starts_with("quarantine")
-        {
-            out.insert(rel, std::fs::read(entry.path()).unwrap());
-        }
-    }
-    out
 }
 
 /// Input files named so that their sorted order is the order they are sent

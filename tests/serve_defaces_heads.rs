@@ -11,29 +11,11 @@ use std::process::Command;
 use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, write_series};
 use common::peers::tool as dcmtk;
 use common::server::Server;
+use common::trees::outputs;
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::resample::pose;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
-
-/// Every output file (not the store, spool or quarantine), relative path → bytes.
-fn outputs(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            (!rel.starts_with(".anonymizer") && !rel.starts_with("quarantine"))
-                .then(|| (rel, std::fs::read(e.path()).unwrap()))
-        })
-        .collect()
-}
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)

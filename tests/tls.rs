@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 use common::peers::{free_port, tool as dcmtk, wait_for_port};
 use common::server::Server;
+use common::trees::outputs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
@@ -79,18 +80,6 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
             path
         })
         .collect()
-}
-
-fn count_files(dir: &Path) -> usize {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            let p = e.path().to_string_lossy();
-            !p.contains(".anonymizer") && !p.contains("quarantine")
-        })
-        .count()
 }
 
 fn echo(port: u16, tls: &[&Path]) -> (Option<i32>, String) {
@@ -195,7 +184,7 @@ fn serve_takes_instances_over_tls_only_from_certified_peers() {
         log.contains(&format!("{} stored, 0 failed", files.len())),
         "{log}"
     );
-    assert_eq!(count_files(&output), files.len(), "{log}");
+    assert_eq!(outputs(&output).len(), files.len(), "{log}");
 }
 
 struct Storescp(Child);
@@ -280,5 +269,5 @@ fn send_and_echo_reach_a_tls_peer_they_trust_and_no_other() {
         log.contains(&format!("sent {} files", files.len())),
         "{log}"
     );
-    assert_eq!(count_files(&received), files.len());
+    assert_eq!(outputs(&received).len(), files.len());
 }

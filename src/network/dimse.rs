@@ -148,9 +148,14 @@ pub fn store_request(request: &Command) -> Vec<u8> {
 
 /// A C-FIND-RQ (priority medium) with an identifier following.
 pub fn find_request(sop_class: &str, message_id: u16) -> Vec<u8> {
+    query_request(C_FIND_RQ, sop_class, message_id)
+}
+
+/// A C-FIND-RQ or C-GET-RQ (priority medium) with an identifier following.
+fn query_request(field: u16, sop_class: &str, message_id: u16) -> Vec<u8> {
     encode(vec![
         uid(tags::AFFECTED_SOP_CLASS_UID, sop_class),
-        us(tags::COMMAND_FIELD, C_FIND_RQ),
+        us(tags::COMMAND_FIELD, field),
         us(tags::MESSAGE_ID, message_id),
         us(tags::PRIORITY, 0),
         us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
@@ -175,13 +180,7 @@ pub fn move_request(sop_class: &str, message_id: u16, destination: &str) -> Vec<
 
 /// A C-GET-RQ (priority medium) with an identifier following.
 pub fn get_request(sop_class: &str, message_id: u16) -> Vec<u8> {
-    encode(vec![
-        uid(tags::AFFECTED_SOP_CLASS_UID, sop_class),
-        us(tags::COMMAND_FIELD, C_GET_RQ),
-        us(tags::MESSAGE_ID, message_id),
-        us(tags::PRIORITY, 0),
-        us(tags::COMMAND_DATA_SET_TYPE, 0x0000),
-    ])
+    query_request(C_GET_RQ, sop_class, message_id)
 }
 
 /// A P-DATA PDU carrying one whole command set.

@@ -4,8 +4,7 @@
 //! same [`Spool`] as the receiver's and is synced there before the PACS
 //! is answered.
 
-use dicom_core::VR;
-use dicom_dictionary_std::{tags, uids};
+use dicom_dictionary_std::uids;
 use dicom_object::InMemDicomObject;
 use dicom_ul::association::CloseSocket;
 use dicom_ul::pdu::PresentationContextResultReason;
@@ -16,7 +15,7 @@ use super::AeAddress;
 use super::dimse;
 use super::incoming::{Event, Receiving, on_pdv};
 use super::link::Link;
-use super::query::{MoveOutcome, encode, is_pending, send_request, text};
+use super::query::{MoveOutcome, encode, is_pending, retrieve_identifier, send_request};
 use super::receiver::AssociationReport;
 use super::spool::Spool;
 use super::storage_classes::STORAGE_SOP_CLASSES;
@@ -125,14 +124,7 @@ pub fn get_study(
         association.abort();
         return Err(format!("{target} does not accept C-GET ({class})"));
     };
-    let mut identifier = InMemDicomObject::from_element_iter([
-        text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
-        text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
-    ]);
-    if let Some(series_uid) = series_uid {
-        identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
-        identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
-    }
+    let identifier = retrieve_identifier(study_uid, series_uid);
     let outcome = crate::with_client!(&mut association, a => {
         receive_instances(a, context, &ts, identifier, target, spool, stored)
     });

@@ -98,7 +98,7 @@ fn associate(
     Ok((association, id, ts))
 }
 
-pub(super) fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
+fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
     if value.is_empty() {
         DataElement::new(tag, vr, PrimitiveValue::Empty)
     } else {
@@ -226,8 +226,6 @@ pub fn find_studies(
     query: &StudyQuery,
     link: &Link,
 ) -> Result<Vec<Study>, String> {
-    let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
-    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
     let get = |v: &Option<String>| v.clone().unwrap_or_default();
     let identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
@@ -241,13 +239,42 @@ pub fn find_studies(
         text(tags::NUMBER_OF_STUDY_RELATED_INSTANCES, VR::IS, ""),
         text(tags::SOP_CLASSES_IN_STUDY, VR::UI, ""),
     ]);
-    let mut studies = Vec::new();
+    find(target, calling_ae, &identifier, link, |obj| Study {
+        study_uid: field(obj, tags::STUDY_INSTANCE_UID),
+        patient_id: field(obj, tags::PATIENT_ID),
+        patient_name: field(obj, tags::PATIENT_NAME),
+        study_date: field(obj, tags::STUDY_DATE),
+        accession: field(obj, tags::ACCESSION_NUMBER),
+        modalities: field(obj, tags::MODALITIES_IN_STUDY),
+        description: field(obj, tags::STUDY_DESCRIPTION),
+        instances: field(obj, tags::NUMBER_OF_STUDY_RELATED_INSTANCES)
+            .parse()
+            .ok(),
+        sop_classes: field(obj, tags::SOP_CLASSES_IN_STUDY)
+            .split('\\')
+            .map(|c| c.trim_end_matches(['\0', ' ']).trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
+    })
+}
+
+/// A study root C-FIND with `identifier`: each match, read by `each`.
+fn find<T>(
+    target: &AeAddress,
+    calling_ae: &str,
+    identifier: &InMemDicomObject,
+    link: &Link,
+    each: impl Fn(&InMemDicomObject) -> T,
+) -> Result<Vec<T>, String> {
+    let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
+    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
+    let mut matches = Vec::new();
     let last = crate::with_client!(&mut association, a => exchange(
         a,
         context,
         &ts,
         dimse::find_request(class, 1),
-        encode(&identifier, &ts)?,
+        encode(identifier, &ts)?,
         target,
         |response, identifier| {
             if response.field != C_FIND_RSP {
@@ -257,30 +284,14 @@ pub fn find_studies(
                 ));
             }
             if let Some(obj) = identifier {
-                studies.push(Study {
-                    study_uid: field(&obj, tags::STUDY_INSTANCE_UID),
-                    patient_id: field(&obj, tags::PATIENT_ID),
-                    patient_name: field(&obj, tags::PATIENT_NAME),
-                    study_date: field(&obj, tags::STUDY_DATE),
-                    accession: field(&obj, tags::ACCESSION_NUMBER),
-                    modalities: field(&obj, tags::MODALITIES_IN_STUDY),
-                    description: field(&obj, tags::STUDY_DESCRIPTION),
-                    instances: field(&obj, tags::NUMBER_OF_STUDY_RELATED_INSTANCES)
-                        .parse()
-                        .ok(),
-                    sop_classes: field(&obj, tags::SOP_CLASSES_IN_STUDY)
-                        .split('\\')
-                        .map(|c| c.trim_end_matches(['\0', ' ']).trim().to_string())
-                        .filter(|c| !c.is_empty())
-                        .collect(),
-                });
+                matches.push(each(&obj));
             }
             Ok(())
         },
     ))?;
     association.release();
     final_status(target, "C-FIND", &last)?;
-    Ok(studies)
+    Ok(matches)
 }
 
 /// C-FIND at series level: the series of one study, with their instance
@@ -291,8 +302,6 @@ pub fn find_series(
     study_uid: &str,
     link: &Link,
 ) -> Result<Vec<Series>, String> {
-    let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
-    let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
     let identifier = InMemDicomObject::from_element_iter([
         text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"),
         text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
@@ -301,37 +310,27 @@ pub fn find_series(
         text(tags::SERIES_DESCRIPTION, VR::LO, ""),
         text(tags::NUMBER_OF_SERIES_RELATED_INSTANCES, VR::IS, ""),
     ]);
-    let mut series = Vec::new();
-    let last = crate::with_client!(&mut association, a => exchange(
-        a,
-        context,
-        &ts,
-        dimse::find_request(class, 1),
-        encode(&identifier, &ts)?,
-        target,
-        |response, identifier| {
-            if response.field != C_FIND_RSP {
-                return Err(format!(
-                    "{target} answered C-FIND with command {:#06X}",
-                    response.field
-                ));
-            }
-            if let Some(obj) = identifier {
-                series.push(Series {
-                    series_uid: field(&obj, tags::SERIES_INSTANCE_UID),
-                    modality: field(&obj, tags::MODALITY),
-                    description: field(&obj, tags::SERIES_DESCRIPTION),
-                    instances: field(&obj, tags::NUMBER_OF_SERIES_RELATED_INSTANCES)
-                        .parse()
-                        .ok(),
-                });
-            }
-            Ok(())
-        },
-    ))?;
-    association.release();
-    final_status(target, "C-FIND", &last)?;
-    Ok(series)
+    find(target, calling_ae, &identifier, link, |obj| Series {
+        series_uid: field(obj, tags::SERIES_INSTANCE_UID),
+        modality: field(obj, tags::MODALITY),
+        description: field(obj, tags::SERIES_DESCRIPTION),
+        instances: field(obj, tags::NUMBER_OF_SERIES_RELATED_INSTANCES)
+            .parse()
+            .ok(),
+    })
+}
+
+/// The identifier of a C-MOVE or C-GET: one study, or one series of it.
+pub(super) fn retrieve_identifier(study_uid: &str, series_uid: Option<&str>) -> InMemDicomObject {
+    let mut identifier = InMemDicomObject::from_element_iter([
+        text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
+        text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
+    ]);
+    if let Some(series_uid) = series_uid {
+        identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
+        identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
+    }
+    identifier
 }
 
 fn final_status(target: &AeAddress, what: &str, last: &Command) -> Result<(), String> {
@@ -361,14 +360,7 @@ pub fn move_study(
 ) -> Result<MoveOutcome, String> {
     let class = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_MOVE;
     let (mut association, context, ts) = associate(target, calling_ae, class, link)?;
-    let mut identifier = InMemDicomObject::from_element_iter([
-        text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY"),
-        text(tags::STUDY_INSTANCE_UID, VR::UI, study_uid),
-    ]);
-    if let Some(series_uid) = series_uid {
-        identifier.put(text(tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"));
-        identifier.put(text(tags::SERIES_INSTANCE_UID, VR::UI, series_uid));
-    }
+    let identifier = retrieve_identifier(study_uid, series_uid);
     let last = crate::with_client!(&mut association, a => exchange(
         a,
         context,

@@ -7,3 +7,4 @@ pub mod png;
 pub mod reference;
 pub mod server;
 pub mod synthetic;
+pub mod trees;
