@@ -10,10 +10,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::orthanc::Orthanc;
-use common::peers::{free_port, tool, wait_for_port};
+use common::peers::{Storescp, free_port};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 
@@ -97,15 +97,6 @@ fn by_instance(root: &Path) -> BTreeMap<String, (PathBuf, dicom_object::DefaultD
         .collect()
 }
 
-struct Storescp(std::process::Child);
-
-impl Drop for Storescp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn retrieve_then_send_delivers_what_anonymize_writes() {
     let dir = tempfile::tempdir().unwrap();
@@ -182,19 +173,8 @@ fn retrieve_then_send_delivers_what_anonymize_writes() {
     // Deliver the retrieved tree to storescp.
     let port = free_port();
     let delivered = dir.path().join("delivered");
-    std::fs::create_dir_all(&delivered).unwrap();
-    let _peer = Storescp(
-        tool("storescp")
-            // Bit-preserving: each data set is written exactly as it came.
-            .args(["-aet", "RESEARCH", "+xa", "+B", "-od"])
-            .arg(&delivered)
-            .arg(port.to_string())
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port, "storescp");
+    // Bit-preserving: each data set is written exactly as it came.
+    let _peer = Storescp::start("RESEARCH", &delivered, port, &["+B"]);
     let out = Command::new(BIN)
         .args([
             "send",

@@ -7,35 +7,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::peers::{free_port, tool, wait_for_port};
+use common::peers::{Storescp, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
-
-struct Storescp(Child);
-
-impl Storescp {
-    fn start(dir: &Path, port: u16) -> Storescp {
-        std::fs::create_dir_all(dir).unwrap();
-        let child = tool("storescp")
-            .args(["-aet", "RESEARCH", "+xa", "-od"])
-            .arg(dir)
-            .arg(port.to_string())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, "storescp");
-        Storescp(child)
-    }
-}
-
-impl Drop for Storescp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn send(input: &Path, port: u16, extra: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN)
@@ -104,7 +80,7 @@ fn an_anonymized_tree_arrives_whole_once_and_nothing_else_does() {
 
     let port = free_port();
     let received_dir = dir.path().join("received");
-    let peer = Storescp::start(&received_dir, port);
+    let peer = Storescp::start("RESEARCH", &received_dir, port, &[] as &[&str]);
     let (code, log) = send(&output, port, &[]);
     assert_eq!(code, Some(0), "{log}");
     assert!(

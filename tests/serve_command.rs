@@ -8,12 +8,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
-use common::peers::{free_port, tool as dcmtk};
+use common::peers::{Storescp, free_port, tool as dcmtk};
 use common::server::Server;
 use common::trees::outputs;
 
@@ -429,17 +429,9 @@ fn forwarded_instances_reach_a_destination_that_comes_up_late() {
     }
     let received = dir.path().join("received");
     std::fs::create_dir_all(&received).unwrap();
-    let mut storescp = dcmtk("storescp")
-        .args(["-aet", "RESEARCH", "+xa", "-od"])
-        .arg(&received)
-        .arg(port.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::peers::wait_for_port(port, "storescp");
+    let storescp = Storescp::start("RESEARCH", &received, port, &[] as &[&str]);
     let (status, log) = server.stop();
-    let _ = storescp.kill();
-    let _ = storescp.wait();
+    drop(storescp);
     assert!(status.success(), "{log}");
     assert!(
         log.contains(&format!("forwarded 3 to {destination}")),
@@ -466,18 +458,10 @@ fn forwarded_instances_reach_a_destination_that_comes_up_late() {
     let (status, log) = server.stop();
     assert!(log.contains("kept for a retry"), "{log}");
     let _ = status;
-    let mut storescp = dcmtk("storescp")
-        .args(["-aet", "RESEARCH", "+xa", "-od"])
-        .arg(&received)
-        .arg(port.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::peers::wait_for_port(port, "storescp");
+    let storescp = Storescp::start("RESEARCH", &received, port, &[] as &[&str]);
     let mut server = Server::start(&output, &["--forward", &destination]);
     let (status, log) = server.stop();
-    let _ = storescp.kill();
-    let _ = storescp.wait();
+    drop(storescp);
     assert!(status.success(), "{log}");
     assert!(
         log.contains(&format!("forwarded 1 to {destination}")),

@@ -8,9 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::peers::{free_port, tool as dcmtk, wait_for_port};
+use common::peers::{Storescp, free_port, tool as dcmtk};
 use common::server::Server;
 use common::trees::outputs;
 
@@ -187,15 +187,6 @@ fn serve_takes_instances_over_tls_only_from_certified_peers() {
     assert_eq!(outputs(&output).len(), files.len(), "{log}");
 }
 
-struct Storescp(Child);
-
-impl Drop for Storescp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn send_and_echo_reach_a_tls_peer_they_trust_and_no_other() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,23 +211,14 @@ fn send_and_echo_reach_a_tls_peer_they_trust_and_no_other() {
     // dcmtk's storescp over TLS, requiring a client certificate from the CA.
     let port = free_port();
     let received = dir.path().join("received");
-    std::fs::create_dir_all(&received).unwrap();
-    let _peer = Storescp(
-        dcmtk("storescp")
-            .arg("+tls")
-            .arg(&pki.server.1)
-            .arg(&pki.server.0)
-            .arg("+cf")
-            .arg(&pki.ca)
-            .args(["-aet", "SECURE", "-od"])
-            .arg(&received)
-            .arg(port.to_string())
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port, "storescp +tls");
+    let tls: [&std::ffi::OsStr; 5] = [
+        "+tls".as_ref(),
+        pki.server.1.as_os_str(),
+        pki.server.0.as_os_str(),
+        "+cf".as_ref(),
+        pki.ca.as_os_str(),
+    ];
+    let _peer = Storescp::start("SECURE", &received, port, &tls);
 
     let (code, log) = echo(port, &[&pki.ca, &pki.client.0, &pki.client.1]);
     assert_eq!(code, Some(0), "{log}");

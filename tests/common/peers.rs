@@ -38,3 +38,38 @@ pub fn wait_for_port(port: u16, what: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// dcmtk's `storescp` as AE `aet` on 127.0.0.1:`port`, writing what it
+/// receives into `dir` (created), with `options` before the rest (TLS,
+/// bit-preserving…); killed when dropped.
+pub struct Storescp(std::process::Child);
+
+impl Storescp {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(
+        aet: &str,
+        dir: &std::path::Path,
+        port: u16,
+        options: &[S],
+    ) -> Storescp {
+        std::fs::create_dir_all(dir).unwrap();
+        let child = tool("storescp")
+            .args(options)
+            .args(["-aet", aet, "+xa", "-od"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let peer = Storescp(child);
+        wait_for_port(port, "storescp");
+        peer
+    }
+}
+
+impl Drop for Storescp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
