@@ -226,3 +226,30 @@ fn c_get_brings_the_same_studies_over_our_own_association() {
     let log = run(&by_get, &["--get"]);
     assert_eq!(log.matches("already complete").count(), 2, "{log}");
 }
+
+#[test]
+fn a_pacs_that_is_down_is_named_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let pacs = format!("DOWN@127.0.0.1:{port}");
+    for command in ["find", "retrieve"] {
+        let mut run = Command::new(BIN);
+        run.args([
+            command,
+            "--pacs",
+            &pacs,
+            "--timeout",
+            "2",
+            "--patient-id",
+            "X",
+        ]);
+        if command == "retrieve" {
+            run.args(["--get", "--script", "low", "--output"])
+                .arg(dir.path().join("out"));
+        }
+        let out = run.output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {log}");
+        assert!(log.contains(&pacs), "{command} names the PACS: {log}");
+    }
+}

@@ -469,3 +469,70 @@ fn forwarded_instances_reach_a_destination_that_comes_up_late() {
     );
     assert_eq!(std::fs::read_dir(&received).unwrap().count(), 4, "{log}");
 }
+
+#[test]
+fn unknown_sop_classes_and_unwritable_transfer_syntaxes_are_refused_at_negotiation() {
+    use dicom_ul::pdu::{
+        AssociationRQ, Pdu, PresentationContextProposed, PresentationContextResultReason as Reason,
+        UserVariableItem, read_pdu, write_pdu,
+    };
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("out"), &[]);
+    let ct = "1.2.840.10008.5.1.4.1.1.2";
+    let context = |id: u8, class: &str, ts: &str| PresentationContextProposed {
+        id,
+        abstract_syntax: class.to_string(),
+        transfer_syntaxes: vec![ts.to_string()],
+    };
+    // The A-ASSOCIATE-RQ by hand, to read the result of each context.
+    let request = Pdu::AssociationRQ(AssociationRQ {
+        protocol_version: 1,
+        calling_ae_title: "TESTER".into(),
+        called_ae_title: "ANONSCP".into(),
+        application_context_name: "1.2.840.10008.3.1.1.1".into(),
+        presentation_contexts: vec![
+            // Not a storage SOP class of the standard.
+            context(1, "1.2.3.4.5.6.7", "1.2.840.10008.1.2.1"),
+            // A storage class, in a transfer syntax nobody can read.
+            context(3, ct, "1.2.3.999"),
+            // One the receiver takes.
+            context(5, ct, "1.2.840.10008.1.2.1"),
+        ],
+        user_variables: vec![
+            UserVariableItem::MaxLength(16384),
+            UserVariableItem::ImplementationClassUID("1.2.3.4".into()),
+        ],
+    });
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut bytes = Vec::new();
+    write_pdu(&mut bytes, &request).unwrap();
+    std::io::Write::write_all(&mut stream, &bytes).unwrap();
+    let mut head = [0u8; 6];
+    stream.read_exact(&mut head).unwrap();
+    let length = u32::from_be_bytes(head[2..6].try_into().unwrap()) as usize;
+    let mut answer = head.to_vec();
+    answer.resize(6 + length, 0);
+    stream.read_exact(&mut answer[6..]).unwrap();
+    let Some(Pdu::AssociationAC(ac)) = read_pdu(&answer[..], 65536, false).unwrap() else {
+        panic!("not an A-ASSOCIATE-AC");
+    };
+    let reasons: Vec<(u8, Reason)> = ac
+        .presentation_contexts
+        .iter()
+        .map(|pc| (pc.id, pc.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, Reason::AbstractSyntaxNotSupported),
+            (3, Reason::TransferSyntaxesNotSupported),
+            (5, Reason::Acceptance),
+        ],
+    );
+    let mut release = Vec::new();
+    write_pdu(&mut release, &Pdu::ReleaseRQ).unwrap();
+    std::io::Write::write_all(&mut stream, &release).unwrap();
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+}
