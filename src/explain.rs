@@ -151,7 +151,8 @@ impl Explainer<'_> {
         Subject {
             phi_patient_id: string_of(obj, tags::PATIENT_ID).unwrap_or_default(),
             anon_patient_id: ptid::format(&self.project.site_id, 1),
-            anon_accession: accession.map(|a| acc::hash_accession(&self.accession_salt, &a)),
+            anon_accession: accession
+                .map(|a| acc::hash_accession(&self.accession_salt, &a, self.project.rsna_exact)),
             date_offset: 0,
         }
     }

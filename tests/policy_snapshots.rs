@@ -53,6 +53,7 @@ fn what_each_bundled_policy_does_to_each_corpus_file() {
         site_id: "99".into(),
         project_name: "SNAPSHOT".into(),
         uids: UidGenerator::new(uid_root, "99").unwrap(),
+        rsna_exact: false,
     };
     let levels: Vec<(&str, RsnaRules)> = [("low", LOW_LEVEL), ("high", HIGH_LEVEL)]
         .into_iter()

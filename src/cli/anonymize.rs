@@ -74,6 +74,12 @@ pub struct AnonymizeArgs {
     /// header output with other tools; a warning says so.
     #[arg(long)]
     no_deface: bool,
+    /// Write what the RSNA tool writes even where its values are invalid
+    /// (rsna dialect): `@acc` as `8-4-4` (18 characters in a 16-character
+    /// SH) and `@round` as `5Y` (AS is 4 characters). By default those are
+    /// written valid. Pinned in the store: a project keeps one form.
+    #[arg(long)]
+    rsna_exact: bool,
     /// Follow symbolic links in the input tree (by default they are
     /// counted and skipped).
     #[arg(long)]
@@ -81,6 +87,16 @@ pub struct AnonymizeArgs {
     /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
     #[arg(skip)]
     spool: bool,
+}
+
+/// Pin `--rsna-exact` in the store. A store that holds studies from before
+/// the setting existed was made with the RSNA tool's forms.
+fn pin_rsna_exact(store: &mut Store, exact: bool) -> Result<(), crate::store::StoreError> {
+    if store.setting("rsna_exact")?.is_none() && !store.instances_by_study()?.is_empty() {
+        store.pin_settings(&[("rsna_exact", "yes")])?;
+    }
+    let value = if exact { "yes" } else { "no" };
+    store.pin_settings(&[("rsna_exact", value)])
 }
 
 /// The default store location inside an output directory.
@@ -112,6 +128,7 @@ impl AnonymizeArgs {
             jobs,
             layout: Layout::Preserve,
             no_deface: false,
+            rsna_exact: false,
             follow_symlinks: false,
             spool: false,
         }
@@ -134,6 +151,7 @@ impl AnonymizeArgs {
             jobs: run.jobs,
             layout: Layout::Rsna,
             no_deface: run.no_deface,
+            rsna_exact: run.rsna_exact,
             follow_symlinks: false,
             spool: true,
         }
@@ -178,6 +196,12 @@ pub struct RunArgs {
     /// Apply the script to headers only, even when it asks for defacing.
     #[arg(long)]
     pub no_deface: bool,
+    /// Write what the RSNA tool writes even where its values are invalid
+    /// (rsna dialect): `@acc` as `8-4-4` (18 characters in a 16-character
+    /// SH) and `@round` as `5Y` (AS is 4 characters). By default those are
+    /// written valid. Pinned in the store: a project keeps one form.
+    #[arg(long)]
+    pub rsna_exact: bool,
 }
 
 /// Everything a run needs, checked and opened.
@@ -334,6 +358,11 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
     if let Err(e) = store.pin_settings(&[("site_id", &site_id), ("uid_root", &uid_root)]) {
         return usage(e);
     }
+    if ctp_script.is_none()
+        && let Err(e) = pin_rsna_exact(&mut store, args.rsna_exact)
+    {
+        return usage(e);
+    }
     if let Err(e) = store.ensure_default_patient(&site_id) {
         return usage(e);
     }
@@ -371,6 +400,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             uids: uids.clone(),
             accession_salt: acc::salt(&site_id, &uid_root),
             lookup_required: rules.lookup_required && ctp_script.is_none(),
+            rsna_exact: args.rsna_exact,
         },
         interpreter: match ctp_script {
             Some(script) => {
@@ -390,6 +420,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             site_id,
             project_name: args.project_name.clone(),
             uids,
+            rsna_exact: args.rsna_exact,
         },
         deface: None,
     };

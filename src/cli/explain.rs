@@ -37,6 +37,10 @@ pub struct PreviewSettings {
     /// The project name written in the RSNA private block.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_PROJECT_NAME)]
     pub project_name: String,
+    /// Preview the RSNA tool's exact (invalid) `@acc` and `@round` values,
+    /// as `anonymize --rsna-exact` writes them.
+    #[arg(long)]
+    pub rsna_exact: bool,
 }
 
 impl PreviewSettings {
@@ -62,6 +66,7 @@ impl PreviewSettings {
                 site_id: self.site_id.clone(),
                 project_name: self.project_name.clone(),
                 uids,
+                rsna_exact: self.rsna_exact,
             },
             acc::salt(&self.site_id, &self.uid_root),
         ))

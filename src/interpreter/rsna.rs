@@ -116,6 +116,9 @@ pub struct Project {
     pub site_id: String,
     pub project_name: String,
     pub uids: UidGenerator,
+    /// Write what the RSNA tool writes where it writes invalid values
+    /// (`@acc`, `@round`); by default those are valid.
+    pub rsna_exact: bool,
 }
 
 /// What the store knows of the file's patient and study.
@@ -331,7 +334,12 @@ impl Walker<'_> {
                         return Ok(());
                     };
                     let age = texts()?.join("\\");
-                    let rounded = round::round_age(&age, width)
+                    let round = if self.project.rsna_exact {
+                        round::round_age
+                    } else {
+                        round::round_age_valid
+                    };
+                    let rounded = round(&age, width)
                         .map_err(|_| error("`@round` with width 0 divides by zero".into()))?;
                     Some(vec![rounded])
                 }

@@ -35,6 +35,8 @@ pub struct CaptureContext {
     pub uids: UidGenerator,
     pub accession_salt: String,
     pub lookup_required: bool,
+    /// `@acc` in the RSNA tool's form (see [`acc::hash_accession`]).
+    pub rsna_exact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +185,7 @@ pub fn capture(
             let accession = id.accession_number.as_deref().map(str::trim);
             let anon_acc = accession
                 .filter(|a| !a.is_empty())
-                .map(|a| acc::hash_accession(&ctx.accession_salt, a));
+                .map(|a| acc::hash_accession(&ctx.accession_salt, a, ctx.rsna_exact));
             // `_hash_date(ds.StudyDate, ds.PatientID)` when both are present.
             let from_hash = match (&id.study_date, &id.patient_id) {
                 (Some(date), Some(pid)) => {

@@ -463,6 +463,7 @@ mod tests {
             uids: UidGenerator::new("1.2.826.0.1.3680043.10.474", "99").unwrap(),
             accession_salt: "salt".into(),
             lookup_required: false,
+            rsna_exact: false,
         };
         let mut out = Vec::new();
         for chunk in ids.chunks(2) {

@@ -21,6 +21,25 @@ pub fn width(rule_text: &str) -> Option<u32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZeroWidth;
 
+/// `@round` as our rsna dialect writes it by default: an age that is a
+/// valid AS value (three digits and D, W, M or Y) is rounded as the
+/// reference rounds it and written as a valid AS value again (`005Y`, not
+/// the reference's `5Y`); anything else as the reference writes it.
+pub fn round_age_valid(age: &str, width: u32) -> Result<String, ZeroWidth> {
+    let trimmed = age.trim();
+    let b = trimmed.as_bytes();
+    let is_as = b.len() == 4 && b[..3].iter().all(u8::is_ascii_digit) && b"DWMY".contains(&b[3]);
+    if !is_as {
+        return round_age(age, width);
+    }
+    if width == 0 {
+        return Err(ZeroWidth);
+    }
+    let value: f64 = trimmed[..3].parse().unwrap_or(0.0);
+    let rounded = ((value / f64::from(width)).round_ties_even() * f64::from(width)) as u32;
+    Ok(format!("{:03}{}", rounded.min(999), b[3] as char))
+}
+
 /// `_round_age(age, width)`.
 pub fn round_age(age: &str, width: u32) -> Result<String, ZeroWidth> {
     let age = age.trim();
@@ -73,5 +92,20 @@ mod tests {
         assert_eq!(round_age(" ", 5).unwrap(), "");
         assert_eq!(round_age("Y", 5).unwrap(), "Y");
         assert_eq!(round_age("045Y", 0), Err(ZeroWidth));
+    }
+
+    #[test]
+    fn by_default_valid_ages_stay_valid_as_values() {
+        assert_eq!(round_age_valid("003Y", 5).unwrap(), "005Y");
+        assert_eq!(round_age_valid("006M", 5).unwrap(), "005M");
+        assert_eq!(round_age_valid("002W", 5).unwrap(), "000W");
+        assert_eq!(round_age_valid("043Y", 5).unwrap(), "045Y");
+        assert_eq!(round_age_valid("042Y", 5).unwrap(), "040Y");
+        assert_eq!(round_age_valid("101Y", 5).unwrap(), "100Y");
+        assert_eq!(round_age_valid("998Y", 5).unwrap(), "999Y");
+        // Not an AS value: as the reference writes it.
+        assert_eq!(round_age_valid("0425", 5).unwrap(), "0425");
+        assert_eq!(round_age_valid("Y", 5).unwrap(), "Y");
+        assert_eq!(round_age_valid("045Y", 0), Err(ZeroWidth));
     }
 }
