@@ -129,6 +129,9 @@ fn run_ours(script: &Path, input: &Path, output: &Path) -> Outcomes {
             PROJECT,
         ])
         .args(["--layout", "rsna"])
+        // The RSNA tool's own values where ours are valid by default
+        // (`@acc`, `@round`).
+        .arg("--rsna-exact")
         // Headers only: the RSNA tool does not deface (the high-level
         // policy asks for it; tests/anonymize_defaces_heads.rs covers that).
         .arg("--no-deface")
