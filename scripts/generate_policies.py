@@ -42,10 +42,14 @@ LOW_KEEPS_CHARACTERISTICS = {
     0x001021C0,  # PregnancyStatus
     0x001021A0,  # SmokingStatus
 }
-# Quasi-identifiers that Table E.1-1 does not list: kept at the low level,
-# removed at the high level (the RSNA engine cannot bin a decimal value).
-HIGH_REMOVES_QUASI_IDENTIFIERS = {
-    0x001811A0,  # BodyPartThickness
+# Quasi-identifiers the high level bins with dicom-anonymizer's own
+# functions (the RSNA engine has none that bins; it would keep the value).
+# Table E.1-1 lists all but BodyPartThickness; the low level keeps them.
+HIGH_BINS = {
+    PATIENT_AGE: "@agegroup(this,5)",  # Safe Harbor: 5-year groups, 90+ as one
+    0x00101020: "@bin(this,0.05)",  # PatientSize, m
+    0x00101030: "@bin(this,5)",  # PatientWeight, kg
+    0x001811A0: "@bin(this,10)",  # BodyPartThickness, mm
 }
 # Written by the RSNA engine after the script; rules for them are moot.
 WRITTEN_BY_ENGINE = {0x00120062, 0x00120063, 0x00120064}
@@ -93,13 +97,13 @@ def decide(level, tag, vr, basic, modified_dates, characteristics):
         return ("pseudonym", "@ptid") if level == LOW else ("empty", "@empty()")
     if tag == ACCESSION_NUMBER:
         return ("pseudonym", "@acc") if level == LOW else ("empty", "@empty()")
+    if level == HIGH and tag in HIGH_BINS:
+        return "characteristic", HIGH_BINS[tag]
     if characteristics is not None:
         if level == LOW and characteristics == "K" and tag in LOW_KEEPS_CHARACTERISTICS:
             return "characteristic", ""
         if level == HIGH and tag == PATIENT_SEX:
             return "characteristic", ""
-        if level == HIGH and tag == PATIENT_AGE:
-            return "characteristic", "@round(this,5)"
     if level == LOW and vr == "DA" and modified_dates == "C" and (tag >> 16) != 0x0010:
         return "date", "@hashdate"
     return base_action(basic)
@@ -136,8 +140,8 @@ def main(table_path, wheel, out_dir):
             keyword = keyword or names.get(tag, "") or "Unknown"
             if tag in basic:
                 section, text = decide(level, tag, vr, basic[tag], dates.get(tag), chars.get(tag))
-            elif tag in HIGH_REMOVES_QUASI_IDENTIFIERS:
-                section, text = ("characteristic", "") if level == LOW else ("characteristic", "@remove()")
+            elif tag in HIGH_BINS:
+                section, text = ("characteristic", "") if level == LOW else ("characteristic", HIGH_BINS[tag])
             elif retired:
                 continue  # no rule: the engine removes it
             else:
@@ -224,10 +228,13 @@ HEADER = {
   element, having no rule, is removed.
 
   A rule with no text keeps the value. Every other rule uses only what the
-  RSNA engine understands (@remove, @empty, @uid, @ptid, @acc, @hashdate,
-  @round): it keeps the original value for any other function, such as
-  @hash, which would leak. Check with
-  `dicom-anonymizer check` (its default dialect is rsna).
+  RSNA engine understands (@remove, @empty, @uid, @ptid, @acc, @hashdate),
+  except four that use dicom-anonymizer's own functions, @agegroup and
+  @bin. The RSNA engine keeps the original value for a function it does
+  not know: run in the RSNA tool, this script would release the exact age,
+  weight, size and thickness. Run it with dicom-anonymizer;
+  `dicom-anonymizer check` (its default dialect is rsna) names those rules
+  (rsna-extension) and any other the RSNA engine would leak.
 
   The policy, by the categories of the product brief:
   - Absolute identifiers: removed (emptied where Type 2, action Z).
@@ -239,14 +246,16 @@ HEADER = {
     other Type 2 ones are emptied (action Z).
   - Institution and staff: removed (emptied where Type 2).
   - Quasi-identifiers, generalized:
-      PatientAge: @round(this,5), rounded to the nearest multiple of 5
-        years (halves to even), unit kept: 047Y becomes 045Y, 048Y 050Y.
-        The RSNA engine reads the first digit of the text as the width,
-        and writes ages under 10 as 0Y or 05Y (not valid AS values).
-      PatientWeight, PatientSize, BodyPartThickness: removed. Binning them
-        (10 kg, 10 cm, 10 mm) needs a function the RSNA engine does not
-        have, and it would keep the original value; removal is the
-        strictest bin.
+      PatientAge: @agegroup(this,5), as HIPAA's Safe Harbor method asks:
+        every age of 90 or more is 090Y; any other age in years becomes
+        the lower bound of its 5-year group (047Y is 045Y, 003Y 000Y); an
+        age in days, weeks or months under 2 years becomes its 3-month
+        group, in months (002W is 000M, 008M 006M).
+      PatientWeight: @bin(this,5), the nearest multiple of 5 kg.
+      PatientSize: @bin(this,0.05), the nearest multiple of 0.05 m.
+      BodyPartThickness: @bin(this,10), the nearest multiple of 10 mm.
+        Binned, not removed: a PET SUV is computed from the weight, and
+        2.5 kg off keeps it usable while the exact value goes.
   - PatientSex: kept.
   - UIDs: @uid, remapped consistently.
   - Descriptions and comments: removed.

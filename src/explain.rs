@@ -40,7 +40,8 @@ pub enum Outcome {
     Pseudonymized,
     /// A date shifted by a per-patient offset (`@hashdate`, `@lookup` date offset).
     Shifted,
-    /// An age rounded to a multiple of the rule's width (`@round`).
+    /// An age rounded to a multiple of the rule's width (`@round`), an age
+    /// put in its group (`@agegroup`), a number binned (`@bin`).
     Binned,
     /// Not in the input: written by the engine after the script
     /// (PatientIdentityRemoved, the de-identification method, the RSNA block).
@@ -74,7 +75,7 @@ impl Outcome {
                 Outcome::Pseudonymized
             }
             RsnaOperation::HashDate | RsnaOperation::LookupDateOffset => Outcome::Shifted,
-            RsnaOperation::Round => Outcome::Binned,
+            RsnaOperation::Round | RsnaOperation::AgeGroup | RsnaOperation::Bin => Outcome::Binned,
         }
     }
 }

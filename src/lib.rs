@@ -24,3 +24,4 @@ pub mod policy_diff;
 pub mod script;
 pub mod spelling;
 pub mod store;
+pub mod validity;

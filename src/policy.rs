@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::check::{check_with_params, has_errors};
+use crate::check::{CHECK_ONLY, check_with_params, has_errors};
 use crate::diagnostic::Severity;
 use crate::dialect::Dialect;
 use crate::interpreter::rsna::RsnaRules;
@@ -104,7 +104,10 @@ impl LoadedScript {
     ) -> Result<Self, String> {
         let parsed = parse(&source.text);
         let diagnostics = check_with_params(&parsed, dialect, params);
-        for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
+        for d in diagnostics
+            .iter()
+            .filter(|d| d.severity != Severity::Info && !CHECK_ONLY.contains(&d.code))
+        {
             let _ = write!(
                 warnings,
                 "{}",

@@ -70,8 +70,14 @@ fn every_broken_script_gives_its_documented_diagnostic() {
 fn the_script_with_every_ctp_construct_checks_without_errors_or_warnings() {
     let path = scripts_dir().join("valid/ctp_every_construct.script");
     let (text, codes) = render(&path, Dialect::Ctp);
-    assert!(codes.iter().all(|c| *c == "disabled-rule"), "{text}");
-    assert_eq!(codes.len(), 3, "{text}");
+    // Valid CTP, though not every object it writes is valid: it removes
+    // PatientBirthDate, Type 2 in image IODs (line 39).
+    let (validity, rest): (Vec<&str>, Vec<&str>) = codes
+        .iter()
+        .partition(|c| dicom_anonymizer::check::validity::CODES.contains(c));
+    assert!(rest.iter().all(|c| *c == "disabled-rule"), "{text}");
+    assert_eq!(rest.len(), 3, "{text}");
+    assert_eq!(validity, ["removes-required"], "{text}");
 }
 
 #[test]

@@ -72,8 +72,8 @@ fn low_to_high_shows_the_brief_policy_table() {
     for line in [
         "(0010,0020) PatientID: pseudonymized → emptied, 1 file",
         "(0008,0020) StudyDate: shifted → emptied, 1 file",
-        "(0010,1010) PatientAge: kept → binned @round(this,5), 1 file",
-        "(0010,1030) PatientWeight: kept → removed, 1 file",
+        "(0010,1010) PatientAge: kept → binned @agegroup(this,5), 1 file",
+        "(0010,1030) PatientWeight: kept → binned @bin(this,5), 1 file",
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -41,7 +41,7 @@ fn explains_each_element_with_phi_hidden_by_default() {
     }
     assert!(text.contains("(0010,1010) PatientAge AS  line "), "{text}");
     assert!(
-        text.contains("@round(this,5)  binned  (hidden) → \"045Y\""),
+        text.contains("@agegroup(this,5)  binned  (hidden) → \"045Y\""),
         "{text}"
     );
     assert!(
@@ -110,7 +110,7 @@ fn json_names_the_script_line_of_each_rule() {
         .find(|e| e["keyword"] == "PatientAge")
         .unwrap();
     assert_eq!(age["outcome"], "binned");
-    assert_eq!(age["after"], "035Y");
+    assert_eq!(age["after"], "030Y");
     assert_eq!(age["depth"], 0);
 }
 

@@ -59,7 +59,7 @@ fn least_strict(code: &str) -> Strictness {
         .expect("an action code")
 }
 
-/// What a script, read as the RSNA engine reads it, does to a tag.
+/// What a script, read as our `rsna` dialect reads it, does to a tag.
 fn outcome(rules: &RsnaRules, tag: Tag) -> Strictness {
     match rules.get(tag).map(|r| r.op) {
         None | Some(RsnaOperation::Remove) => Strictness::Removed,
@@ -67,9 +67,13 @@ fn outcome(rules: &RsnaRules, tag: Tag) -> Strictness {
         Some(
             RsnaOperation::Uid | RsnaOperation::Ptid | RsnaOperation::Acc | RsnaOperation::Lookup,
         ) => Strictness::Replaced,
-        Some(RsnaOperation::HashDate | RsnaOperation::LookupDateOffset | RsnaOperation::Round) => {
-            Strictness::Modified
-        }
+        Some(
+            RsnaOperation::HashDate
+            | RsnaOperation::LookupDateOffset
+            | RsnaOperation::Round
+            | RsnaOperation::AgeGroup
+            | RsnaOperation::Bin,
+        ) => Strictness::Modified,
         Some(RsnaOperation::Keep | RsnaOperation::Unrecognised) => Strictness::Kept,
     }
 }

@@ -14,5 +14,6 @@ fn readme_lists_every_function_with_its_engines() {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert_eq!(cells[2] == "—", sig.ctp.is_none(), "{row}");
         assert_eq!(cells[3] == "yes", sig.rsna, "{row}");
+        assert_eq!(cells[3] == "ours", sig.ours, "{row}");
     }
 }

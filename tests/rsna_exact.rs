@@ -15,8 +15,21 @@ use dicom_dictionary_std::tags;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
-/// `anonymize` with the bundled `level` (the low level hashes the
-/// accession number, the high level rounds ages).
+/// A script that rounds ages with `@round` (the bundled high level now
+/// groups them with our `@agegroup`, which `--rsna-exact` leaves alone).
+const ROUND_AGES: &str = r#"<script>
+ <e en="T" t="00080016" n="SOPClassUID"></e>
+ <e en="T" t="00080018" n="SOPInstanceUID">@uid</e>
+ <e en="T" t="00080060" n="Modality"></e>
+ <e en="T" t="00100020" n="PatientID">@ptid</e>
+ <e en="T" t="00101010" n="PatientAge">@round(this,5)</e>
+ <e en="T" t="0020000D" n="StudyInstanceUID">@uid</e>
+ <e en="T" t="0020000E" n="SeriesInstanceUID">@uid</e>
+</script>
+"#;
+
+/// `anonymize` with `level`: the bundled low level (it hashes the
+/// accession number) or a script's path.
 fn anonymize(level: &str, input: &Path, output: &Path, extra: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN)
         .args([
@@ -66,15 +79,18 @@ fn valid_values_by_default_and_the_rsna_tools_with_rsna_exact() {
     ));
     obj.write_to_file(&file).unwrap();
 
+    let round_ages = dir.path().join("round_ages.script");
+    std::fs::write(&round_ages, ROUND_AGES).unwrap();
+    let round_ages = round_ages.to_str().unwrap();
     let run = |name: &str, extra: &[&str]| {
         let mut got = Vec::new();
-        for level in ["low", "high"] {
+        for (level, script) in [("low", "low"), ("high", round_ages)] {
             let output = dir.path().join(format!("{name}-{level}"));
-            let (code, log) = anonymize(level, &input, &output, extra);
+            let (code, log) = anonymize(script, &input, &output, extra);
             assert_eq!(code, Some(0), "{log}");
             got.push(written(&output));
         }
-        // The low level's accession number, the high level's age.
+        // The low level's accession number, the rounded age.
         (got[0].0.clone(), got[1].1.clone())
     };
     let (accession, age) = run("valid", &[]);

@@ -5,6 +5,7 @@
 //! shows each one on a broken script.
 
 pub mod signatures;
+pub mod validity;
 
 use std::collections::{HashMap, HashSet};
 
@@ -55,6 +56,7 @@ pub fn check_with_params(
         if dialect == Dialect::Ctp {
             checker.parameters(script);
         }
+        validity::check_validity(script, dialect, &mut out);
     }
     out.sort_by_key(|d| d.span.start);
     out
@@ -75,6 +77,12 @@ fn ctp_runs_parse_mistake(d: &mut Diagnostic) {
     d.severity = Severity::Warning;
     d.message.push_str(outcome);
 }
+
+/// Codes of warnings that `check` shows and a run does not repeat: they
+/// concern the RSNA tool (`rsna-extension`) or the validity of the objects
+/// written (`removes-required`, `empties-required`), which a run cannot
+/// change.
+pub const CHECK_ONLY: [&str; 3] = ["rsna-extension", validity::CODES[0], validity::CODES[1]];
 
 /// Whether any diagnostic is an error.
 pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
@@ -317,7 +325,11 @@ impl<'a> Checker<'a> {
                 ));
             return;
         }
-        if op == RsnaOperation::Unrecognised && !expr.is_blank() && trimmed != "@keep()" {
+        if op == RsnaOperation::Unrecognised
+            && let Some(ext) = rsna::extension(&rule.text.value)
+        {
+            self.extension_rule(rule, expr, ext);
+        } else if op == RsnaOperation::Unrecognised && !expr.is_blank() && trimmed != "@keep()" {
             let mut d = Diagnostic::warning(
                 "rsna-keeps-value",
                 rule.text.span,
@@ -334,14 +346,23 @@ impl<'a> Checker<'a> {
             });
             self.out.push(d);
         } else if let Some(c) = foreign.first() {
-            self.out.push(Diagnostic::info(
-                "rsna-ignores-function",
-                call_name_span(c),
+            let message = if signatures::lookup(&c.name.value).is_some_and(|s| s.ours) {
+                format!(
+                    "`@{}` applies only in a rule that names no RSNA function; from the rule's text, this dialect and the RSNA tool both {}",
+                    c.name.value,
+                    op.describe()
+                )
+            } else {
                 format!(
                     "the RSNA tool does not evaluate `@{}`; from the rule's text it {}",
                     c.name.value,
                     op.describe()
-                ),
+                )
+            };
+            self.out.push(Diagnostic::info(
+                "rsna-ignores-function",
+                call_name_span(c),
+                message,
             ));
         }
         if op == RsnaOperation::Round
@@ -354,6 +375,51 @@ impl<'a> Checker<'a> {
                 "rsna-round-width",
                 rule.text.span,
                 "the RSNA tool needs a width, as in `@round(this,5)`: without one it keeps the value",
+            ));
+        }
+    }
+
+    /// A rule our `rsna` dialect applies with an extension: the RSNA tool
+    /// keeps the value, and the width must be one the function can use.
+    fn extension_rule(&mut self, rule: &ElementRule, expr: &Expr, ext: RsnaOperation) {
+        let name = match ext {
+            RsnaOperation::AgeGroup => "agegroup",
+            _ => "bin",
+        };
+        let calls = expr.calls();
+        let call = calls.iter().find(|c| c.name.value == name);
+        let span = call.map_or(rule.text.span, |c| call_name_span(c));
+        self.out.push(
+            Diagnostic::warning(
+                "rsna-extension",
+                span,
+                format!(
+                    "`@{name}` is dicom-anonymizer's own: the RSNA tool does not know it and keeps the element's original value (a leak if this script runs there)"
+                ),
+            )
+            .with_help("run this script with dicom-anonymizer only, or use a rule the RSNA tool knows (`@round(this,N)`, `@empty()`, `@remove()`)"),
+        );
+        let width = call
+            .and_then(|c| c.args.as_ref())
+            .and_then(|a| a.get(1))
+            .and_then(|a| match &a.value {
+                ArgValue::Number(n) => Some(n.as_str()),
+                _ => None,
+            });
+        let valid = match (ext, width) {
+            (RsnaOperation::AgeGroup, Some(w)) => w.parse::<u32>().is_ok_and(|n| n > 0),
+            (_, Some(w)) => crate::functions::extension::bin::Width::parse(w).is_some(),
+            (_, None) => false,
+        };
+        if !valid {
+            let example = match ext {
+                RsnaOperation::AgeGroup => "`@agegroup(this,5)` (a whole number of years)",
+                _ => "`@bin(this,5)` or `@bin(this,0.05)` (a positive number)",
+            };
+            self.out.push(Diagnostic::error(
+                "extension-width",
+                span,
+                format!("`@{name}` needs a width as its second argument, as in {example}"),
             ));
         }
     }
@@ -425,6 +491,17 @@ impl<'a> Checker<'a> {
     fn ctp_call(&mut self, call: &Call, sig: &Signature) {
         let name = sig.name;
         let Some((min, max)) = sig.ctp else {
+            if sig.ours {
+                self.out.push(
+                    Diagnostic::warning(
+                        "unsupported-function",
+                        call_name_span(call),
+                        format!("CTP has no `@{name}`: it would write the call's text into the element"),
+                    )
+                    .with_help(format!("`@{name}` is dicom-anonymizer's own, in the rsna dialect only: check with `--dialect rsna`")),
+                );
+                return;
+            }
             let instead = match name {
                 "uid" => "`@hashuid(@UIDROOT,this)`",
                 "ptid" => "`@hashptid(@SITEID,PatientID)` or `@lookup(this,ptid)`",

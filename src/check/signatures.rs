@@ -45,6 +45,10 @@ pub struct Signature {
     pub ctp: Option<(usize, usize)>,
     /// Whether the RSNA tool recognises the function.
     pub rsna: bool,
+    /// Whether the function is our own extension of the `rsna` dialect
+    /// ([`crate::functions::extension`]): we apply it, the RSNA tool keeps
+    /// the element's value.
+    pub ours: bool,
     /// The roles of the arguments, by position (CTP's reading).
     pub roles: &'static [Role],
     pub summary: &'static str,
@@ -54,7 +58,7 @@ impl Signature {
     pub fn supported_in(&self, dialect: Dialect) -> bool {
         match dialect {
             Dialect::Ctp => self.ctp.is_some(),
-            Dialect::Rsna => self.rsna,
+            Dialect::Rsna => self.rsna || self.ours,
         }
     }
 
@@ -74,11 +78,19 @@ use Role::{Any, Element, Elements, Integer, Word};
 
 macro_rules! sig {
     ($name:literal, $ctp:expr, $rsna:expr, [$($role:expr),*], $summary:literal) => {
-        Signature { name: $name, ctp: $ctp, rsna: $rsna, roles: &[$($role),*], summary: $summary }
+        Signature { name: $name, ctp: $ctp, rsna: $rsna, ours: false, roles: &[$($role),*], summary: $summary }
     };
 }
 
-/// Every function either reference engine knows, sorted by name.
+/// One of our extensions: not CTP's, not the RSNA tool's.
+macro_rules! ours {
+    ($name:literal, [$($role:expr),*], $summary:literal) => {
+        Signature { name: $name, ctp: None, rsna: false, ours: true, roles: &[$($role),*], summary: $summary }
+    };
+}
+
+/// Every function either reference engine knows, and our extensions,
+/// sorted by name.
 pub const SIGNATURES: &[Signature] = &[
     sig!(
         "acc",
@@ -86,6 +98,11 @@ pub const SIGNATURES: &[Signature] = &[
         true,
         [],
         "RSNA: the anonymized accession number"
+    ),
+    ours!(
+        "agegroup",
+        [Element, Integer],
+        "ours: an age as its Safe Harbor group (N-year groups, 90 or more as one)"
     ),
     sig!(
         "always",
@@ -100,6 +117,11 @@ pub const SIGNATURES: &[Signature] = &[
         false,
         [],
         "CTP: append the block's value to the element's values"
+    ),
+    ours!(
+        "bin",
+        [Element, Any],
+        "ours: a number to the nearest multiple of a width"
     ),
     sig!(
         "blank",

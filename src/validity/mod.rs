@@ -1,0 +1,206 @@
+//! Which attributes the common IODs require: Type 1 (present, with a
+//! value) and Type 2 (present, possibly empty), at the top level of the
+//! data set, in the modules each IOD marks mandatory.
+//!
+//! The table (`required_attributes.tsv`) is generated from PS3.3 as JSON
+//! by `scripts/generate_iod_types.py`; `check` and `diff` read it to say
+//! where a script makes valid objects invalid.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use dicom_core::Tag;
+
+/// One IOD of the table.
+#[derive(Debug, Clone)]
+pub struct Iod {
+    /// `ct-image`.
+    pub id: &'static str,
+    /// `CT Image`.
+    pub name: &'static str,
+    pub sop_classes: Vec<&'static str>,
+}
+
+/// Where one attribute is required, as indices into [`Table::iods`].
+#[derive(Debug, Clone, Default)]
+pub struct Requirement {
+    pub type1: Vec<usize>,
+    pub type2: Vec<usize>,
+}
+
+/// What a script does to a required attribute that makes an object invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Removed: invalid where the attribute is Type 1 or 2.
+    Removed,
+    /// Emptied: invalid where the attribute is Type 1.
+    Emptied,
+}
+
+impl Requirement {
+    /// The IODs an object of which becomes invalid by `loss`, with the
+    /// type the attribute has there.
+    pub fn broken_by(&self, loss: Loss) -> Vec<(usize, u8)> {
+        let mut out: Vec<(usize, u8)> = self.type1.iter().map(|&i| (i, 1)).collect();
+        if loss == Loss::Removed {
+            out.extend(self.type2.iter().map(|&i| (i, 2)));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The table, parsed.
+#[derive(Debug)]
+pub struct Table {
+    pub iods: Vec<Iod>,
+    by_tag: HashMap<Tag, Requirement>,
+    by_sop_class: HashMap<&'static str, usize>,
+}
+
+const SOURCE: &str = include_str!("required_attributes.tsv");
+
+/// The table of the common IODs.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| Table::parse(SOURCE))
+}
+
+impl Table {
+    fn parse(source: &'static str) -> Table {
+        let mut iods = Vec::new();
+        let mut index = HashMap::new();
+        let mut by_tag: HashMap<Tag, Requirement> = HashMap::new();
+        for line in source.lines().filter(|l| !l.starts_with('#')) {
+            let cells: Vec<&'static str> = line.split('\t').collect();
+            match cells.as_slice() {
+                ["iod", id, name, sops] => {
+                    index.insert(*id, iods.len());
+                    iods.push(Iod {
+                        id,
+                        name,
+                        sop_classes: sops.split(',').filter(|s| !s.is_empty()).collect(),
+                    });
+                }
+                [tag, kind, ids] => {
+                    let n = u32::from_str_radix(tag, 16).expect("a tag in the IOD table");
+                    let entry = by_tag.entry(Tag((n >> 16) as u16, n as u16)).or_default();
+                    let list = if *kind == "1" {
+                        &mut entry.type1
+                    } else {
+                        &mut entry.type2
+                    };
+                    list.extend(ids.split(',').map(|id| index[id]));
+                }
+                _ => panic!("malformed line in the IOD table: {line:?}"),
+            }
+        }
+        let by_sop_class = iods
+            .iter()
+            .enumerate()
+            .flat_map(|(i, iod)| iod.sop_classes.iter().map(move |s| (*s, i)))
+            .collect();
+        Table {
+            iods,
+            by_tag,
+            by_sop_class,
+        }
+    }
+
+    /// Where `tag` is required, if anywhere.
+    pub fn requirement(&self, tag: Tag) -> Option<&Requirement> {
+        self.by_tag.get(&tag)
+    }
+
+    /// Every required tag, in tag order.
+    pub fn required_tags(&self) -> Vec<Tag> {
+        let mut tags: Vec<Tag> = self.by_tag.keys().copied().collect();
+        tags.sort();
+        tags
+    }
+
+    /// The IOD of a SOP class, if it is one of the table's.
+    pub fn iod_of(&self, sop_class_uid: &str) -> Option<usize> {
+        self.by_sop_class
+            .get(sop_class_uid.trim_end_matches(['\0', ' ']))
+            .copied()
+    }
+
+    /// `Type 1 in RT Plan, RT Ion Plan; Type 2 in CT Image, MR Image and
+    /// 30 more`.
+    pub fn describe(&self, broken: &[(usize, u8)]) -> String {
+        let mut parts = Vec::new();
+        for kind in [1u8, 2] {
+            let names: Vec<&str> = broken
+                .iter()
+                .filter(|(_, k)| *k == kind)
+                .map(|(i, _)| self.iods[*i].name)
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let shown = names.len().min(3);
+            let mut text = names[..shown].join(", ");
+            if names.len() > shown {
+                text.push_str(&format!(" and {} more", names.len() - shown));
+            }
+            parts.push(format!("Type {kind} in {text}"));
+        }
+        parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_dictionary_std::{tags, uids};
+
+    #[test]
+    fn the_table_knows_the_common_iods_and_their_types() {
+        let t = table();
+        let ct = t.iod_of(uids::CT_IMAGE_STORAGE).unwrap();
+        let plan = t.iod_of(uids::RT_PLAN_STORAGE).unwrap();
+        let sr = t.iod_of(uids::BASIC_TEXT_SR_STORAGE).unwrap();
+        assert_eq!(t.iods[ct].name, "CT Image");
+        let sop = t.requirement(tags::SOP_INSTANCE_UID).unwrap();
+        assert!(sop.type1.contains(&ct) && sop.type1.contains(&plan));
+        let name = t.requirement(tags::PATIENT_NAME).unwrap();
+        assert!(name.type2.contains(&ct) && name.type1.is_empty());
+        assert!(
+            t.requirement(tags::RT_PLAN_LABEL)
+                .unwrap()
+                .type1
+                .contains(&plan)
+        );
+        assert!(
+            t.requirement(tags::OPERATORS_NAME)
+                .unwrap()
+                .type2
+                .contains(&plan)
+        );
+        assert!(
+            t.requirement(tags::CONTENT_DATE)
+                .unwrap()
+                .type1
+                .contains(&sr)
+        );
+        // Type 3 attributes are not listed.
+        assert!(t.requirement(tags::PATIENT_WEIGHT).is_none());
+        assert!(t.requirement(tags::INSTITUTION_NAME).is_none());
+    }
+
+    #[test]
+    fn emptying_breaks_only_type_1() {
+        let t = table();
+        let name = t.requirement(tags::PATIENT_NAME).unwrap();
+        assert!(name.broken_by(Loss::Emptied).is_empty());
+        assert!(!name.broken_by(Loss::Removed).is_empty());
+        let date = t.requirement(tags::CONTENT_DATE).unwrap();
+        let broken = date.broken_by(Loss::Emptied);
+        assert!(
+            t.describe(&broken).starts_with("Type 1 in "),
+            "{}",
+            t.describe(&broken)
+        );
+    }
+}
