@@ -85,3 +85,53 @@ fn low_to_high_shows_the_brief_policy_table() {
         "sex is kept at both levels:\n{text}"
     );
 }
+
+#[test]
+fn a_migration_that_breaks_or_mends_required_attributes_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("corpus");
+    common::synthetic::mr_file(&input.join("a.dcm"), 1, "A^B", "052Y");
+    // PatientName is emptied at the low level (Type 2 in MR Image: valid);
+    // removing it makes the object invalid, and back again makes it valid.
+    // (Inside a sequence, attributes are not judged.)
+    let removes = LOW_LEVEL.replace(
+        r#"n="PatientName">@empty()</e>"#,
+        r#"n="PatientName">@remove()</e>"#,
+    );
+    assert_ne!(removes, LOW_LEVEL);
+    let script = dir.path().join("removes.script");
+    std::fs::write(&script, removes).unwrap();
+
+    let out = diff("low", script.to_str().unwrap(), &input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "(0008,9215)/(0010,0010) PatientName: emptied → removed, 1 file",
+            "(0010,0010) PatientName: emptied → removed, 1 file; invalid in MR Image (Type 2)",
+        ],
+        "{text}"
+    );
+    let back = diff(script.to_str().unwrap(), "low", &input);
+    let text = String::from_utf8_lossy(&back.stdout);
+    assert!(
+        text.lines().any(|l| l
+            == "(0010,0010) PatientName: removed → emptied, 1 file; valid again in MR Image (Type 2)"),
+        "{text}"
+    );
+    let json = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .args(["diff", "--format", "json", "--from", "low", "--to"])
+        .arg(&script)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let name = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tag"] == "(0010,0010)")
+        .unwrap();
+    assert_eq!(name["validity"], "invalid in MR Image (Type 2)");
+}
