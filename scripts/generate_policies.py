@@ -51,6 +51,43 @@ HIGH_BINS = {
     0x00101030: "@bin(this,5)",  # PatientWeight, kg
     0x001811A0: "@bin(this,10)",  # BodyPartThickness, mm
 }
+# Validity (PS3.3, see src/validity/required_attributes.tsv and the
+# dciodvfy test): where Table E.1-1 lets an attribute go but a common IOD
+# requires it, the rule keeps the object valid. Type 2: emptied (action Z).
+TYPE2_EMPTIED = {
+    0x00080022,  # AcquisitionDate (PET)
+    0x00080032,  # AcquisitionTime (PET)
+    0x00081070,  # OperatorsName (RT)
+    0x00400555,  # AcquisitionContextSequence
+    0x300A0006,  # RTPlanDate
+    0x300A0007,  # RTPlanTime
+    0x300A00B2,  # TreatmentMachineName (in BeamSequence items)
+}
+# Type 1: a dummy value of the element's VR (action D), with @dummy(),
+# dicom-anonymizer's own function.
+TYPE1_DUMMY = {
+    0x00080021,  # SeriesDate (PET)
+    0x00080023,  # ContentDate (SR, enhanced images, waveforms)
+    0x00080031,  # SeriesTime (PET)
+    0x00080033,  # ContentTime
+    0x0008002A,  # AcquisitionDateTime (enhanced images, ECG)
+    0x00181000,  # DeviceSerialNumber (enhanced images, dose SR)
+    0x00189701,  # DecayCorrectionDateTime (enhanced PET, Type 1C)
+    0x00700082,  # PresentationCreationDate (presentation states)
+    0x00700083,  # PresentationCreationTime
+    0x30060002,  # StructureSetLabel
+    0x300A0002,  # RTPlanLabel
+}
+# References to other instances, marked X/Z/U* or X/Z/D: kept, their
+# UIDs remapped by the @uid rules of the attributes inside (action U, or D
+# with a consistent dummy), so that references other attributes rely on
+# stay whole. ReferencedPerformedProcedureStepSequence is Type 2 in SR and
+# Type 1C (a value when present) in DX and mammography.
+KEPT_REMAPPED = {
+    0x00081111,  # ReferencedPerformedProcedureStepSequence
+    0x00081140,  # ReferencedImageSequence
+    0x00082112,  # SourceImageSequence
+}
 # Written by the RSNA engine after the script; rules for them are moot.
 WRITTEN_BY_ENGINE = {0x00120062, 0x00120063, 0x00120064}
 
@@ -59,6 +96,7 @@ SECTIONS = [
     ("date", "Dates shifted by a per-patient offset (low level only)"),
     ("characteristic", "Patient characteristics"),
     ("empty", "Emptied: identifying, but a Type 1 or 2 attribute readers expect (PS3.15 action Z or D)"),
+    ("dummy", "Dummy values: identifying, but Type 1 in a common IOD (PS3.15 action D; @dummy() is dicom-anonymizer's own)"),
     ("remove", "Removed: every other attribute of PS3.15 Table E.1-1 (action X, X/Z, X/D, X/Z/D)"),
     ("keep", "Kept: every other current (non-retired) attribute of the DICOM dictionary"),
 ]
@@ -88,9 +126,23 @@ def base_action(code):
 
 
 def decide(level, tag, vr, basic, modified_dates, characteristics):
+    """(section, rule text) for one Table E.1-1 attribute at one level,
+    kept valid where a common IOD requires the attribute."""
+    section, text = profile_action(level, tag, vr, basic, modified_dates, characteristics)
+    if section in ("remove", "empty"):
+        if tag in TYPE1_DUMMY:
+            return "dummy", "@dummy()"
+        if tag in TYPE2_EMPTIED:
+            return "empty", "@empty()"
+        if tag in KEPT_REMAPPED:
+            return "keep", ""
+    return section, text
+
+
+def profile_action(level, tag, vr, basic, modified_dates, characteristics):
     """(section, rule text) for one Table E.1-1 attribute at one level."""
-    # U, and U* on a UID; a sequence marked X/Z/U* (e.g. SourceImageSequence)
-    # is removed whole, which the profile allows.
+    # U, and U* on a UID; a sequence marked X/Z/U* is removed whole, which
+    # the profile allows (but see KEPT_REMAPPED).
     if vr == "UI" or (basic == "U" and vr == ""):
         return "pseudonym", "@uid"
     if tag == PATIENT_ID:
@@ -178,10 +230,14 @@ HEADER = {
   element, having no rule, is removed.
 
   A rule with no text keeps the value. Every other rule uses only what the
-  RSNA engine understands (@remove, @empty, @uid, @ptid, @acc, @hashdate,
-  @round): it keeps the original value for any other function, such as
-  @hash, which would leak. Check with
-  `dicom-anonymizer check` (its default dialect is rsna).
+  RSNA engine understands (@remove, @empty, @uid, @ptid, @acc, @hashdate),
+  except the @dummy() rules, dicom-anonymizer's own function. The RSNA
+  engine keeps the original value for a function it does not know: run in
+  the RSNA tool, this script would release those values (content and
+  acquisition times, device serial numbers, plan and structure set
+  labels). Run it with dicom-anonymizer; `dicom-anonymizer check` (its
+  default dialect is rsna) names those rules (rsna-extension) and any
+  other the RSNA engine would leak.
 
   The policy, by the categories of the product brief:
   - Absolute identifiers (names, birth date, addresses, telephone numbers,
@@ -193,8 +249,9 @@ HEADER = {
   - AccessionNumber: @acc, a salted SHA-256 of the original.
   - Dates (DA, outside the Patient module): @hashdate, shifted by
     MD5(PatientID) mod 3652 days, one shift for every date of a patient, so
-    intervals survive. Times and date-times are emptied or removed:
-    @hashdate reads only YYYYMMDD and would turn them into 20000101.
+    intervals survive. Times and date-times are removed (emptied where
+    Type 2, a dummy where Type 1): @hashdate reads only YYYYMMDD and would
+    turn them into 20000101.
   - Institution and staff: removed (emptied where Type 2, e.g.
     ReferringPhysicianName).
   - Quasi-identifiers (PatientAge, PatientSize, PatientWeight,
@@ -207,8 +264,18 @@ HEADER = {
   - Every other current attribute of the standard: kept.
 
   Pixel data is never touched at this level: DEFACE is "no".
+
+  Outputs stay valid objects (PS3.3): an attribute that this policy
+  takes away but that a common IOD requires is emptied where it is Type 2
+  (PS3.15 action Z) and given a dummy value of its VR where it is Type 1
+  (@dummy(), action D: 19000101, 000000, ANONYMIZED). An object that still
+  cannot stay valid (a structured report whose content must go, an
+  encapsulated document) is quarantined (Invalid_Output) rather than
+  released broken: QUARANTINE_INVALID is "yes". The RSNA tool ignores this
+  parameter.
  -->
  <p t="DEFACE">no</p>
+ <p t="QUARANTINE_INVALID">yes</p>
 """,
     HIGH: """
  <!--
@@ -229,10 +296,11 @@ HEADER = {
 
   A rule with no text keeps the value. Every other rule uses only what the
   RSNA engine understands (@remove, @empty, @uid, @ptid, @acc, @hashdate),
-  except four that use dicom-anonymizer's own functions, @agegroup and
-  @bin. The RSNA engine keeps the original value for a function it does
-  not know: run in the RSNA tool, this script would release the exact age,
-  weight, size and thickness. Run it with dicom-anonymizer;
+  except those that use dicom-anonymizer's own functions, @agegroup, @bin
+  and @dummy. The RSNA engine keeps the original value for a function it
+  does not know: run in the RSNA tool, this script would release the exact
+  age, weight, size and thickness, and content, series and acquisition
+  dates and times. Run it with dicom-anonymizer;
   `dicom-anonymizer check` (its default dialect is rsna) names those rules
   (rsna-extension) and any other the RSNA engine would leak.
 
@@ -242,8 +310,9 @@ HEADER = {
     Z rather than deletion; studies stay grouped by their remapped
     StudyInstanceUID, but nothing links one patient's studies.
   - AccessionNumber: emptied (Type 2).
-  - Dates and times: removed; StudyDate, StudyTime, ContentDate and the
-    other Type 2 ones are emptied (action Z).
+  - Dates and times: removed; StudyDate, StudyTime and the other Type 2
+    ones are emptied (action Z); ContentDate, ContentTime and the other
+    Type 1 ones get a dummy value (action D).
   - Institution and staff: removed (emptied where Type 2).
   - Quasi-identifiers, generalized:
       PatientAge: @agegroup(this,5), as HIPAA's Safe Harbor method asks:
@@ -264,8 +333,18 @@ HEADER = {
   DEFACE is "yes": head CT and brain MRI series are to be defaced (faces
   removed from the pixel data) by dicom-anonymizer's deface stage. The RSNA
   tool ignores this parameter.
+
+  Outputs stay valid objects (PS3.3): an attribute that this policy
+  takes away but that a common IOD requires is emptied where it is Type 2
+  (PS3.15 action Z) and given a dummy value of its VR where it is Type 1
+  (@dummy(), action D: 19000101, 000000, ANONYMIZED). An object that still
+  cannot stay valid (a structured report whose content must go, an
+  encapsulated document) is quarantined (Invalid_Output) rather than
+  released broken: QUARANTINE_INVALID is "yes". The RSNA tool ignores this
+  parameter.
  -->
  <p t="DEFACE">yes</p>
+ <p t="QUARANTINE_INVALID">yes</p>
 """,
 }
 

@@ -43,6 +43,8 @@ pub enum Outcome {
     /// An age rounded to a multiple of the rule's width (`@round`), an age
     /// put in its group (`@agegroup`), a number binned (`@bin`).
     Binned,
+    /// Replaced by a fixed value of its VR (`@dummy`).
+    Dummy,
     /// Not in the input: written by the engine after the script
     /// (PatientIdentityRemoved, the de-identification method, the RSNA block).
     Added,
@@ -60,6 +62,7 @@ impl Outcome {
             Outcome::Pseudonymized => "pseudonymized",
             Outcome::Shifted => "shifted",
             Outcome::Binned => "binned",
+            Outcome::Dummy => "dummy",
             Outcome::Added => "added",
         }
     }
@@ -76,6 +79,7 @@ impl Outcome {
             }
             RsnaOperation::HashDate | RsnaOperation::LookupDateOffset => Outcome::Shifted,
             RsnaOperation::Round | RsnaOperation::AgeGroup | RsnaOperation::Bin => Outcome::Binned,
+            RsnaOperation::Dummy => Outcome::Dummy,
         }
     }
 }

@@ -21,6 +21,12 @@ pub const HIGH_LEVEL: &str = include_str!("../scripts/dicom_header_anonymizer_hi
 /// The script parameter that asks for head series to be defaced.
 pub const DEFACE_PARAM: &str = "DEFACE";
 
+/// The parameter that asks for every object the script would make invalid
+/// (a Type 1 or 2 attribute of its IOD removed, a Type 1 or 1C one
+/// emptied) to be quarantined rather than released
+/// ([`crate::validity::gate`]). The RSNA tool ignores it.
+pub const QUARANTINE_INVALID_PARAM: &str = "QUARANTINE_INVALID";
+
 /// A script's text and the name messages give it.
 #[derive(Debug, Clone)]
 pub struct ScriptSource {
@@ -133,16 +139,33 @@ impl LoadedScript {
     pub fn requests_deface(&self) -> bool {
         requests_deface(&self.script)
     }
+
+    /// Whether the script asks for invalid outputs to be quarantined:
+    /// `<p t="QUARANTINE_INVALID">yes</p>`.
+    pub fn requests_valid_output(&self) -> bool {
+        requests_valid_output(&self.script)
+    }
 }
 
 /// Whether a script sets the [`DEFACE_PARAM`] parameter to yes; the last
 /// definition wins, as for every parameter.
 pub fn requests_deface(script: &Script) -> bool {
+    says_yes(script, DEFACE_PARAM)
+}
+
+/// Whether a script sets the [`QUARANTINE_INVALID_PARAM`] parameter to yes.
+pub fn requests_valid_output(script: &Script) -> bool {
+    says_yes(script, QUARANTINE_INVALID_PARAM)
+}
+
+/// Whether the last definition of parameter `name` is `yes`, `true` or
+/// `1`, in any case.
+fn says_yes(script: &Script, name: &str) -> bool {
     script
         .items
         .iter()
         .filter_map(|i| match i {
-            Item::Param(p) if p.name.value == DEFACE_PARAM => Some(p.value.value.trim()),
+            Item::Param(p) if p.name.value == name => Some(p.value.value.trim()),
             _ => None,
         })
         .next_back()

@@ -74,6 +74,10 @@ fn outcome(rules: &RsnaRules, tag: Tag) -> Strictness {
             | RsnaOperation::AgeGroup
             | RsnaOperation::Bin,
         ) => Strictness::Modified,
+        // A constant, the same in every object: nothing of the original is
+        // left, as with removal, and the object stays valid (a Type 1
+        // attribute the profile marks X, such as PresentationCreationDate).
+        Some(RsnaOperation::Dummy) => Strictness::Removed,
         Some(RsnaOperation::Keep | RsnaOperation::Unrecognised) => Strictness::Kept,
     }
 }
@@ -123,6 +127,23 @@ fn table() -> Option<Table> {
     })
 }
 
+/// A sequence of references to other instances (its code allows U* or D)
+/// kept whole counts as replaced when the script remaps the UIDs its items
+/// hold (ReferencedSOPInstanceUID): the references stay consistent and
+/// point at nothing identifying (the policies keep
+/// ReferencedImageSequence, SourceImageSequence and
+/// ReferencedPerformedProcedureStepSequence so, for validity).
+fn kept_reference_sequence(rules: &RsnaRules, tag: Tag, code: &str) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    let is_sequence = dicom_dictionary_std::StandardDataDictionary
+        .by_tag(tag)
+        .is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(dicom_core::VR::SQ)));
+    let remaps_references = rules
+        .get(dicom_dictionary_std::tags::REFERENCED_SOP_INSTANCE_UID)
+        .is_some_and(|r| r.op == RsnaOperation::Uid);
+    is_sequence && remaps_references && (code.contains("U*") || code.contains('D'))
+}
+
 /// Every Table E.1-1 attribute whose outcome is less strict than `allowed`.
 fn violations(table: &Table, rules: &RsnaRules, relaxing_options: &[&str]) -> (usize, Vec<String>) {
     let basic = &table.columns[BASIC];
@@ -134,7 +155,10 @@ fn violations(table: &Table, rules: &RsnaRules, relaxing_options: &[&str]) -> (u
                 required = required.min(least_strict(relaxed));
             }
         }
-        let got = outcome(rules, tag);
+        let mut got = outcome(rules, tag);
+        if got == Strictness::Kept && kept_reference_sequence(rules, tag, code) {
+            got = Strictness::Replaced;
+        }
         if got < required {
             bad.push(format!(
                 "({:04X},{:04X}) {}: Basic Profile {code}, needs at least {required:?}, the script gives {got:?}",

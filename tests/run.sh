@@ -2,7 +2,8 @@
 # The test command (README, `.ci/run`): install the real DICOM peers the
 # network tests talk to when they are missing (Debian's dcmtk: storescu,
 # echoscu, storescp; Debian's orthanc, the PACS of the query/retrieve
-# tests), then run every test. Extra arguments go to `cargo test`.
+# tests) and the validator the policy tests run (Debian's dicom3tools:
+# dciodvfy), then run every test. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=()
@@ -10,6 +11,7 @@ for tool in storescu echoscu storescp; do
   command -v "$tool" >/dev/null || { packages+=(dcmtk); break; }
 done
 command -v Orthanc >/dev/null || packages+=(orthanc)
+command -v dciodvfy >/dev/null || packages+=(dicom3tools)
 if ((${#packages[@]})); then
   echo "tests/run.sh: installing ${packages[*]}" >&2
   sudo=()

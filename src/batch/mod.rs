@@ -91,6 +91,9 @@ pub struct Engine {
     /// The deface stage's edits (and refusals), by input path: applied to a
     /// file after its header script.
     pub deface: Option<DefacePlan>,
+    /// Quarantine an object the script would make invalid
+    /// (`QUARANTINE_INVALID`, [`crate::validity::gate`]).
+    pub valid_output: bool,
 }
 
 /// Whose semantics the script is applied with.
@@ -234,6 +237,11 @@ fn anonymize_file(
     let mut obj = file.into_inner();
     let mut uids = Vec::new();
     let mut warnings = Vec::new();
+    let before = if engine.valid_output {
+        crate::validity::gate::before(&obj)
+    } else {
+        None
+    };
     match (&engine.interpreter, subject) {
         (Interpreter::Rsna(rules), Some(subject)) => {
             rsna::anonymize(&mut obj, rules, &engine.project, subject, &mut uids)
@@ -267,6 +275,18 @@ fn anonymize_file(
         }
         Some(Defacing::Refused(why)) => return Err((Reason::DefaceError, why.clone())),
         None => {}
+    }
+    if let Some(before) = before {
+        let broken = before.violations(&obj);
+        if !broken.is_empty() {
+            return Err((
+                Reason::InvalidOutput,
+                format!(
+                    "the script would make the object invalid: {}",
+                    broken.join(", ")
+                ),
+            ));
+        }
     }
     let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
     let out_rel = match options.layout {

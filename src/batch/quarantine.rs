@@ -28,6 +28,9 @@ pub enum Reason {
     /// A head series the script asks to deface could not be defaced (it
     /// is not a volume, or its pixels could not be edited).
     DefaceError,
+    /// The script would make the object invalid, and asks
+    /// (`QUARANTINE_INVALID`) for such objects to be quarantined.
+    InvalidOutput,
 }
 
 impl Reason {
@@ -40,6 +43,7 @@ impl Reason {
             Reason::StorageError => "Storage_Error",
             Reason::ScriptQuarantine => "Script_Quarantine",
             Reason::DefaceError => "Deface_Error",
+            Reason::InvalidOutput => "Invalid_Output",
         }
     }
 }

@@ -348,7 +348,7 @@ impl<'a> Checker<'a> {
         } else if let Some(c) = foreign.first() {
             let message = if signatures::lookup(&c.name.value).is_some_and(|s| s.ours) {
                 format!(
-                    "`@{}` applies only in a rule that names no RSNA function; from the rule's text, this dialect and the RSNA tool both {}",
+                    "`@{}` applies only in a rule that names no RSNA function; from the rule's text the RSNA tool {}, and so does this dialect",
                     c.name.value,
                     op.describe()
                 )
@@ -380,10 +380,11 @@ impl<'a> Checker<'a> {
     }
 
     /// A rule our `rsna` dialect applies with an extension: the RSNA tool
-    /// keeps the value, and the width must be one the function can use.
+    /// keeps the value, and a width must be one the function can use.
     fn extension_rule(&mut self, rule: &ElementRule, expr: &Expr, ext: RsnaOperation) {
         let name = match ext {
             RsnaOperation::AgeGroup => "agegroup",
+            RsnaOperation::Dummy => "dummy",
             _ => "bin",
         };
         let calls = expr.calls();
@@ -407,6 +408,7 @@ impl<'a> Checker<'a> {
                 _ => None,
             });
         let valid = match (ext, width) {
+            (RsnaOperation::Dummy, _) => true,
             (RsnaOperation::AgeGroup, Some(w)) => w.parse::<u32>().is_ok_and(|n| n > 0),
             (_, Some(w)) => crate::functions::extension::bin::Width::parse(w).is_some(),
             (_, None) => false,

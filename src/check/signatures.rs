@@ -159,6 +159,11 @@ pub const SIGNATURES: &[Signature] = &[
         [Element, Any],
         "CTP: decrypt an element's value"
     ),
+    ours!(
+        "dummy",
+        [],
+        "ours: a fixed value of the element's VR (a Type 1 attribute that must go)"
+    ),
     sig!("empty", Some((0, 0)), true, [], "an empty value"),
     sig!(
         "encrypt",

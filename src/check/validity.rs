@@ -18,7 +18,7 @@ use crate::dialect::rsna::{RsnaOperation, WRITTEN_AFTER_SCRIPT};
 use crate::interpreter::rsna::RsnaRules;
 use crate::keywords::keyword_of;
 use crate::script::ast::{ElementRule, Item, Script, TagSpec};
-use crate::validity::{Loss, table};
+use crate::validity::{Kind, Loss, table};
 
 /// The codes of this module's diagnostics.
 pub const CODES: [&str; 2] = ["removes-required", "empties-required"];
@@ -101,13 +101,13 @@ fn report(rule: &ElementRule, tag: Tag, loss: Loss, out: &mut Vec<Diagnostic>) {
         Loss::Removed => ("removes-required", "removes"),
         Loss::Emptied => ("empties-required", "empties"),
     };
-    let type1 = broken.iter().any(|(_, k)| *k == 1);
+    let type1 = broken.iter().any(|(_, k)| *k != Kind::Two);
     let help = match (loss, type1) {
         (Loss::Removed, false) => {
             "PS3.15 empties a Type 2 attribute rather than removing it (action Z): `@empty()`"
         }
         _ => {
-            "PS3.15 gives a Type 1 attribute a dummy value (action D); where the value must go, the object cannot stay valid"
+            "PS3.15 gives a Type 1 attribute a dummy value (action D, `@dummy()`); where the value must go, the object cannot stay valid"
         }
     };
     out.push(

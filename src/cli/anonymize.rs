@@ -283,6 +283,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         Err(message) => return usage(message),
     };
     let deface = loaded.requests_deface() && !args.no_deface;
+    let valid_output = loaded.requests_valid_output();
     if loaded.requests_deface() && args.no_deface {
         eprintln!(
             "warning: --no-deface: {} asks for head series to be defaced, but faces stay in the pixel data of this output",
@@ -423,6 +424,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             rsna_exact: args.rsna_exact,
         },
         deface: None,
+        valid_output,
     };
     let options = Options {
         input,

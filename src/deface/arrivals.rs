@@ -9,11 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::pipeline::screen;
-use crate::dicom_file;
 
 /// A series being held.
 struct Held {
@@ -60,7 +58,7 @@ impl Arrivals {
             if self.held.contains(&path) {
                 continue;
             }
-            let Some((uid, header)) = image_series(&path) else {
+            let Some((uid, header)) = super::series::image_header(&path) else {
                 now.push((path, key));
                 continue;
             };
@@ -111,20 +109,4 @@ impl Arrivals {
         }
         out
     }
-}
-
-/// The SeriesInstanceUID and header of an image (a file with rows and
-/// columns); `None` for anything else (not DICOM, no pixels).
-fn image_series(path: &std::path::Path) -> Option<(String, InMemDicomObject)> {
-    let obj = dicom_file::open(path, Some(tags::PIXEL_DATA))
-        .ok()?
-        .into_inner();
-    obj.get(tags::ROWS)?;
-    obj.get(tags::COLUMNS)?;
-    let uid = obj
-        .get(tags::SERIES_INSTANCE_UID)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-        .unwrap_or_default();
-    Some((uid, obj))
 }

@@ -107,19 +107,9 @@ pub fn series_headers(
 ) -> std::io::Result<BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)>> {
     let mut series: BTreeMap<String, (InMemDicomObject, Vec<PathBuf>)> = BTreeMap::new();
     for (path, _) in crate::input_tree::files(root)? {
-        let Ok(file) = dicom_file::open(&path, Some(tags::PIXEL_DATA)) else {
+        let Some((uid, obj)) = image_header(&path) else {
             continue;
         };
-        let obj = file.into_inner();
-        // Read up to the pixel data: an image has rows and columns.
-        if obj.get(tags::ROWS).is_none() || obj.get(tags::COLUMNS).is_none() {
-            continue;
-        }
-        let uid = obj
-            .get(tags::SERIES_INSTANCE_UID)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-            .unwrap_or_default();
         match series.get_mut(&uid) {
             Some((_, paths)) => paths.push(path),
             None => {
@@ -128,6 +118,23 @@ pub fn series_headers(
         }
     }
     Ok(series)
+}
+
+/// The header of an image file (read up to its pixel data), with its
+/// SeriesInstanceUID; `None` for a file that is not DICOM, cannot be read,
+/// or has no rows and columns (not an image).
+pub fn image_header(path: &Path) -> Option<(String, InMemDicomObject)> {
+    let obj = dicom_file::open(path, Some(tags::PIXEL_DATA))
+        .ok()?
+        .into_inner();
+    obj.get(tags::ROWS)?;
+    obj.get(tags::COLUMNS)?;
+    let uid = obj
+        .get(tags::SERIES_INSTANCE_UID)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+        .unwrap_or_default();
+    Some((uid, obj))
 }
 
 /// The DICOM files under `root` that have pixel data, read whole, by

@@ -42,6 +42,9 @@ pub enum RsnaOperation {
     /// Ours, not the RSNA tool's: `@bin(this,W)`, a number to the nearest
     /// multiple of `W`. [`classify`] never gives it.
     Bin,
+    /// Ours, not the RSNA tool's: `@dummy()`, a fixed value of the
+    /// element's VR. [`classify`] never gives it.
+    Dummy,
 }
 
 impl RsnaOperation {
@@ -63,6 +66,7 @@ impl RsnaOperation {
             RsnaOperation::Unrecognised => "keeps the original value unchanged",
             RsnaOperation::AgeGroup => "writes the age's Safe Harbor group (`@agegroup`)",
             RsnaOperation::Bin => "bins the number (`@bin`)",
+            RsnaOperation::Dummy => "writes a dummy value (`@dummy`)",
         }
     }
 }
@@ -125,6 +129,8 @@ pub fn extension(text: &str) -> Option<RsnaOperation> {
         Some(RsnaOperation::AgeGroup)
     } else if text.contains("@bin") {
         Some(RsnaOperation::Bin)
+    } else if text.contains("@dummy") {
+        Some(RsnaOperation::Dummy)
     } else {
         None
     }
@@ -172,6 +178,7 @@ mod tests {
         assert_eq!(classify("@agegroup(this,5)"), RsnaOperation::Unrecognised);
         assert_eq!(operation("@agegroup(this,5)"), RsnaOperation::AgeGroup);
         assert_eq!(operation("@bin(this,0.05)"), RsnaOperation::Bin);
+        assert_eq!(operation("@dummy()"), RsnaOperation::Dummy);
         // The reference's own functions come first.
         assert_eq!(
             operation("@round(this,5)@bin(this,5)"),

@@ -26,10 +26,11 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::values::{
-    for_each_item, is_text_vr, multi_text_element, resolve_unknown_vrs, text_element, text_values,
+    for_each_item, has_value, is_text_vr, multi_text_element, resolve_unknown_vrs, text_element,
+    text_values,
 };
 use crate::dialect::rsna::{RsnaOperation, operation};
-use crate::functions::extension::{age_group, bin};
+use crate::functions::extension::{age_group, bin, dummy};
 use crate::functions::rsna::{hashdate, lookup, round, uid::UidGenerator};
 use crate::script::ast::{ArgValue, ElementRule, Item, Script};
 
@@ -368,6 +369,16 @@ impl Walker<'_> {
             },
             RsnaOperation::AgeGroup | RsnaOperation::Bin => {
                 return self.apply_extension(obj, tag, rule, vr, error);
+            }
+            RsnaOperation::Dummy => {
+                // An empty value stays empty: nothing to hide, nothing made up.
+                if !has_value(element.value()) {
+                    return Ok(());
+                }
+                let value = dummy::dummy(vr)
+                    .ok_or_else(|| error(format!("`@dummy()` has no dummy value for VR {vr:?}")))?;
+                obj.put(text_element(tag, vr, value));
+                return Ok(());
             }
         };
         if let Some(values) = replacement {

@@ -48,6 +48,20 @@ pub fn text_values(value: &Value<InMemDicomObject, InMemFragment>, vr: VR) -> Op
     }
 }
 
+/// Whether a value holds anything but padding: a non-blank text, a
+/// number, a sequence item, pixel fragments.
+pub fn has_value(value: &Value<InMemDicomObject, InMemFragment>) -> bool {
+    match value {
+        Value::Primitive(PrimitiveValue::Empty) => false,
+        Value::Primitive(p @ (PrimitiveValue::Str(_) | PrimitiveValue::Strs(_))) => p
+            .to_multi_str()
+            .iter()
+            .any(|s| !trim_padding(s).trim_start_matches(' ').is_empty()),
+        Value::Primitive(_) | Value::PixelSequence(_) => true,
+        Value::Sequence(s) => !s.items().is_empty(),
+    }
+}
+
 /// A text value without the padding DICOM adds to reach an even length.
 pub fn trim_padding(s: &str) -> &str {
     s.trim_end_matches([' ', '\0'])

@@ -1,10 +1,14 @@
 //! Which attributes the common IODs require: Type 1 (present, with a
-//! value) and Type 2 (present, possibly empty), at the top level of the
-//! data set, in the modules each IOD marks mandatory.
+//! value), Type 1C (when present, with a value) and Type 2 (present,
+//! possibly empty), at the top level of the data set, in the modules each
+//! IOD marks mandatory.
 //!
 //! The table (`required_attributes.tsv`) is generated from PS3.3 as JSON
 //! by `scripts/generate_iod_types.py`; `check` and `diff` read it to say
-//! where a script makes valid objects invalid.
+//! where a script makes valid objects invalid, and [`gate`] to stop a run
+//! from releasing such an object.
+
+pub mod gate;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -21,10 +25,32 @@ pub struct Iod {
     pub sop_classes: Vec<&'static str>,
 }
 
+/// An attribute's type in one IOD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Type 1: present, with a value.
+    One,
+    /// Type 1C: when present (its condition met), with a value.
+    OneC,
+    /// Type 2: present, possibly empty.
+    Two,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::One => "1",
+            Kind::OneC => "1C",
+            Kind::Two => "2",
+        })
+    }
+}
+
 /// Where one attribute is required, as indices into [`Table::iods`].
 #[derive(Debug, Clone, Default)]
 pub struct Requirement {
     pub type1: Vec<usize>,
+    pub type1c: Vec<usize>,
     pub type2: Vec<usize>,
 }
 
@@ -37,13 +63,31 @@ pub enum Loss {
     Emptied,
 }
 
+impl Loss {
+    /// Whether the loss makes an object invalid where the attribute has
+    /// type `kind`. Removing a Type 1C attribute is not judged: whether its
+    /// condition holds depends on the object.
+    pub fn breaks(self, kind: Kind) -> bool {
+        matches!(
+            (self, kind),
+            (_, Kind::One) | (Loss::Removed, Kind::Two) | (Loss::Emptied, Kind::OneC)
+        )
+    }
+}
+
 impl Requirement {
     /// The IODs an object of which becomes invalid by `loss`, with the
     /// type the attribute has there.
-    pub fn broken_by(&self, loss: Loss) -> Vec<(usize, u8)> {
-        let mut out: Vec<(usize, u8)> = self.type1.iter().map(|&i| (i, 1)).collect();
-        if loss == Loss::Removed {
-            out.extend(self.type2.iter().map(|&i| (i, 2)));
+    pub fn broken_by(&self, loss: Loss) -> Vec<(usize, Kind)> {
+        let mut out = Vec::new();
+        for (kind, iods) in [
+            (Kind::One, &self.type1),
+            (Kind::OneC, &self.type1c),
+            (Kind::Two, &self.type2),
+        ] {
+            if loss.breaks(kind) {
+                out.extend(iods.iter().map(|&i| (i, kind)));
+            }
         }
         out.sort();
         out
@@ -55,6 +99,8 @@ impl Requirement {
 pub struct Table {
     pub iods: Vec<Iod>,
     by_tag: HashMap<Tag, Requirement>,
+    /// Each IOD's required attributes, in tag order.
+    by_iod: Vec<Vec<(Tag, Kind)>>,
     by_sop_class: HashMap<&'static str, usize>,
 }
 
@@ -85,10 +131,10 @@ impl Table {
                 [tag, kind, ids] => {
                     let n = u32::from_str_radix(tag, 16).expect("a tag in the IOD table");
                     let entry = by_tag.entry(Tag((n >> 16) as u16, n as u16)).or_default();
-                    let list = if *kind == "1" {
-                        &mut entry.type1
-                    } else {
-                        &mut entry.type2
+                    let list = match *kind {
+                        "1" => &mut entry.type1,
+                        "1C" => &mut entry.type1c,
+                        _ => &mut entry.type2,
                     };
                     list.extend(ids.split(',').map(|id| index[id]));
                 }
@@ -100,9 +146,25 @@ impl Table {
             .enumerate()
             .flat_map(|(i, iod)| iod.sop_classes.iter().map(move |s| (*s, i)))
             .collect();
+        let mut by_iod = vec![Vec::new(); iods.len()];
+        for (tag, r) in &by_tag {
+            for (kind, list) in [
+                (Kind::One, &r.type1),
+                (Kind::OneC, &r.type1c),
+                (Kind::Two, &r.type2),
+            ] {
+                for &i in list {
+                    by_iod[i].push((*tag, kind));
+                }
+            }
+        }
+        for list in &mut by_iod {
+            list.sort();
+        }
         Table {
             iods,
             by_tag,
+            by_iod,
             by_sop_class,
         }
     }
@@ -110,6 +172,11 @@ impl Table {
     /// Where `tag` is required, if anywhere.
     pub fn requirement(&self, tag: Tag) -> Option<&Requirement> {
         self.by_tag.get(&tag)
+    }
+
+    /// The attributes IOD `iod` requires, with their type, in tag order.
+    pub fn required_in(&self, iod: usize) -> &[(Tag, Kind)] {
+        &self.by_iod[iod]
     }
 
     /// Every required tag, in tag order.
@@ -128,9 +195,9 @@ impl Table {
 
     /// `Type 1 in RT Plan, RT Ion Plan; Type 2 in CT Image, MR Image and
     /// 30 more`.
-    pub fn describe(&self, broken: &[(usize, u8)]) -> String {
+    pub fn describe(&self, broken: &[(usize, Kind)]) -> String {
         let mut parts = Vec::new();
-        for kind in [1u8, 2] {
+        for kind in [Kind::One, Kind::OneC, Kind::Two] {
             let names: Vec<&str> = broken
                 .iter()
                 .filter(|(_, k)| *k == kind)

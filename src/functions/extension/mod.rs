@@ -5,9 +5,11 @@
 //!
 //! - [`age_group`]: `@agegroup(this,N)`, Safe Harbor age groups.
 //! - [`bin`]: `@bin(this,W)`, a number to the nearest multiple of a width.
+//! - [`dummy`]: `@dummy()`, a fixed value of the element's VR.
 
 pub mod age_group;
 pub mod bin;
+pub mod dummy;
 
 /// The names of the extension functions, as written after `@`.
-pub const NAMES: [&str; 2] = ["agegroup", "bin"];
+pub const NAMES: [&str; 3] = ["agegroup", "bin", "dummy"];
