@@ -81,6 +81,8 @@ pub struct Options {
     pub follow_links: bool,
     /// The store's database file (no output may land on it).
     pub store: PathBuf,
+    /// How outputs are made durable before they are recorded as done.
+    pub durability: dicom_file::Durability,
 }
 
 /// The script and the project settings, ready to apply.
@@ -539,7 +541,8 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .unzip();
                 let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
                 let output = &options.output;
-                let renaming = scope.spawn(move || sync_and_rename(output, staged));
+                let durability = options.durability;
+                let renaming = scope.spawn(move || sync_and_rename(output, staged, durability));
                 let integers = match &engine.interpreter {
                     Interpreter::Ctp(c) => c.integers.take_fresh(),
                     Interpreter::Rsna(_) => Vec::new(),
@@ -778,11 +781,15 @@ impl Finishing<'_> {
 }
 
 /// Make a chunk's outputs durable, then give them their final names.
-fn sync_and_rename(output: &Path, staged: Vec<dicom_file::Staged>) -> Result<(), BatchError> {
+fn sync_and_rename(
+    output: &Path,
+    staged: Vec<dicom_file::Staged>,
+    durability: dicom_file::Durability,
+) -> Result<(), BatchError> {
     if staged.is_empty() {
         return Ok(());
     }
-    dicom_file::sync_filesystem(output, &staged)
+    dicom_file::make_durable(durability, output, &staged)
         .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", output.display())))?;
     for s in staged {
         let path = s.path.clone();
