@@ -210,6 +210,18 @@ def main(table_path, wheel, out_dir):
             f.write("</script>\n")
 
 
+# Both policies' note on validity, in each script's header comment.
+VALID_OUTPUT = """
+  Outputs stay valid objects (PS3.3): an attribute that this policy
+  takes away but that a common IOD requires is emptied where it is Type 2
+  (PS3.15 action Z) and given a dummy value of its VR where it is Type 1
+  (@dummy(), action D: 19000101, 000000, ANONYMIZED). An object that still
+  cannot stay valid (a structured report whose content must go, an
+  encapsulated document) is quarantined (Invalid_Output) rather than
+  released broken: QUARANTINE_INVALID is "yes". The RSNA tool ignores this
+  parameter.
+"""
+
 HEADER = {
     LOW: """
  <!--
@@ -264,16 +276,7 @@ HEADER = {
   - Every other current attribute of the standard: kept.
 
   Pixel data is never touched at this level: DEFACE is "no".
-
-  Outputs stay valid objects (PS3.3): an attribute that this policy
-  takes away but that a common IOD requires is emptied where it is Type 2
-  (PS3.15 action Z) and given a dummy value of its VR where it is Type 1
-  (@dummy(), action D: 19000101, 000000, ANONYMIZED). An object that still
-  cannot stay valid (a structured report whose content must go, an
-  encapsulated document) is quarantined (Invalid_Output) rather than
-  released broken: QUARANTINE_INVALID is "yes". The RSNA tool ignores this
-  parameter.
- -->
+""" + VALID_OUTPUT + """ -->
  <p t="DEFACE">no</p>
  <p t="QUARANTINE_INVALID">yes</p>
 """,
@@ -333,16 +336,7 @@ HEADER = {
   DEFACE is "yes": head CT and brain MRI series are to be defaced (faces
   removed from the pixel data) by dicom-anonymizer's deface stage. The RSNA
   tool ignores this parameter.
-
-  Outputs stay valid objects (PS3.3): an attribute that this policy
-  takes away but that a common IOD requires is emptied where it is Type 2
-  (PS3.15 action Z) and given a dummy value of its VR where it is Type 1
-  (@dummy(), action D: 19000101, 000000, ANONYMIZED). An object that still
-  cannot stay valid (a structured report whose content must go, an
-  encapsulated document) is quarantined (Invalid_Output) rather than
-  released broken: QUARANTINE_INVALID is "yes". The RSNA tool ignores this
-  parameter.
- -->
+""" + VALID_OUTPUT + """ -->
  <p t="DEFACE">yes</p>
  <p t="QUARANTINE_INVALID">yes</p>
 """,

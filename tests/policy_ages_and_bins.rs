@@ -5,12 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
-
-const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
 /// One synthetic file with these characteristics, anonymized with the
 /// bundled `level`; the written values of the four characteristics (`None`
@@ -35,21 +31,7 @@ fn written(
     }
     obj.write_to_file(&file).unwrap();
     let output = dir.path().join("out");
-    let out = Command::new(BIN)
-        .args([
-            "anonymize",
-            "--script",
-            level,
-            "--no-deface",
-            "--site-id",
-            "8",
-        ])
-        .arg("--input")
-        .arg(dir.path().join("in"))
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .unwrap();
+    let out = common::cli::anonymize_headers(level, "8", &dir.path().join("in"), &output, &[]);
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(

@@ -74,21 +74,7 @@ fn both_policies_add_no_validity_error_to_the_corpus() {
     let mut new = Vec::new();
     for level in ["low", "high"] {
         let output = dir.path().join(level);
-        let run = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-            .args([
-                "anonymize",
-                "--script",
-                level,
-                "--no-deface",
-                "--site-id",
-                "99",
-            ])
-            .arg("--input")
-            .arg(&corpus)
-            .arg("--output")
-            .arg(&output)
-            .output()
-            .unwrap();
+        let run = common::cli::anonymize_headers(level, "99", &corpus, &output, &[]);
         assert!(
             run.status.code().is_some_and(|c| c <= 1),
             "{}",

@@ -8,12 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-
-const BIN: &str = env!("CARGO_BIN_EXE_dicom-anonymizer");
 
 /// A script that rounds ages with `@round` (the bundled high level now
 /// groups them with our `@agegroup`, which `--rsna-exact` leaves alone).
@@ -31,22 +28,7 @@ const ROUND_AGES: &str = r#"<script>
 /// `anonymize` with `level`: the bundled low level (it hashes the
 /// accession number) or a script's path.
 fn anonymize(level: &str, input: &Path, output: &Path, extra: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args([
-            "anonymize",
-            "--script",
-            level,
-            "--no-deface",
-            "--site-id",
-            "8",
-        ])
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = common::cli::anonymize_headers(level, "8", input, output, extra);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -4,6 +4,7 @@
 //! See the README's table of diagnostic codes; `tests/check_diagnostics.rs`
 //! shows each one on a broken script.
 
+mod rsna_rules;
 pub mod signatures;
 pub mod validity;
 
@@ -11,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::dialect::Dialect;
-use crate::dialect::rsna::{self, RsnaOperation};
 use crate::functions::ctp::contents as regex_fn;
 use crate::functions::ctp::put;
 use crate::keywords;
@@ -277,155 +277,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// What the RSNA tool makes of a rule that is valid CTP.
-    fn rsna_rule(&mut self, rule: &ElementRule) {
-        let text = &rule.tag_text.value;
-        if text.bytes().any(|b| b.is_ascii_lowercase()) && rule.tag.is_some() {
-            self.out.push(
-                Diagnostic::warning(
-                    "rsna-tag-case",
-                    rule.tag_text.span,
-                    format!("the RSNA tool compares tags with upper-case hex, so `{text}` never matches: it removes the element instead"),
-                )
-                .with_help(format!("write `{}`", text.to_ascii_uppercase())),
-            );
-        }
-        match &rule.tag {
-            Some(TagSpec::Private { .. }) => self.out.push(Diagnostic::warning(
-                "rsna-private-rule",
-                rule.tag_text.span,
-                "the RSNA tool has no private-creator tags and removes private groups first: this rule never applies",
-            )),
-            Some(TagSpec::Tag { group, .. }) if group & 1 == 1 => self.out.push(Diagnostic::info(
-                "rsna-private-rule",
-                rule.tag_text.span,
-                "the RSNA tool removes every private element before it applies the script: this rule never applies",
-            )),
-            _ => {}
-        }
-        let Some(expr) = &rule.expr else { return };
-        let op = rsna::classify(&rule.text.value);
-        let foreign: Vec<&Call> = expr
-            .calls()
-            .into_iter()
-            .filter(|c| signatures::lookup(&c.name.value).is_some_and(|s| !s.rsna))
-            .collect();
-        let trimmed = rule.text.value.trim();
-        if let Some(TagSpec::Tag { group, element }) = rule.tag
-            && rsna::WRITTEN_AFTER_SCRIPT.contains(&(group, element))
-            && op != RsnaOperation::Remove
-        {
-            self.out.push(Diagnostic::info(
-                    "rsna-writes-element",
-                    rule.text.span,
-                    format!(
-                        "the RSNA tool writes {} itself after applying the script: this rule's value is replaced",
-                        describe_tag(rule.tag.as_ref().expect("tag"))
-                    ),
-                ));
-            return;
-        }
-        if op == RsnaOperation::Unrecognised
-            && let Some(ext) = rsna::extension(&rule.text.value)
-        {
-            self.extension_rule(rule, expr, ext);
-        } else if op == RsnaOperation::Unrecognised && !expr.is_blank() && trimmed != "@keep()" {
-            let mut d = Diagnostic::warning(
-                "rsna-keeps-value",
-                rule.text.span,
-                format!(
-                    "the RSNA tool does not understand `{trimmed}`: it keeps the element's original value"
-                ),
-            );
-            d = d.with_help(match foreign.first() {
-                Some(c) => format!(
-                    "`@{}` is a CTP function; use one the RSNA tool knows (`@remove()`, `@empty()`, `@uid`, `@ptid`, `@acc`, `@hashdate`, `@round(this,N)`, `@lookup`), or check with `--dialect ctp`",
-                    c.name.value
-                ),
-                None => "the RSNA tool writes no literal text: use `@empty()` or `@remove()`, or check with `--dialect ctp`".into(),
-            });
-            self.out.push(d);
-        } else if let Some(c) = foreign.first() {
-            let message = if signatures::lookup(&c.name.value).is_some_and(|s| s.ours) {
-                format!(
-                    "`@{}` applies only in a rule that names no RSNA function; from the rule's text the RSNA tool {}, and so does this dialect",
-                    c.name.value,
-                    op.describe()
-                )
-            } else {
-                format!(
-                    "the RSNA tool does not evaluate `@{}`; from the rule's text it {}",
-                    c.name.value,
-                    op.describe()
-                )
-            };
-            self.out.push(Diagnostic::info(
-                "rsna-ignores-function",
-                call_name_span(c),
-                message,
-            ));
-        }
-        if op == RsnaOperation::Round
-            && !expr
-                .calls()
-                .iter()
-                .any(|c| c.name.value == "round" && has_number(c))
-        {
-            self.out.push(Diagnostic::warning(
-                "rsna-round-width",
-                rule.text.span,
-                "the RSNA tool needs a width, as in `@round(this,5)`: without one it keeps the value",
-            ));
-        }
-    }
-
-    /// A rule our `rsna` dialect applies with an extension: the RSNA tool
-    /// keeps the value, and a width must be one the function can use.
-    fn extension_rule(&mut self, rule: &ElementRule, expr: &Expr, ext: RsnaOperation) {
-        let name = match ext {
-            RsnaOperation::AgeGroup => "agegroup",
-            RsnaOperation::Dummy => "dummy",
-            _ => "bin",
-        };
-        let calls = expr.calls();
-        let call = calls.iter().find(|c| c.name.value == name);
-        let span = call.map_or(rule.text.span, |c| call_name_span(c));
-        self.out.push(
-            Diagnostic::warning(
-                "rsna-extension",
-                span,
-                format!(
-                    "`@{name}` is dicom-anonymizer's own: the RSNA tool does not know it and keeps the element's original value (a leak if this script runs there)"
-                ),
-            )
-            .with_help("run this script with dicom-anonymizer only, or use a rule the RSNA tool knows (`@round(this,N)`, `@empty()`, `@remove()`)"),
-        );
-        let width = call
-            .and_then(|c| c.args.as_ref())
-            .and_then(|a| a.get(1))
-            .and_then(|a| match &a.value {
-                ArgValue::Number(n) => Some(n.as_str()),
-                _ => None,
-            });
-        let valid = match (ext, width) {
-            (RsnaOperation::Dummy, _) => true,
-            (RsnaOperation::AgeGroup, Some(w)) => w.parse::<u32>().is_ok_and(|n| n > 0),
-            (_, Some(w)) => crate::functions::extension::bin::Width::parse(w).is_some(),
-            (_, None) => false,
-        };
-        if !valid {
-            let example = match ext {
-                RsnaOperation::AgeGroup => "`@agegroup(this,5)` (a whole number of years)",
-                _ => "`@bin(this,5)` or `@bin(this,0.05)` (a positive number)",
-            };
-            self.out.push(Diagnostic::error(
-                "extension-width",
-                span,
-                format!("`@{name}` needs a width as its second argument, as in {example}"),
-            ));
-        }
-    }
-
     fn call(&mut self, call: &Call, applied: bool) {
         let name = call.name.value.as_str();
         let Some(sig) = signatures::lookup(name) else {
@@ -493,29 +344,29 @@ impl<'a> Checker<'a> {
     fn ctp_call(&mut self, call: &Call, sig: &Signature) {
         let name = sig.name;
         let Some((min, max)) = sig.ctp else {
-            if sig.ours {
-                self.out.push(
-                    Diagnostic::warning(
-                        "unsupported-function",
-                        call_name_span(call),
-                        format!("CTP has no `@{name}`: it would write the call's text into the element"),
-                    )
-                    .with_help(format!("`@{name}` is dicom-anonymizer's own, in the rsna dialect only: check with `--dialect rsna`")),
-                );
-                return;
-            }
-            let instead = match name {
-                "uid" => "`@hashuid(@UIDROOT,this)`",
-                "ptid" => "`@hashptid(@SITEID,PatientID)` or `@lookup(this,ptid)`",
-                _ => "`@hash(this,16)`",
+            let help = if sig.ours {
+                format!(
+                    "`@{name}` is dicom-anonymizer's own, in the rsna dialect only: check with `--dialect rsna`"
+                )
+            } else {
+                let instead = match name {
+                    "uid" => "`@hashuid(@UIDROOT,this)`",
+                    "ptid" => "`@hashptid(@SITEID,PatientID)` or `@lookup(this,ptid)`",
+                    _ => "`@hash(this,16)`",
+                };
+                format!(
+                    "`@{name}` is an RSNA DICOM Anonymizer function; in CTP use {instead}, or check with `--dialect rsna`"
+                )
             };
             self.out.push(
                 Diagnostic::warning(
                     "unsupported-function",
                     call_name_span(call),
-                    format!("CTP has no `@{name}`: it would write the call's text into the element"),
+                    format!(
+                        "CTP has no `@{name}`: it would write the call's text into the element"
+                    ),
                 )
-                .with_help(format!("`@{name}` is an RSNA DICOM Anonymizer function; in CTP use {instead}, or check with `--dialect rsna`")),
+                .with_help(help),
             );
             return;
         };
