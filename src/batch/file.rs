@@ -1,0 +1,264 @@
+//! One file's way through the batch: read and judged (`scan`), then
+//! anonymized, defaced where planned, checked (`QUARANTINE_INVALID`) and
+//! staged under a temporary name (`anonymize_file`).
+
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+use super::layout::{self, Layout};
+use super::quarantine::Reason;
+use super::{Engine, Interpreter, Options};
+use crate::deface::pipeline::Defacing;
+use crate::dicom_file::{self, ReadError};
+use crate::input_tree;
+use crate::interpreter::ctp::{self, Stop};
+use crate::interpreter::rsna::{self, Subject};
+use crate::interpreter::values::string_of;
+use crate::store::Identity;
+
+/// The attributes a file needs to be accepted (the reference's
+/// `required_attributes`).
+pub const REQUIRED: [(dicom_core::Tag, &str); 4] = [
+    (tags::SOP_CLASS_UID, "SOPClassUID"),
+    (tags::SOP_INSTANCE_UID, "SOPInstanceUID"),
+    (tags::STUDY_INSTANCE_UID, "StudyInstanceUID"),
+    (tags::SERIES_INSTANCE_UID, "SeriesInstanceUID"),
+];
+
+/// The required attributes `obj` lacks or has empty.
+fn missing_required(obj: &InMemDicomObject) -> Vec<&'static str> {
+    REQUIRED
+        .iter()
+        .filter(|(tag, _)| string_of(obj, *tag).is_none_or(|v| v.is_empty()))
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// The first step's result for one file.
+pub(super) enum Scanned {
+    NotDicom,
+    Unreadable(String),
+    Quarantine(Reason, String),
+    /// The identity, and the whole data set when the file is small enough
+    /// to keep (so it is read and parsed once).
+    Accepted(Identity, Option<Box<dicom_object::DefaultDicomObject>>),
+}
+
+/// Files up to this size are parsed whole by the first step and kept for
+/// the third; larger ones are read up to their pixel data, then again.
+const KEEP_PARSED: u64 = 1 << 20;
+
+pub(super) fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
+    let mut whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
+    let read = match whole {
+        true => match dicom_file::open(path, None) {
+            // A file broken after its header is judged on its header first
+            // (a duplicate is skipped, not quarantined), as the reference does.
+            Err(ReadError::Malformed(_)) => {
+                whole = false;
+                dicom_file::open(path, Some(tags::PIXEL_DATA))
+            }
+            other => other,
+        },
+        false => dicom_file::open(path, Some(tags::PIXEL_DATA)),
+    };
+    let mut obj = match read {
+        Ok(obj) => obj,
+        Err(ReadError::NotDicom) => return Scanned::NotDicom,
+        Err(ReadError::Io(e)) => return Scanned::Unreadable(e.to_string()),
+        Err(e @ ReadError::Malformed(_)) => {
+            return Scanned::Quarantine(Reason::DicomReadError, e.to_string());
+        }
+    };
+    // As pydicom does, a UN element the dictionary knows is read with its VR.
+    crate::interpreter::values::resolve_unknown_vrs(&mut obj);
+    let missing = missing_required(&obj);
+    if rsna && !missing.is_empty() {
+        return Scanned::Quarantine(
+            Reason::MissingAttributes,
+            format!("missing {}", missing.join(", ")),
+        );
+    }
+    let text = |tag| {
+        obj.get(tag).map(|e| {
+            e.value()
+                .to_str()
+                .map(|s| s.trim_end_matches([' ', '\0']).to_string())
+                .unwrap_or_default()
+        })
+    };
+    let identity = Identity {
+        source: rel.to_string(),
+        patient_id: text(tags::PATIENT_ID),
+        study_date: text(tags::STUDY_DATE),
+        study_uid: string_of(&obj, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+        series_uid: string_of(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        sop_instance_uid: string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        accession_number: text(tags::ACCESSION_NUMBER),
+    };
+    Scanned::Accepted(identity, whole.then(|| Box::new(obj)))
+}
+
+/// What anonymizing one file came to.
+pub(super) enum FileOutcome {
+    /// Written under a temporary name: the output's relative path, the
+    /// UIDs mapped, warnings, and the file to sync and rename.
+    Written(String, rsna::UidLog, Vec<String>, dicom_file::Staged),
+    /// A CTP script's `@skip()`.
+    Skipped(String),
+}
+
+/// Anonymize one accepted file and write it.
+pub(super) fn anonymize_file(
+    path: &Path,
+    rel: &str,
+    subject: Option<&Subject>,
+    parsed: Option<Box<dicom_object::DefaultDicomObject>>,
+    engine: &Engine,
+    options: &Options,
+) -> Result<FileOutcome, (Reason, String)> {
+    let storage = |m: String| (Reason::StorageError, m);
+    let file = match parsed {
+        Some(obj) => *obj,
+        None => {
+            dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?
+        }
+    };
+    let mut ts = file.meta().transfer_syntax().to_string();
+    let meta = meta_values(file.meta());
+    let mut obj = file.into_inner();
+    let mut uids = Vec::new();
+    let mut warnings = Vec::new();
+    let before = if engine.valid_output {
+        crate::validity::gate::before(&obj)
+    } else {
+        None
+    };
+    match (&engine.interpreter, subject) {
+        (Interpreter::Rsna(rules), Some(subject)) => {
+            rsna::anonymize(&mut obj, rules, &engine.project, subject, &mut uids)
+                .map_err(|e| storage(e.to_string()))?;
+            // The reference cannot store a data set that lost a required UID.
+            let missing = missing_required(&obj);
+            if !missing.is_empty() {
+                return Err(storage(format!(
+                    "the script removes required attributes: {}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        (Interpreter::Rsna(_), None) => return Err(storage("no captured identity".into())),
+        (Interpreter::Ctp(ctp_engine), _) => {
+            let tables = ctp::Tables {
+                lookup: &ctp_engine.lookup,
+                integers: &ctp_engine.integers,
+            };
+            match ctp::anonymize(&mut obj, &meta, &ctp_engine.script, &tables) {
+                Ok(w) => warnings = w,
+                Err(Stop::Skip(m)) => return Ok(FileOutcome::Skipped(m)),
+                Err(Stop::Quarantine(m)) => return Err((Reason::ScriptQuarantine, m)),
+            }
+        }
+    }
+    match engine.deface.as_ref().and_then(|plan| plan.get(path)) {
+        Some(Defacing::Edit(edit)) => {
+            ts = crate::deface::edit::apply(&mut obj, ts.trim_end_matches('\0'), edit)
+                .map_err(|e| (Reason::DefaceError, e))?;
+        }
+        Some(Defacing::Refused(why)) => return Err((Reason::DefaceError, why.clone())),
+        None => {}
+    }
+    if let Some(before) = before {
+        let broken = before.violations(&obj);
+        if !broken.is_empty() {
+            return Err((
+                Reason::InvalidOutput,
+                format!(
+                    "the script would make the object invalid: {}",
+                    broken.join(", ")
+                ),
+            ));
+        }
+    }
+    let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
+    let out_rel = match options.layout {
+        Layout::Preserve => input_tree::rel_path(rel),
+        Layout::Rsna => layout::rsna_path(
+            &value(tags::PATIENT_ID).unwrap_or_else(|| {
+                crate::functions::rsna::ptid::format(&engine.project.site_id, 0)
+            }),
+            &value(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        ),
+    };
+    if let Some(why) = reserved_output(&options.output, &options.store, &out_rel) {
+        return Err(storage(format!("its output {why}")));
+    }
+    let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
+    let file = obj.with_exact_meta(meta);
+    let staged = dicom_file::stage_dicom(&options.output.join(&out_rel), &file)
+        .map_err(|e| storage(format!("cannot write the output: {e}")))?;
+    Ok(FileOutcome::Written(
+        input_tree::key_of(&out_rel),
+        uids,
+        warnings,
+        staged,
+    ))
+}
+
+/// Why an output at `out_rel` under `output` would overwrite the output's
+/// own files, if it would: the store's directory and the quarantine at the
+/// top, the store itself (and its journals), or a name the batch takes
+/// for its temporary files (removed by the next run).
+pub fn reserved_output(output: &Path, store: &Path, out_rel: &Path) -> Option<String> {
+    let first = out_rel.components().next()?.as_os_str();
+    if first == ".anonymizer" || first == "quarantine" {
+        return Some(format!(
+            "would be written under {}/, which the output keeps for itself",
+            first.to_string_lossy()
+        ));
+    }
+    let out = output.join(out_rel);
+    let store_name = store.file_name().unwrap_or_default().as_encoded_bytes();
+    if out.parent() == store.parent()
+        && out
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(store_name))
+    {
+        return Some("would overwrite the store".into());
+    }
+    let name = out_rel.file_name()?.to_string_lossy();
+    if name.starts_with(dicom_file::TEMP_MARKER) {
+        return Some("has the name of a temporary file".into());
+    }
+    None
+}
+
+/// The file meta group's values, for CTP references to group 0002.
+fn meta_values(meta: &dicom_object::FileMetaTable) -> ctp::Meta {
+    let clean = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
+    let mut m = ctp::Meta::new();
+    m.insert(tags::TRANSFER_SYNTAX_UID, clean(meta.transfer_syntax()));
+    m.insert(
+        tags::MEDIA_STORAGE_SOP_CLASS_UID,
+        clean(meta.media_storage_sop_class_uid()),
+    );
+    m.insert(
+        tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
+        clean(meta.media_storage_sop_instance_uid()),
+    );
+    m.insert(
+        tags::IMPLEMENTATION_CLASS_UID,
+        clean(meta.implementation_class_uid()),
+    );
+    if let Some(v) = &meta.implementation_version_name {
+        m.insert(tags::IMPLEMENTATION_VERSION_NAME, clean(v));
+    }
+    if let Some(v) = &meta.source_application_entity_title {
+        m.insert(tags::SOURCE_APPLICATION_ENTITY_TITLE, clean(v));
+    }
+    m
+}
