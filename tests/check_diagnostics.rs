@@ -109,3 +109,29 @@ fn the_same_ctp_script_warns_about_every_leak_in_the_rsna_dialect() {
         );
     }
 }
+
+/// The bundled policies warn only where they use our own functions (which
+/// the RSNA tool would not apply) and where an object cannot stay valid
+/// (which their QUARANTINE_INVALID parameter quarantines): structured
+/// report content and encapsulated documents.
+#[test]
+fn bundled_policies_warn_only_about_extensions_and_what_they_quarantine() {
+    use dicom_anonymizer::diagnostic::Severity;
+    use dicom_anonymizer::policy::{HIGH_LEVEL, LOW_LEVEL};
+    for (name, source) in [("low", LOW_LEVEL), ("high", HIGH_LEVEL)] {
+        let diagnostics = check(&parse(source), Dialect::Rsna);
+        for d in diagnostics.iter().filter(|d| d.severity > Severity::Info) {
+            match d.code {
+                "rsna-extension" => {}
+                "empties-required" => assert!(
+                    [" SR", "Encapsulated PDF", "Key Object"]
+                        .iter()
+                        .any(|iod| d.message.contains(iod)),
+                    "{name}: {}",
+                    d.message
+                ),
+                _ => panic!("{name}: {} [{}]", d.message, d.code),
+            }
+        }
+    }
+}
