@@ -22,6 +22,7 @@ pub mod network;
 pub mod policy;
 pub mod policy_diff;
 pub mod script;
+pub mod shard;
 pub mod spelling;
 pub mod store;
 pub mod validity;

@@ -66,6 +66,8 @@ pub struct Options {
     pub store: PathBuf,
     /// How outputs are made durable before they are recorded as done.
     pub durability: dicom_file::Durability,
+    /// Take only the input files of this shard (`--shard K/N`).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// The script and the project settings, ready to apply.
@@ -160,7 +162,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         .num_threads(options.jobs)
         .build()
         .map_err(|e| BatchError::Io(e.to_string()))?;
-    let walk = match &options.files {
+    let mut walk = match &options.files {
         Some(files) => Walk {
             files: files.clone(),
             ..Walk::default()
@@ -168,6 +170,10 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         None => input_tree::walk(&options.input, options.follow_links)
             .map_err(|e| BatchError::Io(format!("cannot list {}: {e}", options.input.display())))?,
     };
+    if let Some(shard) = options.shard {
+        walk.files.retain(|(_, key)| shard.takes(key));
+        walk.unreadable.retain(|(key, _)| shard.takes(key));
+    }
     remove_stale_temporaries(&options.output);
     let done: HashMap<String, String> = store.done_files()?;
     let mut summary = Summary {

@@ -18,7 +18,7 @@ use crate::dialect::rsna::{RsnaOperation, WRITTEN_AFTER_SCRIPT};
 use crate::interpreter::rsna::RsnaRules;
 use crate::keywords::keyword_of;
 use crate::script::ast::{ElementRule, Item, Script, TagSpec};
-use crate::validity::{Kind, Loss, table};
+use crate::validity::{Kind, Loss, first_of, table};
 
 /// The codes of this module's diagnostics.
 pub const CODES: [&str; 2] = ["removes-required", "empties-required"];
@@ -136,11 +136,7 @@ fn unnamed(script: &Script, named: &BTreeSet<Tag>, out: &mut Vec<Diagnostic>) {
     if missing.is_empty() {
         return;
     }
-    let shown = missing.len().min(8);
-    let mut list = missing[..shown].join(", ");
-    if missing.len() > shown {
-        list.push_str(&format!(" and {} more", missing.len() - shown));
-    }
+    let list = first_of(&missing, 8);
     out.push(
         Diagnostic::warning(
             "removes-required",

@@ -96,6 +96,16 @@ pub struct AnonymizeArgs {
     /// The same as `--sync none`: for scratch output only.
     #[arg(long, conflicts_with = "sync")]
     no_sync: bool,
+    /// Take only the input files of shard K of N (K from 0): a file's
+    /// shard is the FNV-1a 64-bit hash of its path relative to `--input`,
+    /// modulo N, so N workers cover every file exactly once. Needs a store
+    /// the workers share; with the SQLite store, only `--single-machine`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<crate::shard::Shard>,
+    /// Allow `--shard` with the SQLite store: the shards run on this
+    /// machine, one after another, into one store and output.
+    #[arg(long, requires = "shard")]
+    single_machine: bool,
     /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
     #[arg(skip)]
     spool: bool,
@@ -144,6 +154,8 @@ impl AnonymizeArgs {
             follow_symlinks: false,
             sync: Durability::Filesystem,
             no_sync: false,
+            shard: None,
+            single_machine: false,
             spool: false,
         }
     }
@@ -169,6 +181,8 @@ impl AnonymizeArgs {
             follow_symlinks: false,
             sync: Durability::Filesystem,
             no_sync: false,
+            shard: None,
+            single_machine: false,
             spool: true,
         }
     }
@@ -299,6 +313,19 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         Err(message) => return usage(message),
     };
     let deface = loaded.requests_deface() && !args.no_deface;
+    if let Some(shard) = args.shard {
+        if !args.single_machine {
+            return usage(format!(
+                "--shard {shard}: the workers of a sharded run must share one store, and this build has only the SQLite store, which one machine uses at a time; add --single-machine to run the shards here one after another"
+            ));
+        }
+        if deface {
+            return usage(format!(
+                "--shard {shard}: {} asks for head series to be defaced, and a shard may hold part of a series; run without --shard, or with --no-deface",
+                loaded.name
+            ));
+        }
+    }
     let valid_output = loaded.requests_valid_output();
     if loaded.requests_deface() && args.no_deface {
         eprintln!(
@@ -456,6 +483,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         } else {
             args.sync
         },
+        shard: args.shard,
     };
     Ok(Prepared {
         engine,

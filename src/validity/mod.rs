@@ -206,15 +206,24 @@ impl Table {
             if names.is_empty() {
                 continue;
             }
-            let shown = names.len().min(3);
-            let mut text = names[..shown].join(", ");
-            if names.len() > shown {
-                text.push_str(&format!(" and {} more", names.len() - shown));
-            }
-            parts.push(format!("Type {kind} in {text}"));
+            parts.push(format!("Type {kind} in {}", first_of(&names, 3)));
         }
         parts.join("; ")
     }
+}
+
+/// The first `shown` names joined by commas, then `and N more`.
+pub fn first_of<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let shown = names.len().min(shown);
+    let mut text = names[..shown]
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        text.push_str(&format!(" and {} more", names.len() - shown));
+    }
+    text
 }
 
 #[cfg(test)]
