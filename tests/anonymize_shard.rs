@@ -6,18 +6,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+/// `anonymize` with site 4 and `extra`.
 fn anonymize(input: &Path, output: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-        .args(["anonymize", "--site-id", "4"])
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(extra)
-        .output()
-        .unwrap()
+    let mut args = vec!["--site-id", "4"];
+    args.extend_from_slice(extra);
+    common::cli::anonymize(input, output, &args)
 }
 
 #[test]

@@ -3,8 +3,21 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// `dicom-anonymizer anonymize --script SCRIPT --no-deface --site-id SITE
-/// --input INPUT --output OUTPUT EXTRA…`: headers only, with a fixed site.
+/// `dicom-anonymizer anonymize --input INPUT --output OUTPUT ARGS…`.
+pub fn anonymize(input: &Path, output: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .arg("anonymize")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(args)
+        .output()
+        .expect("run dicom-anonymizer")
+}
+
+/// `anonymize` with `--script SCRIPT --no-deface --site-id SITE EXTRA…`:
+/// headers only, with a fixed site.
 pub fn anonymize_headers(
     script: &str,
     site: &str,
@@ -12,20 +25,7 @@ pub fn anonymize_headers(
     output: &Path,
     extra: &[&str],
 ) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-        .args([
-            "anonymize",
-            "--script",
-            script,
-            "--no-deface",
-            "--site-id",
-            site,
-        ])
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(extra)
-        .output()
-        .expect("run dicom-anonymizer")
+    let mut args = vec!["--script", script, "--no-deface", "--site-id", site];
+    args.extend_from_slice(extra);
+    anonymize(input, output, &args)
 }
