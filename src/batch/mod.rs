@@ -97,8 +97,37 @@ pub struct CtpEngine {
     pub script: CtpScript,
     /// The local lookup table (`--lookup-table`, a Java properties file).
     pub lookup: HashMap<String, String>,
-    /// `@integer` numbers, seeded from the store.
-    pub integers: MemoryIntegerTable,
+    /// `@integer` numbers.
+    pub integers: Integers,
+}
+
+/// Where `@integer` numbers come from.
+pub enum Integers {
+    /// A table in memory, seeded from the store and written back with each
+    /// chunk (a store one process uses at a time).
+    Memory(MemoryIntegerTable),
+    /// The store itself, number by number (a store workers share).
+    Shared(crate::store::StoreIntegerTable),
+}
+
+impl Integers {
+    /// The numbers given since the last call that the store does not hold
+    /// yet.
+    fn take_fresh(&self) -> Vec<(String, String, u64)> {
+        match self {
+            Integers::Memory(m) => m.take_fresh(),
+            Integers::Shared(_) => Vec::new(),
+        }
+    }
+}
+
+impl crate::functions::ctp::integer::IntegerTable for Integers {
+    fn integer(&self, key_type: &str, text: &str) -> Result<u64, String> {
+        match self {
+            Integers::Memory(m) => m.integer(key_type, text),
+            Integers::Shared(s) => s.integer(key_type, text),
+        }
+    }
 }
 
 /// What a run did.

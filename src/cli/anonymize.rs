@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{EXIT_USAGE, usage};
 use crate::batch::layout::Layout;
-use crate::batch::{self, CtpEngine, Engine, Interpreter, Options};
+use crate::batch::{self, CtpEngine, Engine, Integers, Interpreter, Options};
 use crate::deface::face_mask::Settings;
 use crate::deface::model::FaceMaskModel;
 use crate::deface::pipeline;
@@ -19,7 +19,7 @@ use crate::functions::rsna::{acc, lookup, uid::UidGenerator};
 use crate::interpreter::ctp::CtpScript;
 use crate::interpreter::rsna::Project;
 use crate::policy::{LoadedScript, ScriptSource};
-use crate::store::{CaptureContext, Store};
+use crate::store::{CaptureContext, Store, StoreIntegerTable};
 
 /// The RSNA tool's default UID root (its organisation root + `.2`). Set
 /// your own with `--uid-root`.
@@ -61,8 +61,11 @@ pub struct AnonymizeArgs {
     /// (ctp dialect; the RSNA tool has no parameters). Repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
-    /// The store (default: `<output>/.anonymizer/store.sqlite`).
-    #[arg(long, value_name = "PATH")]
+    /// The store: a SQLite file (default:
+    /// `<output>/.anonymizer/store.sqlite`), or a PostgreSQL database that
+    /// workers on several machines share, `postgres://USER@HOST:PORT/DB`
+    /// (the password from PGPASSWORD or ~/.pgpass, never in the URL).
+    #[arg(long, value_name = "PATH|URL")]
     store: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
@@ -99,7 +102,8 @@ pub struct AnonymizeArgs {
     /// Take only the input files of shard K of N (K from 0): a file's
     /// shard is the FNV-1a 64-bit hash of its path relative to `--input`,
     /// modulo N, so N workers cover every file exactly once. Needs a store
-    /// the workers share; with the SQLite store, only `--single-machine`.
+    /// the workers share (`--store postgres://…`); with the SQLite store,
+    /// only `--single-machine`.
     #[arg(long, value_name = "K/N")]
     shard: Option<crate::shard::Shard>,
     /// Allow `--shard` with the SQLite store: the shards run on this
@@ -217,8 +221,11 @@ pub struct RunArgs {
     /// Set a script parameter (as `anonymize --param`). Repeatable.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// The store (default: `<output>/.anonymizer/store.sqlite`).
-    #[arg(long, value_name = "PATH")]
+    /// The store: a SQLite file (default:
+    /// `<output>/.anonymizer/store.sqlite`), or a PostgreSQL database that
+    /// workers on several machines share, `postgres://USER@HOST:PORT/DB`
+    /// (the password from PGPASSWORD or ~/.pgpass, never in the URL).
+    #[arg(long, value_name = "PATH|URL")]
     pub store: Option<PathBuf>,
     /// Worker threads for anonymizing (default: all cores).
     #[arg(long, value_name = "N")]
@@ -314,9 +321,10 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
     };
     let deface = loaded.requests_deface() && !args.no_deface;
     if let Some(shard) = args.shard {
-        if !args.single_machine {
+        let shared = args.store.as_deref().is_some_and(crate::store::is_url);
+        if !shared && !args.single_machine {
             return usage(format!(
-                "--shard {shard}: the workers of a sharded run must share one store, and this build has only the SQLite store, which one machine uses at a time; add --single-machine to run the shards here one after another"
+                "--shard {shard}: the workers of a sharded run must share one store: give --store postgres://USER@HOST:PORT/DB, or add --single-machine to run the shards here one after another on the SQLite store"
             ));
         }
         if deface {
@@ -373,6 +381,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
     // The store and the settings it pins.
     let store_path = args.store.clone().unwrap_or_else(|| default_store(&output));
     let store_path = match store_path.parent().map(Path::canonicalize) {
+        _ if crate::store::is_url(&store_path) => store_path,
         Some(Ok(dir)) => dir.join(store_path.file_name().unwrap_or_default()),
         _ => store_path,
     };
@@ -448,14 +457,18 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         },
         interpreter: match ctp_script {
             Some(script) => {
-                let integers = match store.integers() {
-                    Ok(i) => i,
+                let integers = match store.reopen_shared() {
+                    Ok(Some(shared)) => Integers::Shared(StoreIntegerTable::new(shared)),
+                    Ok(None) => match store.integers() {
+                        Ok(i) => Integers::Memory(MemoryIntegerTable::with_entries(i)),
+                        Err(e) => return usage(e),
+                    },
                     Err(e) => return usage(e),
                 };
                 Interpreter::Ctp(Box::new(CtpEngine {
                     script,
                     lookup: ctp_lookup,
-                    integers: MemoryIntegerTable::with_entries(integers),
+                    integers,
                 }))
             }
             None => Interpreter::Rsna(rules),

@@ -18,8 +18,9 @@ pub struct LookupArgs {
 enum LookupCommand {
     /// Print the original ↔ anonymized mapping (sensitive: it re-identifies).
     Export {
-        /// The store of an `anonymize` run.
-        #[arg(long, value_name = "PATH")]
+        /// The store of an `anonymize` run (a SQLite file or a
+        /// `postgres://` URL).
+        #[arg(long, value_name = "PATH|URL")]
         store: PathBuf,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
@@ -29,7 +30,7 @@ enum LookupCommand {
 pub fn run(args: &LookupArgs) -> ExitCode {
     match &args.command {
         LookupCommand::Export { store, format } => {
-            if !store.is_file() {
+            if !crate::store::is_url(store) && !store.is_file() {
                 eprintln!("error: no store at {}", store.display());
                 return ExitCode::from(EXIT_USAGE);
             }

@@ -215,7 +215,7 @@ pub fn run(args: &RetrieveArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| default_store(&args.run.output));
     let (mut had_study, mut had_series) = (HashMap::new(), HashMap::new());
-    if store_path.is_file() {
+    if crate::store::is_url(&store_path) || store_path.is_file() {
         match Store::open(&store_path)
             .and_then(|s| Ok((s.instances_by_study()?, s.instances_by_series()?)))
         {

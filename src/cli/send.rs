@@ -62,7 +62,7 @@ pub fn run(args: &SendArgs) -> ExitCode {
         .store
         .clone()
         .unwrap_or_else(|| default_store(&args.input));
-    if !store_path.is_file() {
+    if !crate::store::is_url(&store_path) && !store_path.is_file() {
         return usage(format!(
             "no store at {}: send delivers the outputs a store knows (give --store PATH)",
             store_path.display()
@@ -153,7 +153,7 @@ pub fn deliver(
         if !known.contains(key) && !any {
             eprintln!(
                 "not sent: {key} is not an output of {} (--any sends it anyway)",
-                store.path().display()
+                store.name()
             );
             d.refused += 1;
             continue;

@@ -7,8 +7,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use crate::functions::rsna::uid::UidGenerator;
 use crate::functions::rsna::{acc, hashdate, ptid};
 use crate::interpreter::rsna::Subject;
@@ -95,19 +93,65 @@ impl Memo {
     }
 }
 
+/// The statements capture needs, which each backend runs in its own SQL.
+/// All run inside the caller's transaction.
+pub trait CaptureDb {
+    type Error;
+    /// The instance row of a SOPInstanceUID: (source, series UID).
+    fn instance(&mut self, sop: &str) -> Result<Option<(String, String)>, Self::Error>;
+    /// The patient row: (anonymized ID, date offset from a lookup table).
+    fn patient(&mut self, ptid: &str) -> Result<Option<(String, Option<i64>)>, Self::Error>;
+    /// The lookup-table row: (anonymized ID, date offset).
+    fn lookup_patient(&mut self, ptid: &str) -> Result<Option<(String, Option<i64>)>, Self::Error>;
+    /// The highest patient index given so far.
+    fn last_patient_index(&mut self) -> Result<Option<i64>, Self::Error>;
+    fn insert_patient(
+        &mut self,
+        ptid: &str,
+        anon: &str,
+        index: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<(), Self::Error>;
+    /// The study row: (patient ID, anonymized accession, date offset).
+    #[allow(clippy::type_complexity)]
+    fn study(&mut self, uid: &str) -> Result<Option<(String, Option<String>, i64)>, Self::Error>;
+    fn insert_study(&mut self, study: &NewStudy<'_>) -> Result<(), Self::Error>;
+    /// The study UID a series belongs to.
+    fn series_study(&mut self, uid: &str) -> Result<Option<String>, Self::Error>;
+    fn insert_series(&mut self, uid: &str, anon: &str, study: &str) -> Result<(), Self::Error>;
+    fn insert_instance(
+        &mut self,
+        sop: &str,
+        anon: &str,
+        series: &str,
+        source: &str,
+    ) -> Result<(), Self::Error>;
+    /// Record a UID mapping unless the UID has one.
+    fn put_uid(&mut self, phi: &str, anon: &str) -> Result<(), Self::Error>;
+}
+
+/// A study as capture first records it.
+#[derive(Debug)]
+pub struct NewStudy<'a> {
+    pub study_uid: &'a str,
+    pub anon_study_uid: String,
+    pub patient_id: &'a str,
+    pub study_date: String,
+    pub accession_number: Option<&'a str>,
+    pub anon_accession_number: Option<String>,
+    pub date_offset: i64,
+}
+
 /// Capture one file. `memo` must describe committed rows only: the caller
 /// rolls back the file's changes unless the outcome is a subject, and
 /// [`remember`] it only then.
-pub fn capture(
-    conn: &Connection,
+pub fn capture<D: CaptureDb>(
+    db: &mut D,
     id: &Identity,
     ctx: &CaptureContext,
     memo: &Memo,
-) -> rusqlite::Result<CaptureOutcome> {
-    let instance: Option<(String, String)> = conn
-        .prepare_cached("SELECT source, series_uid FROM instances WHERE sop_instance_uid = ?1")?
-        .query_row([&id.sop_instance_uid], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+) -> Result<CaptureOutcome, D::Error> {
+    let instance = db.instance(&id.sop_instance_uid)?;
     if let Some((first_source, _)) = &instance
         && *first_source != id.source
     {
@@ -123,57 +167,34 @@ pub fn capture(
         && known.study_uid == id.study_uid
         && known.subject.phi_patient_id == phi_ptid
     {
-        if let Some(refusal) = capture_instance(conn, id, ctx, memo, instance)? {
+        if let Some(refusal) = capture_instance(db, id, ctx, memo, instance)? {
             return Ok(refusal);
         }
         return Ok(CaptureOutcome::Subject(known.subject.clone()));
     }
 
     // The patient.
-    let patient: Option<(String, Option<i64>)> = conn
-        .prepare_cached("SELECT anon_patient_id, date_offset FROM patients WHERE patient_id = ?1")?
-        .query_row([&phi_ptid], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (anon_ptid, lookup_offset) = match patient {
+    let (anon_ptid, lookup_offset) = match db.patient(&phi_ptid)? {
         Some(p) => p,
         None if ctx.lookup_required => {
-            let sql =
-                "SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ?1";
-            let found: Option<(String, Option<i64>)> = conn
-                .prepare_cached(sql)?
-                .query_row([&phi_ptid], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((anon, offset)) = found else {
+            let Some((anon, offset)) = db.lookup_patient(&phi_ptid)? else {
                 return Ok(CaptureOutcome::LookupMiss(format!(
                     "PatientID {phi_ptid:?} is not in the lookup table"
                 )));
             };
-            let sql = "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES (?1, ?2, NULL, ?3)";
-            conn.prepare_cached(sql)?
-                .execute(params![phi_ptid, anon, offset])?;
+            db.insert_patient(&phi_ptid, &anon, None, offset)?;
             (anon, offset)
         }
         None => {
-            let last: Option<i64> = conn
-                .prepare_cached("SELECT MAX(patient_index) FROM patients")?
-                .query_row([], |r| r.get(0))?;
-            let index = last.unwrap_or(0) + 1;
+            let index = db.last_patient_index()?.unwrap_or(0) + 1;
             let anon = ptid::format(&ctx.site_id, index as u64);
-            let sql = "INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES (?1, ?2, ?3)";
-            conn.prepare_cached(sql)?
-                .execute(params![phi_ptid, anon, index])?;
+            db.insert_patient(&phi_ptid, &anon, Some(index), None)?;
             (anon, None)
         }
     };
 
     // The study.
-    let sql =
-        "SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ?1";
-    let study: Option<(String, Option<String>, i64)> = conn
-        .prepare_cached(sql)?
-        .query_row([&id.study_uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let (anon_accession, date_offset) = match study {
+    let (anon_accession, date_offset) = match db.study(&id.study_uid)? {
         Some((owner, _, _)) if owner != phi_ptid => {
             return Ok(CaptureOutcome::Integrity(format!(
                 "StudyInstanceUID {} already belongs to another patient",
@@ -194,26 +215,21 @@ pub fn capture(
                 _ => 0,
             };
             let offset = lookup_offset.unwrap_or(from_hash);
-            let sql = "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-            conn.prepare_cached(sql)?.execute(params![
-                id.study_uid,
-                ctx.uids.anon_uid(&id.study_uid),
-                phi_ptid,
-                id.study_date.clone().unwrap_or_else(|| "19000101".into()),
-                accession,
-                anon_acc,
-                offset
-            ])?;
+            db.insert_study(&NewStudy {
+                study_uid: &id.study_uid,
+                anon_study_uid: ctx.uids.anon_uid(&id.study_uid),
+                patient_id: &phi_ptid,
+                study_date: id.study_date.clone().unwrap_or_else(|| "19000101".into()),
+                accession_number: accession,
+                anon_accession_number: anon_acc.clone(),
+                date_offset: offset,
+            })?;
             (anon_acc, offset)
         }
     };
 
     // The series.
-    let series_study: Option<String> = conn
-        .prepare_cached("SELECT study_uid FROM series WHERE series_uid = ?1")?
-        .query_row([&id.series_uid], |r| r.get(0))
-        .optional()?;
-    match series_study {
+    match db.series_study(&id.series_uid)? {
         Some(s) if s != id.study_uid => {
             return Ok(CaptureOutcome::Integrity(format!(
                 "SeriesInstanceUID {} already belongs to another study",
@@ -221,20 +237,15 @@ pub fn capture(
             )));
         }
         Some(_) => {}
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO series (series_uid, anon_series_uid, study_uid) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![
-                id.series_uid,
-                ctx.uids.anon_uid(&id.series_uid),
-                id.study_uid
-            ])?;
-        }
+        None => db.insert_series(
+            &id.series_uid,
+            &ctx.uids.anon_uid(&id.series_uid),
+            &id.study_uid,
+        )?,
     }
 
     // The instance.
-    if let Some(refusal) = capture_instance(conn, id, ctx, memo, instance)? {
+    if let Some(refusal) = capture_instance(db, id, ctx, memo, instance)? {
         return Ok(refusal);
     }
 
@@ -268,13 +279,13 @@ pub fn remember(memo: &mut Memo, id: &Identity, subject: &Subject) {
 /// belongs to another series, else inserted if new; then the file's UIDs
 /// the store does not have yet. `instance` is the row found for its
 /// SOPInstanceUID (source, series).
-fn capture_instance(
-    conn: &Connection,
+fn capture_instance<D: CaptureDb>(
+    db: &mut D,
     id: &Identity,
     ctx: &CaptureContext,
     memo: &Memo,
     instance: Option<(String, String)>,
-) -> rusqlite::Result<Option<CaptureOutcome>> {
+) -> Result<Option<CaptureOutcome>, D::Error> {
     match instance {
         Some((_, series)) if series != id.series_uid => {
             return Ok(Some(CaptureOutcome::Integrity(format!(
@@ -283,31 +294,17 @@ fn capture_instance(
             ))));
         }
         Some(_) => {}
-        None => insert_instance(conn, id, ctx)?,
+        None => db.insert_instance(
+            &id.sop_instance_uid,
+            &ctx.uids.anon_uid(&id.sop_instance_uid),
+            &id.series_uid,
+            &id.source,
+        )?,
     }
     for uid in [&id.study_uid, &id.series_uid, &id.sop_instance_uid] {
         if !memo.uids.contains(uid) {
-            put_uid(conn, ctx, uid)?;
+            db.put_uid(uid, &ctx.uids.anon_uid(uid))?;
         }
     }
     Ok(None)
-}
-
-fn insert_instance(conn: &Connection, id: &Identity, ctx: &CaptureContext) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        id.sop_instance_uid,
-        ctx.uids.anon_uid(&id.sop_instance_uid),
-        id.series_uid,
-        id.source
-    ])?;
-    Ok(())
-}
-
-fn put_uid(conn: &Connection, ctx: &CaptureContext, uid: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")?
-        .execute(params![uid, ctx.uids.anon_uid(uid)])?;
-    Ok(())
 }

@@ -1,38 +1,55 @@
 //! The durable lookup store: original ↔ anonymized patient IDs, UIDs,
 //! accession numbers and date offsets, the lookup table, and an audit record
-//! per input file, in one SQLite database.
+//! per input file.
 //!
-//! The database is created with owner-only permissions (it holds PHI),
-//! written in WAL mode, and changed only inside transactions, so a run
-//! killed at any point leaves it as of its last commit.
+//! Two backends do the same ([`backend::Backend`]): one SQLite file for a
+//! run on one machine (`sqlite.rs`), and a PostgreSQL database that workers
+//! on many machines share (`postgres.rs`). Either is changed only inside
+//! transactions, so a run killed at any point leaves it as of its last
+//! commit.
 
+pub mod backend;
 mod capture;
 pub mod export;
+pub mod integers;
+mod pg_connect;
+mod postgres;
 mod progress;
 mod sent;
+mod sqlite;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-pub use capture::{CaptureContext, CaptureOutcome, Identity, capture};
+pub use backend::CountBy;
+pub use capture::{CaptureContext, CaptureOutcome, Identity};
 pub use export::{ExportFormat, export};
+pub use integers::StoreIntegerTable;
 
 use crate::functions::rsna::lookup::LookupTable;
 use crate::functions::rsna::ptid;
+use backend::Backend;
 
-/// A store error, with the database it concerns.
+/// A store error, with the store it concerns (a path, or a PostgreSQL
+/// address without its password).
 #[derive(Debug)]
 pub struct StoreError {
-    pub path: PathBuf,
+    pub store: String,
     pub message: String,
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store {}: {}", self.path.display(), self.message)
+        write!(f, "store {}: {}", self.store, self.message)
     }
+}
+
+/// Whether `--store` names a PostgreSQL database (`postgres://…` or
+/// `postgresql://…`) rather than a SQLite file.
+pub fn is_url(store: &Path) -> bool {
+    let s = store.to_string_lossy();
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
 impl std::error::Error for StoreError {}
@@ -73,46 +90,69 @@ pub struct FileRecord {
 }
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    backend: Mutex<Box<dyn Backend>>,
+    /// The store as the user named it (a PostgreSQL address without its
+    /// password).
+    name: String,
+    /// How to open another connection to the same store (PostgreSQL only).
+    url: Option<String>,
     /// What this process knows to be committed (see [`capture::Memo`]).
     memo: capture::Memo,
-    /// Held while the store is open: one process at a time uses a store.
-    _lock: std::fs::File,
 }
 
 impl Store {
-    /// Open (creating if needed) the store at `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let err = |message: String| StoreError {
-            path: path.to_path_buf(),
-            message,
+    /// Open (creating if needed) the store `location`: a SQLite file, or a
+    /// PostgreSQL database when it is a `postgres://` URL.
+    pub fn open(location: &Path) -> Result<Store, StoreError> {
+        let text = location.to_string_lossy().into_owned();
+        let (backend, name, url): (Box<dyn Backend>, String, Option<String>) = if is_url(location) {
+            let target = pg_connect::Target::parse(&text).map_err(|message| StoreError {
+                store: text.clone(),
+                message,
+            })?;
+            let name = target.to_string();
+            let backend = postgres::PgBackend::open(target).map_err(|message| StoreError {
+                store: name.clone(),
+                message,
+            })?;
+            (Box::new(backend), name, Some(text))
+        } else {
+            let name = location.display().to_string();
+            let backend = sqlite::SqliteBackend::open(location).map_err(|message| StoreError {
+                store: name.clone(),
+                message,
+            })?;
+            (Box::new(backend), name, None)
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir()
-        {
-            // A directory made for the store is owner-only (an existing
-            // one, which the user chose, is left as it is).
-            crate::dicom_file::create_private_dir(dir).map_err(|e| err(e.to_string()))?;
-        }
-        let lock = lock_exclusively(path).map_err(|e| err(format!("cannot lock: {e}")))?;
-        create_private(path).map_err(|e| err(format!("cannot create: {e}")))?;
-        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        )
-        .and_then(|_| conn.execute_batch(include_str!("schema.sql")))
-        .map_err(|e| err(e.to_string()))?;
         Ok(Store {
-            conn,
-            path: path.to_path_buf(),
+            backend: Mutex::new(backend),
+            name,
+            url,
             memo: capture::Memo::default(),
-            _lock: lock,
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The store as the user named it (a PostgreSQL address without its
+    /// password).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether workers on other machines can share this store.
+    pub fn is_shared(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// Run `f` on the backend; its error names the store.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Backend) -> Result<T, String>,
+    ) -> Result<T, StoreError> {
+        let mut backend = self
+            .backend
+            .lock()
+            .map_err(|_| self.error("an earlier operation panicked"))?;
+        f(backend.as_mut()).map_err(|m| self.error(m))
     }
 
     /// Forget what this process remembers of committed rows, after a
@@ -121,43 +161,22 @@ impl Store {
         self.memo.clear();
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
-    }
-
     /// A setting recorded by an earlier run.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.error(e))
+        self.with(|b| b.setting(key))
     }
 
     /// Record the project settings that decide every mapping (site ID, UID
     /// root). A store keeps the settings it was first used with: asking for
     /// others is an error, since the IDs and UIDs would no longer agree.
+    /// Every worker on a shared store checks them.
     pub fn pin_settings(&mut self, settings: &[(&str, &str)]) -> Result<(), StoreError> {
         for (key, value) in settings {
-            match self.setting(key)? {
-                Some(old) if old != *value => {
-                    return Err(self.error(format!(
-                        "this store was made with {key} {old:?}, not {value:?}; use the same {key} or another store"
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    self.conn
-                        .execute(
-                            "INSERT INTO settings (key, value) VALUES (?1, ?2)",
-                            params![key, value],
-                        )
-                        .map_err(|e| self.error(e))?;
-                }
+            let held = self.with(|b| b.claim_setting(key, value))?;
+            if held != *value {
+                return Err(self.error(format!(
+                    "this store was made with {key} {held:?}, not {value:?}; use the same {key} or another store"
+                )));
             }
         }
         Ok(())
@@ -166,44 +185,18 @@ impl Store {
     /// The patient without an ID, index 0 (`<site>-000000`), as the reference
     /// creates it.
     pub fn ensure_default_patient(&mut self, site_id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO patients (patient_id, anon_patient_id, patient_index) VALUES ('', ?1, 0)",
-                [ptid::format(site_id, 0)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.error(e))
+        let anon = ptid::format(site_id, 0);
+        self.with(|b| b.ensure_default_patient(&anon))
     }
 
     /// Replace the lookup table.
     pub fn replace_lookup(&mut self, table: &LookupTable) -> Result<(), StoreError> {
-        let err = sql_error(&self.path);
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute("DELETE FROM lookup_patients", []).map_err(err)?;
-        for (id, p) in table {
-            tx.execute(
-                "INSERT INTO lookup_patients (patient_id, anon_patient_id, date_offset) VALUES (?1, ?2, ?3)",
-                params![id, p.anon_patient_id, p.date_offset],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+        self.with(|b| b.replace_lookup(table))
     }
 
     /// Files finished by earlier runs: source → output.
     pub fn done_files(&self) -> Result<HashMap<String, String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT source, output FROM files WHERE status = 'done'")
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.map(|r| r.map(|(s, o)| (s, o.unwrap_or_default())))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.error(e))
+        self.with(|b| b.done_files())
     }
 
     /// Capture the identities of a batch of files, in order, in one
@@ -214,33 +207,13 @@ impl Store {
         ids: &[Identity],
         ctx: &CaptureContext,
     ) -> Result<Vec<CaptureOutcome>, StoreError> {
-        let result = self.try_capture_all(ids, ctx);
-        if result.is_err() {
-            self.memo.clear();
+        let mut memo = std::mem::take(&mut self.memo);
+        let result = self.with(|b| b.capture_all(ids, ctx, &mut memo));
+        match &result {
+            Ok(_) => self.memo = memo,
+            Err(_) => self.memo.clear(),
         }
-        result.map_err(sql_error(&self.path))
-    }
-
-    fn try_capture_all(
-        &mut self,
-        ids: &[Identity],
-        ctx: &CaptureContext,
-    ) -> rusqlite::Result<Vec<CaptureOutcome>> {
-        let mut tx = self.conn.transaction()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let sp = tx.savepoint()?;
-            let outcome = capture(&sp, id, ctx, &self.memo)?;
-            if let CaptureOutcome::Subject(subject) = &outcome {
-                sp.commit()?;
-                capture::remember(&mut self.memo, id, subject);
-            } else {
-                drop(sp); // rolled back
-            }
-            out.push(outcome);
-        }
-        tx.commit()?;
-        Ok(out)
+        result
     }
 
     /// Record a batch of outcomes, the UIDs they mapped and the `@integer`
@@ -252,187 +225,50 @@ impl Store {
         integers: &[(String, String, u64)],
         now: &str,
     ) -> Result<(), StoreError> {
-        let result = self.try_record(records, uids, integers, now);
+        let mut fresh: Vec<(String, String)> = uids
+            .iter()
+            .filter(|(phi, _)| self.memo.uid_is_new(phi))
+            .cloned()
+            .collect();
+        // One order for every worker, so that two workers writing the same
+        // UIDs never wait on each other in a cycle.
+        fresh.sort();
+        let result = self.with(|b| b.record(records, &fresh, integers, now));
         if result.is_err() {
             self.memo.clear();
         }
         result
     }
 
-    fn try_record(
-        &mut self,
-        records: &[FileRecord],
-        uids: &[(String, String)],
-        integers: &[(String, String, u64)],
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let err = sql_error(&self.path);
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut put_file = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO files (source, status, output, reason, detail, processed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(err)?;
-            let mut forget = tx
-                .prepare_cached("DELETE FROM instances WHERE sop_instance_uid = ?1 AND source = ?2")
-                .map_err(err)?;
-            for r in records {
-                put_file
-                    .execute(params![
-                        r.source,
-                        r.status.as_str(),
-                        r.output,
-                        r.reason,
-                        r.detail,
-                        now
-                    ])
-                    .map_err(err)?;
-                if let Some(sop) = &r.forget_instance {
-                    forget.execute(params![sop, r.source]).map_err(err)?;
-                }
-            }
-            let mut put_uid = tx
-                .prepare_cached("INSERT OR IGNORE INTO uids (phi_uid, anon_uid) VALUES (?1, ?2)")
-                .map_err(err)?;
-            for (phi, anon) in uids {
-                if self.memo.uid_is_new(phi) {
-                    put_uid.execute(params![phi, anon]).map_err(err)?;
-                }
-            }
-            let mut put_integer = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO ctp_integers (key_type, text, value) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(err)?;
-            for (key_type, text, value) in integers {
-                put_integer
-                    .execute(params![key_type, text, *value as i64])
-                    .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
-    }
-
     /// Every number CTP's `@integer` assigned: (key type, text, number).
     pub fn integers(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_type, text, value FROM ctp_integers")
-            .map_err(|e| self.error(e))?;
-        stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-        })
-        .map_err(|e| self.error(e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| self.error(e))
+        self.with(|b| b.integers())
     }
 
     /// Files quarantined, and files and directories that could not be
     /// read or were refused: (source, reason, detail), in source order.
     pub fn quarantined(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT source, reason, detail FROM files WHERE status IN ('quarantined', 'failed') ORDER BY source")
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                ))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+        self.with(|b| b.quarantined())
     }
 
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-/// Create the database file with mode 0600 before SQLite opens it (SQLite
-/// gives its journal files the same permissions); an existing one that
-/// others may read is narrowed to 0600, with a warning.
-fn create_private(path: &Path) -> std::io::Result<()> {
-    let file = private_options().open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for p in [
-            path.to_path_buf(),
-            journal(path, "-wal"),
-            journal(path, "-shm"),
-        ] {
-            let Ok(meta) = std::fs::metadata(&p) else {
-                continue;
-            };
-            if meta.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "warning: {} could be read by others (mode {:o}); it is now owner-only (0600)",
-                    p.display(),
-                    meta.permissions().mode() & 0o777
-                );
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
-            }
+    /// Another connection to the same store, for what runs beside the
+    /// batch (a shared `@integer` table); `None` for a SQLite store, which
+    /// one process uses at a time.
+    pub fn reopen_shared(&self) -> Result<Option<Store>, StoreError> {
+        match &self.url {
+            Some(url) => Store::open(Path::new(url)).map(Some),
+            None => Ok(None),
         }
     }
-    drop(file);
-    Ok(())
-}
 
-fn private_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    /// The number `@integer` gives `text` under `key_type`, shared by
+    /// every worker of the store.
+    pub fn integer(&self, key_type: &str, text: &str) -> Result<u64, StoreError> {
+        self.with(|b| b.integer(key_type, text))
     }
-    options
-}
 
-/// `path` with `suffix` appended to its file name (SQLite's journals).
-fn journal(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-/// Lock `<store>.lock` for this process. A second process on the same
-/// store says so and waits for the first to finish, instead of failing
-/// mid-run on a busy database.
-fn lock_exclusively(path: &Path) -> std::io::Result<std::fs::File> {
-    let lock = private_options().open(journal(path, ".lock"))?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock only reads the descriptor, which `lock` keeps open.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(e);
-            }
-            eprintln!(
-                "another process is using the store {}; waiting for it to finish",
-                path.display()
-            );
-            // SAFETY: as above.
-            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(lock)
-}
-
-/// A constructor of store errors for `path`, usable while the connection is
-/// borrowed mutably.
-fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
-    move |e| StoreError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
+    pub(crate) fn mapping(&self) -> Result<export::Mapping, StoreError> {
+        self.with(|b| b.mapping())
     }
 }
 
@@ -455,7 +291,11 @@ mod tests {
 
     /// Capture `ids` one chunk at a time; with `forget`, the memo is
     /// cleared before each file, so every file takes the full path.
-    fn capture_each(ids: &[Identity], forget: bool) -> (Vec<CaptureOutcome>, Vec<Vec<String>>) {
+    #[allow(clippy::type_complexity)]
+    fn capture_each(
+        ids: &[Identity],
+        forget: bool,
+    ) -> (Vec<CaptureOutcome>, (export::Mapping, Vec<(String, usize)>)) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("store.db")).unwrap();
         let ctx = CaptureContext {
@@ -474,18 +314,11 @@ mod tests {
                 out.extend(store.capture_all(one, &ctx).unwrap());
             }
         }
-        let mut tables = Vec::new();
-        for sql in [
-            "SELECT patient_id || ' ' || anon_patient_id FROM patients ORDER BY 1",
-            "SELECT study_uid || ' ' || anon_study_uid || ' ' || date_offset FROM studies ORDER BY 1",
-            "SELECT series_uid || ' ' || study_uid FROM series ORDER BY 1",
-            "SELECT sop_instance_uid || ' ' || series_uid || ' ' || source FROM instances ORDER BY 1",
-            "SELECT phi_uid || ' ' || anon_uid FROM uids ORDER BY 1",
-        ] {
-            let mut stmt = store.conn.prepare(sql).unwrap();
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-            tables.push(rows.collect::<Result<Vec<_>, _>>().unwrap());
-        }
+        let mapping = store.mapping().unwrap();
+        let mut instances: Vec<(String, usize)> =
+            store.instances_by_series().unwrap().into_iter().collect();
+        instances.sort();
+        let tables = (mapping, instances);
         (out, tables)
     }
 

@@ -67,3 +67,7 @@ CREATE TABLE IF NOT EXISTS sent (
     sent_at     TEXT NOT NULL,
     PRIMARY KEY (output, destination)
 );
+-- The schema's version; a build refuses a store with a newer one.
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);

@@ -10,14 +10,8 @@ use super::{Store, StoreError};
 impl Store {
     /// The outputs already stored at `destination` (an `AET@HOST:PORT`).
     pub fn sent_to(&self, destination: &str) -> Result<HashSet<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT output FROM sent WHERE destination = ?1")
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([destination], |r| r.get::<_, String>(0))
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+        self.with(|b| b.sent_to(destination))
+            .map(|v| v.into_iter().collect())
     }
 
     /// Record that `output` is stored at `destination` with this C-STORE status.
@@ -28,40 +22,18 @@ impl Store {
         status: u16,
         at: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO sent (output, destination, status, sent_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (output, destination) DO UPDATE SET status = ?3, sent_at = ?4",
-                rusqlite::params![output, destination, status, at],
-            )
-            .map_err(|e| self.error(e))?;
-        Ok(())
+        self.with(|b| b.record_sent(output, destination, status, at))
     }
 
-    /// The outputs recorded after `after` (a `files` row id; 0: all) that
-    /// are not yet stored at `destination`, with their row ids, in the
-    /// order they were recorded: what `serve --forward` still owes it.
+    /// The outputs recorded after position `after` (0: all) that are not
+    /// yet stored at `destination`, with their positions, in the order
+    /// they were recorded: what `serve --forward` still owes it.
     pub fn unsent_outputs(
         &self,
         destination: &str,
         after: i64,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.rowid, f.output FROM files f
-                 WHERE f.rowid > ?2 AND f.status = 'done' AND f.output IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM sent s
-                                   WHERE s.output = f.output AND s.destination = ?1)
-                 ORDER BY f.rowid",
-            )
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params![destination, after], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+        self.with(|b| b.unsent_outputs(destination, after))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod limits;
 pub mod orthanc;
 pub mod peers;
 pub mod png;
+pub mod postgres;
 pub mod reference;
 pub mod server;
 pub mod synthetic;

@@ -1,0 +1,701 @@
+//! The PostgreSQL backend: one database that workers on many machines
+//! share (`--store postgres://USER@HOST:PORT/DB`).
+//!
+//! What must agree across workers is decided in the database:
+//! - Capture runs under one transaction-scoped advisory lock
+//!   ([`CAPTURE_LOCK`], exclusive), so two workers never number the same
+//!   patient twice, and patient numbers are 1..N without gaps in the order
+//!   their first capture committed. Recording a chunk's outcomes takes the
+//!   same lock shared: records of several workers go on together.
+//! - `@integer` numbers are given one at a time under [`INTEGER_LOCK`].
+//! - UIDs, accession numbers and date offsets are computed from the pinned
+//!   site ID and UID root, so every worker computes the same ones.
+//!
+//! A dropped connection, a deadlock or a serialization failure is retried
+//! with backoff (each operation is one transaction, and every one is safe
+//! to run again) for at most `DICOM_ANONYMIZER_PG_RETRY_SECONDS` (default
+//! 60); then the operation fails with the last error.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Statement, Transaction};
+
+use super::FileRecord;
+use super::backend::{Backend, BackendResult, CountBy, SCHEMA_VERSION, newer_schema};
+use super::capture::{self, CaptureContext, CaptureDb, CaptureOutcome, Identity, Memo, NewStudy};
+use super::export::{Mapping, PatientRow, SeriesRow, StudyRow, UidRow};
+use super::pg_connect::Target;
+use crate::functions::rsna::lookup::LookupTable;
+
+/// Advisory lock keys (arbitrary, fixed: every worker must use the same).
+const SCHEMA_LOCK: i64 = 0x6463_6d61_6e6f_6e01;
+const CAPTURE_LOCK: i64 = 0x6463_6d61_6e6f_6e02;
+const INTEGER_LOCK: i64 = 0x6463_6d61_6e6f_6e03;
+
+/// How long a failing connection is retried, unless the environment says.
+const DEFAULT_RETRY: Duration = Duration::from_secs(60);
+
+pub struct PgBackend {
+    target: Target,
+    client: Client,
+    statements: Statements,
+    retry_for: Duration,
+}
+
+/// Statements prepared on the current connection, by their SQL.
+#[derive(Default)]
+struct Statements(HashMap<&'static str, Statement>);
+
+impl Statements {
+    fn get(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        sql: &'static str,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = tx.prepare(sql)?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+fn retry_budget() -> Duration {
+    std::env::var("DICOM_ANONYMIZER_PG_RETRY_SECONDS")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_RETRY)
+}
+
+/// Whether trying again may succeed: the connection is gone, or the server
+/// chose this transaction to abort (deadlock, serialization, shutdown).
+fn transient(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || code.code().starts_with("08")
+                || code.code().starts_with("57P")
+        }
+        // No SQLSTATE: the socket, not the server, failed.
+        None => std::error::Error::source(e)
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
+    }
+}
+
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+fn connect(target: &Target) -> Result<Client, postgres::Error> {
+    target.config.connect(NoTls)
+}
+
+impl PgBackend {
+    /// Connect (retrying while the server is unreachable), create the
+    /// tables if the database has none, and check the schema version.
+    pub fn open(target: Target) -> BackendResult<PgBackend> {
+        let retry_for = retry_budget();
+        let client = connect_retrying(&target, retry_for)?;
+        let mut backend = PgBackend {
+            target,
+            client,
+            statements: Statements::default(),
+            retry_for,
+        };
+        backend.retrying(|client, _| {
+            // One worker creates the tables while the others wait.
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+            tx.batch_execute(include_str!("schema_postgres.sql"))?;
+            tx.execute(
+                "INSERT INTO schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+                &[&SCHEMA_VERSION],
+            )?;
+            tx.commit()
+        })?;
+        let found: i64 = backend.retrying(|client, _| {
+            client
+                .query_one("SELECT MAX(version) FROM schema_version", &[])
+                .map(|r| r.get(0))
+        })?;
+        if found > SCHEMA_VERSION {
+            return Err(newer_schema(found));
+        }
+        Ok(backend)
+    }
+
+    /// Run `op` (one transaction, or one statement); when it fails in a
+    /// way that may pass, reconnect if needed and run it again, backing off,
+    /// until the retry budget is spent.
+    fn retrying<T>(
+        &mut self,
+        mut op: impl FnMut(&mut Client, &mut Statements) -> Result<T, postgres::Error>,
+    ) -> BackendResult<T> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let e = match op(&mut self.client, &mut self.statements) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            if !transient(&e) {
+                return Err(describe(&e));
+            }
+            if start.elapsed() + pause > self.retry_for {
+                return Err(format!(
+                    "{}; gave up after retrying for {:.0} s (resume later by running the same command)",
+                    describe(&e),
+                    start.elapsed().as_secs_f64()
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(5));
+            if self.client.is_closed() || e.code().is_none() {
+                let left = self.retry_for.saturating_sub(start.elapsed());
+                self.client = connect_retrying(&self.target, left)?;
+                self.statements = Statements::default();
+            }
+        }
+    }
+
+    /// The rows of a query without parameters.
+    fn rows(&mut self, sql: &'static str) -> BackendResult<Vec<postgres::Row>> {
+        self.retrying(|client, _| client.query(sql, &[]))
+    }
+}
+
+fn connect_retrying(target: &Target, budget: Duration) -> BackendResult<Client> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match connect(target) {
+            Ok(c) => return Ok(c),
+            Err(e) if e.as_db_error().is_some() => {
+                // The server answered and refused (login, database): no
+                // retry can mend that.
+                return Err(format!("cannot connect: {}", describe(&e)));
+            }
+            Err(e) => {
+                if start.elapsed() + pause > budget {
+                    return Err(format!(
+                        "cannot connect: {}; gave up after {:.0} s",
+                        describe(&e),
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+impl Backend for PgBackend {
+    fn setting(&mut self, key: &str) -> BackendResult<Option<String>> {
+        self.retrying(|client, _| {
+            client
+                .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+                .map(|r| r.map(|r| r.get(0)))
+        })
+    }
+
+    fn claim_setting(&mut self, key: &str, value: &str) -> BackendResult<String> {
+        self.retrying(|client, _| {
+            client.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )?;
+            client
+                .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
+                .map(|r| r.get(0))
+        })
+    }
+
+    fn ensure_default_patient(&mut self, anon_patient_id: &str) -> BackendResult<()> {
+        self.retrying(|client, _| {
+            client
+                .execute(
+                    "INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES ('', $1, 0) ON CONFLICT DO NOTHING",
+                    &[&anon_patient_id],
+                )
+                .map(|_| ())
+        })
+    }
+
+    fn replace_lookup(&mut self, table: &LookupTable) -> BackendResult<()> {
+        let mut ids = Vec::new();
+        let mut anons = Vec::new();
+        let mut offsets = Vec::new();
+        for (id, p) in table {
+            ids.push(id.clone());
+            anons.push(p.anon_patient_id.clone());
+            offsets.push(p.date_offset);
+        }
+        self.retrying(|client, _| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])?;
+            tx.execute("DELETE FROM lookup_patients", &[])?;
+            tx.execute(
+                "INSERT INTO lookup_patients (patient_id, anon_patient_id, date_offset)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])",
+                &[&ids, &anons, &offsets],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn done_files(&mut self) -> BackendResult<HashMap<String, String>> {
+        let rows = self.rows("SELECT source, output FROM files WHERE status = 'done'")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, Option<String>>(1).unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn capture_all(
+        &mut self,
+        ids: &[Identity],
+        ctx: &CaptureContext,
+        memo: &mut Memo,
+    ) -> BackendResult<Vec<CaptureOutcome>> {
+        let seen: &Memo = memo;
+        let outcomes = self.retrying(|client, statements| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let mut sp = tx.transaction()?;
+                let outcome = capture::capture(
+                    &mut Pg {
+                        tx: &mut sp,
+                        statements,
+                    },
+                    id,
+                    ctx,
+                    seen,
+                )?;
+                if matches!(outcome, CaptureOutcome::Subject(_)) {
+                    sp.commit()?;
+                } else {
+                    sp.rollback()?;
+                }
+                out.push(outcome);
+            }
+            tx.commit()?;
+            Ok(out)
+        })?;
+        // Remembered only once committed: an attempt that was retried left
+        // nothing behind.
+        for (id, outcome) in ids.iter().zip(&outcomes) {
+            if let CaptureOutcome::Subject(subject) = outcome {
+                capture::remember(memo, id, subject);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn record(
+        &mut self,
+        records: &[FileRecord],
+        uids: &[(String, String)],
+        integers: &[(String, String, u64)],
+        now: &str,
+    ) -> BackendResult<()> {
+        // The last record of a source wins, as INSERT OR REPLACE does.
+        let mut last: HashMap<&str, &FileRecord> = HashMap::new();
+        let mut order = Vec::new();
+        for r in records {
+            if last.insert(&r.source, r).is_none() {
+                order.push(r.source.as_str());
+            }
+        }
+        let (mut sources, mut statuses, mut outputs, mut reasons, mut details) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for source in order {
+            let r = last[source];
+            sources.push(r.source.clone());
+            statuses.push(r.status.as_str().to_string());
+            outputs.push(r.output.clone());
+            reasons.push(r.reason.clone());
+            details.push(r.detail.clone());
+        }
+        let (forget_sop, forget_source): (Vec<String>, Vec<String>) = records
+            .iter()
+            .filter_map(|r| Some((r.forget_instance.clone()?, r.source.clone())))
+            .unzip();
+        let (phi, anon): (Vec<String>, Vec<String>) = uids.iter().cloned().unzip();
+        let mut key_types = Vec::new();
+        let mut texts = Vec::new();
+        let mut values = Vec::new();
+        for (k, t, v) in integers {
+            key_types.push(k.clone());
+            texts.push(t.clone());
+            values.push(*v as i64);
+        }
+        self.retrying(|client, _| {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CAPTURE_LOCK])?;
+            if !sources.is_empty() {
+                tx.execute(
+                    "INSERT INTO files (source, status, output, reason, detail, processed_at)
+                     SELECT s, st, o, r, d, $6 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(s, st, o, r, d)
+                     ON CONFLICT (source) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
+                         reason = EXCLUDED.reason, detail = EXCLUDED.detail, processed_at = EXCLUDED.processed_at,
+                         seq = nextval(pg_get_serial_sequence('files', 'seq'))",
+                    &[&sources, &statuses, &outputs, &reasons, &details, &now],
+                )?;
+            }
+            if !forget_sop.is_empty() {
+                tx.execute(
+                    "DELETE FROM instances i USING UNNEST($1::text[], $2::text[]) AS x(sop, source)
+                     WHERE i.sop_instance_uid = x.sop AND i.source = x.source",
+                    &[&forget_sop, &forget_source],
+                )?;
+            }
+            if !phi.is_empty() {
+                tx.execute(
+                    "INSERT INTO uids (phi_uid, anon_uid) SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                    &[&phi, &anon],
+                )?;
+            }
+            if !key_types.is_empty() {
+                tx.execute(
+                    "INSERT INTO ctp_integers (key_type, text, value)
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                    &[&key_types, &texts, &values],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn integers(&mut self) -> BackendResult<Vec<(String, String, u64)>> {
+        let rows = self.rows("SELECT key_type, text, value FROM ctp_integers")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2) as u64))
+            .collect())
+    }
+
+    fn integer(&mut self, key_type: &str, text: &str) -> BackendResult<u64> {
+        let value: i64 = self.retrying(|client, _| {
+            let mut tx = client.transaction()?;
+            if let Some(row) = tx.query_opt(
+                "SELECT value FROM ctp_integers WHERE key_type = $1 AND text = $2",
+                &[&key_type, &text],
+            )? {
+                tx.commit()?;
+                return Ok(row.get(0));
+            }
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INTEGER_LOCK])?;
+            tx.execute(
+                "INSERT INTO ctp_integers (key_type, text, value)
+                 SELECT $1, $2, COALESCE(MAX(value), 0) + 1 FROM ctp_integers WHERE key_type = $1
+                 ON CONFLICT (key_type, text) DO NOTHING",
+                &[&key_type, &text],
+            )?;
+            let row = tx.query_one(
+                "SELECT value FROM ctp_integers WHERE key_type = $1 AND text = $2",
+                &[&key_type, &text],
+            )?;
+            tx.commit()?;
+            Ok(row.get(0))
+        })?;
+        Ok(value as u64)
+    }
+
+    fn quarantined(&mut self) -> BackendResult<Vec<(String, String, String)>> {
+        let rows = self.rows(
+            "SELECT source, reason, detail FROM files WHERE status IN ('quarantined', 'failed') ORDER BY source COLLATE \"C\"",
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get::<_, Option<String>>(1).unwrap_or_default(),
+                    r.get::<_, Option<String>>(2).unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn sent_to(&mut self, destination: &str) -> BackendResult<Vec<String>> {
+        self.retrying(|client, _| {
+            client
+                .query(
+                    "SELECT output FROM sent WHERE destination = $1",
+                    &[&destination],
+                )
+                .map(|rows| rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn record_sent(
+        &mut self,
+        output: &str,
+        destination: &str,
+        status: u16,
+        at: &str,
+    ) -> BackendResult<()> {
+        let status = i32::from(status);
+        self.retrying(|client, _| {
+            client
+                .execute(
+                    "INSERT INTO sent (output, destination, status, sent_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (output, destination) DO UPDATE SET status = $3, sent_at = $4",
+                    &[&output, &destination, &status, &at],
+                )
+                .map(|_| ())
+        })
+    }
+
+    fn unsent_outputs(
+        &mut self,
+        destination: &str,
+        after: i64,
+    ) -> BackendResult<Vec<(i64, String)>> {
+        self.retrying(|client, _| {
+            client
+                .query(
+                    "SELECT f.seq, f.output FROM files f
+                     WHERE f.seq > $2 AND f.status = 'done' AND f.output IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM sent s
+                                       WHERE s.output = f.output AND s.destination = $1)
+                     ORDER BY f.seq",
+                    &[&destination, &after],
+                )
+                .map(|rows| rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn instance_counts(&mut self, by: CountBy) -> BackendResult<HashMap<String, usize>> {
+        let sql = match by {
+            CountBy::Study => {
+                "SELECT s.study_uid, COUNT(*) FROM instances i
+                 JOIN series s ON s.series_uid = i.series_uid GROUP BY s.study_uid"
+            }
+            CountBy::Series => "SELECT series_uid, COUNT(*) FROM instances GROUP BY series_uid",
+        };
+        Ok(self
+            .rows(sql)?
+            .into_iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as usize))
+            .collect())
+    }
+
+    fn mapping(&mut self) -> BackendResult<Mapping> {
+        Ok(Mapping {
+            patients: self
+                .rows(PATIENTS_SQL_C)?
+                .into_iter()
+                .map(|r| PatientRow {
+                    patient_id: r.get(0),
+                    anon_patient_id: r.get(1),
+                    date_offset: r.get(2),
+                })
+                .collect(),
+            studies: self
+                .rows(STUDIES_SQL_C)?
+                .into_iter()
+                .map(|r| StudyRow {
+                    patient_id: r.get(0),
+                    anon_patient_id: r.get(1),
+                    study_uid: r.get(2),
+                    anon_study_uid: r.get(3),
+                    study_date: r.get(4),
+                    date_offset: r.get(5),
+                    accession_number: r.get(6),
+                    anon_accession_number: r.get(7),
+                })
+                .collect(),
+            series: self
+                .rows(SERIES_SQL_C)?
+                .into_iter()
+                .map(|r| SeriesRow {
+                    series_uid: r.get(0),
+                    anon_series_uid: r.get(1),
+                    study_uid: r.get(2),
+                })
+                .collect(),
+            uids: self
+                .rows(UIDS_SQL_C)?
+                .into_iter()
+                .map(|r| UidRow {
+                    phi_uid: r.get(0),
+                    anon_uid: r.get(1),
+                })
+                .collect(),
+        })
+    }
+}
+
+// The export queries (`export::STUDIES_SQL` and the rest) ordered
+// byte-wise, as SQLite orders text, whatever the database's collation.
+const PATIENTS_SQL_C: &str = "SELECT patient_id, anon_patient_id, date_offset FROM patients ORDER BY anon_patient_id COLLATE \"C\"";
+const STUDIES_SQL_C: &str = "SELECT p.patient_id, p.anon_patient_id, s.study_uid, s.anon_study_uid, s.study_date, s.date_offset, s.accession_number, s.anon_accession_number
+     FROM studies s JOIN patients p ON p.patient_id = s.patient_id
+     ORDER BY p.anon_patient_id COLLATE \"C\", s.study_uid COLLATE \"C\"";
+const SERIES_SQL_C: &str = "SELECT series_uid, anon_series_uid, study_uid FROM series ORDER BY study_uid COLLATE \"C\", series_uid COLLATE \"C\"";
+const UIDS_SQL_C: &str = "SELECT phi_uid, anon_uid FROM uids ORDER BY phi_uid COLLATE \"C\"";
+
+/// Capture's statements inside a PostgreSQL transaction, prepared once per
+/// connection.
+struct Pg<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: &'a mut Statements,
+}
+
+impl Pg<'_, '_> {
+    fn opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.statements.get(self.tx, sql)?;
+        self.tx.query_opt(&s, params)
+    }
+
+    fn exec(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), postgres::Error> {
+        let s = self.statements.get(self.tx, sql)?;
+        self.tx.execute(&s, params).map(|_| ())
+    }
+}
+
+impl CaptureDb for Pg<'_, '_> {
+    type Error = postgres::Error;
+
+    fn instance(&mut self, sop: &str) -> Result<Option<(String, String)>, postgres::Error> {
+        Ok(self
+            .opt(
+                "SELECT source, series_uid FROM instances WHERE sop_instance_uid = $1",
+                &[&sop],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn patient(&mut self, ptid: &str) -> Result<Option<(String, Option<i64>)>, postgres::Error> {
+        Ok(self
+            .opt(
+                "SELECT anon_patient_id, date_offset FROM patients WHERE patient_id = $1",
+                &[&ptid],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn lookup_patient(
+        &mut self,
+        ptid: &str,
+    ) -> Result<Option<(String, Option<i64>)>, postgres::Error> {
+        Ok(self
+            .opt(
+                "SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = $1",
+                &[&ptid],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn last_patient_index(&mut self) -> Result<Option<i64>, postgres::Error> {
+        Ok(self
+            .opt("SELECT MAX(patient_index) FROM patients", &[])?
+            .and_then(|r| r.get(0)))
+    }
+
+    fn insert_patient(
+        &mut self,
+        ptid: &str,
+        anon: &str,
+        index: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<(), postgres::Error> {
+        self.exec(
+            "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES ($1, $2, $3, $4)",
+            &[&ptid, &anon, &index, &offset],
+        )
+    }
+
+    fn study(
+        &mut self,
+        uid: &str,
+    ) -> Result<Option<(String, Option<String>, i64)>, postgres::Error> {
+        Ok(self
+            .opt(
+                "SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = $1",
+                &[&uid],
+            )?
+            .map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    fn insert_study(&mut self, s: &NewStudy<'_>) -> Result<(), postgres::Error> {
+        self.exec(
+            "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &s.study_uid,
+                &s.anon_study_uid,
+                &s.patient_id,
+                &s.study_date,
+                &s.accession_number,
+                &s.anon_accession_number,
+                &s.date_offset,
+            ],
+        )
+    }
+
+    fn series_study(&mut self, uid: &str) -> Result<Option<String>, postgres::Error> {
+        Ok(self
+            .opt(
+                "SELECT study_uid FROM series WHERE series_uid = $1",
+                &[&uid],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn insert_series(&mut self, uid: &str, anon: &str, study: &str) -> Result<(), postgres::Error> {
+        self.exec(
+            "INSERT INTO series (series_uid, anon_series_uid, study_uid) VALUES ($1, $2, $3)",
+            &[&uid, &anon, &study],
+        )
+    }
+
+    fn insert_instance(
+        &mut self,
+        sop: &str,
+        anon: &str,
+        series: &str,
+        source: &str,
+    ) -> Result<(), postgres::Error> {
+        self.exec(
+            "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source) VALUES ($1, $2, $3, $4)",
+            &[&sop, &anon, &series, &source],
+        )
+    }
+
+    fn put_uid(&mut self, phi: &str, anon: &str) -> Result<(), postgres::Error> {
+        self.exec(
+            "INSERT INTO uids (phi_uid, anon_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&phi, &anon],
+        )
+    }
+}
