@@ -203,7 +203,11 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         walk.files.retain(|(_, key)| shard.takes(key));
         walk.unreadable.retain(|(key, _)| shard.takes(key));
     }
-    remove_stale_temporaries(&options.output);
+    let owner = options.shard.map(temp_owner);
+    if let Some(owner) = &owner {
+        dicom_file::set_temp_owner(owner);
+    }
+    remove_stale_temporaries(&options.output, owner.as_deref());
     let done: HashMap<String, String> = store.done_files()?;
     let mut summary = Summary {
         symlinks: walk.symlinks,
@@ -591,22 +595,26 @@ fn sync_and_rename(
 }
 
 /// Remove the temporary files a killed run left in the output tree
-/// (`.<name>.anon-tmp-<pid>-<n>`): their content never reached its final
-/// name, and the files they were for are not recorded as done.
-fn remove_stale_temporaries(output: &Path) {
+/// (`.anon-tmp-<pid>-<n>`): their content never reached its final name,
+/// and the files they were for are not recorded as done. A worker of a
+/// shard removes only its shard's (`.anon-tmp-s<K>of<N>-…`): the other
+/// shards' workers may be writing theirs now.
+fn remove_stale_temporaries(output: &Path, owner: Option<&str>) {
     for entry in walkdir::WalkDir::new(output)
         .into_iter()
         .filter_entry(|e| e.file_name() != ".anonymizer")
         .flatten()
     {
         let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_file()
-            && name.starts_with('.')
-            && name.contains(dicom_file::TEMP_MARKER)
-        {
+        if entry.file_type().is_file() && dicom_file::is_temp_of(&name, owner) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// The name a shard's temporary files carry.
+fn temp_owner(shard: crate::shard::Shard) -> String {
+    format!("s{}of{}", shard.index, shard.count)
 }
 
 fn record(

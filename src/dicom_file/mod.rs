@@ -490,10 +490,41 @@ pub fn sync_filesystem(dir: &Path, staged: &[Staged]) -> std::io::Result<()> {
 /// A temporary name beside `path`, unique within this process, short
 /// enough for any directory that can hold `path`'s own name (up to 255
 /// bytes), and recognisable (and removable) after a crash:
-/// `.anon-tmp-<pid>-<n>`.
+/// `.anon-tmp-<pid>-<n>`, or `.anon-tmp-<owner>-<pid>-<n>` once
+/// [`set_temp_owner`] named the process's part of a shared output.
 fn temp_path(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!("{TEMP_MARKER}{}-{n}", std::process::id()))
+    let pid = std::process::id();
+    match TEMP_OWNER.get() {
+        Some(owner) => path.with_file_name(format!("{TEMP_MARKER}{owner}-{pid}-{n}")),
+        None => path.with_file_name(format!("{TEMP_MARKER}{pid}-{n}")),
+    }
+}
+
+static TEMP_OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Name this process's temporary files after `owner` (letters and digits,
+/// not starting with a digit; e.g. a shard, `s2of4`), so that a worker
+/// sharing an output tree with others removes only its own leftovers.
+/// The first call wins.
+pub fn set_temp_owner(owner: &str) {
+    let _ = TEMP_OWNER.set(owner.to_string());
+}
+
+/// Whether a file named `name` is a temporary file of `owner` (`None`: of
+/// a process that named no owner).
+pub fn is_temp_of(name: &str, owner: Option<&str>) -> bool {
+    // `.anon-tmp-…`, or `.<name>.anon-tmp-…` (the NIfTI writer's).
+    let Some((before, rest)) = name.split_once(TEMP_MARKER) else {
+        return false;
+    };
+    if !before.is_empty() && !before.starts_with('.') {
+        return false;
+    }
+    match owner {
+        Some(owner) => rest.strip_prefix(owner).is_some_and(|r| r.starts_with('-')),
+        None => rest.starts_with(|c: char| c.is_ascii_digit()),
+    }
 }
 
 /// The part of a temporary file's name that marks it as ours.
@@ -567,6 +598,19 @@ fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Res
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_shard_recognises_only_its_own_temporaries() {
+        assert!(is_temp_of(".anon-tmp-123-4", None));
+        assert!(is_temp_of(".defaced.anon-tmp-123.nii.gz", None));
+        assert!(!is_temp_of(".anon-tmp-s1of4-123-4", None));
+        assert!(is_temp_of(".anon-tmp-s1of4-123-4", Some("s1of4")));
+        assert!(!is_temp_of(".anon-tmp-s1of40-123-4", Some("s1of4")));
+        assert!(!is_temp_of(".anon-tmp-s2of4-123-4", Some("s1of4")));
+        assert!(!is_temp_of(".anon-tmp-123-4", Some("s1of4")));
+        assert!(!is_temp_of("image.dcm", None));
+        assert!(!is_temp_of("x.anon-tmp-1-2", None));
+    }
     use super::*;
 
     #[test]

@@ -86,10 +86,15 @@ fn transient(e: &postgres::Error) -> bool {
                 || code.code().starts_with("08")
                 || code.code().starts_with("57P")
         }
-        // No SQLSTATE: the socket, not the server, failed.
-        None => std::error::Error::source(e)
-            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
+        None => unreachable(e),
     }
+}
+
+/// Whether the socket, not the server, failed (refused, reset, timed out).
+fn unreachable(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || std::error::Error::source(e)
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
 }
 
 fn describe(e: &postgres::Error) -> String {
@@ -183,9 +188,9 @@ fn connect_retrying(target: &Target, budget: Duration) -> BackendResult<Client> 
     loop {
         match connect(target) {
             Ok(c) => return Ok(c),
-            Err(e) if e.as_db_error().is_some() => {
-                // The server answered and refused (login, database): no
-                // retry can mend that.
+            Err(e) if !unreachable(&e) => {
+                // The server answered and refused (login, password,
+                // database): no retry can mend that.
                 return Err(format!("cannot connect: {}", describe(&e)));
             }
             Err(e) => {

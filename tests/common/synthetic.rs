@@ -52,3 +52,66 @@ pub fn mr_file(path: &Path, n: u32, patient_name: &str, age: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     file.write_to_file(path).unwrap();
 }
+
+/// A small CT-like file: instance `instance` of the one series of study
+/// `study` of patient `patient`, with an accession number and a reference
+/// to the previous instance (a UID met at depth).
+pub fn ct_file(path: &Path, patient: u32, study: u32, instance: u32) {
+    let base = format!("2.25.9{patient}.{study}");
+    let reference = InMemDicomObject::from_element_iter([
+        text(
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            uids::CT_IMAGE_STORAGE,
+        ),
+        text(
+            tags::REFERENCED_SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("{base}.2.{}", instance.saturating_sub(1)),
+        ),
+    ]);
+    let obj = InMemDicomObject::from_element_iter([
+        text(tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE),
+        text(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("{base}.2.{instance}"),
+        ),
+        text(
+            tags::STUDY_DATE,
+            VR::DA,
+            &format!("2019{:02}15", study % 12 + 1),
+        ),
+        text(
+            tags::ACCESSION_NUMBER,
+            VR::SH,
+            &format!("ACC{patient}{study}"),
+        ),
+        text(tags::MODALITY, VR::CS, "CT"),
+        DataElement::new(
+            tags::REFERENCED_IMAGE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![reference]),
+        ),
+        text(
+            tags::PATIENT_NAME,
+            VR::PN,
+            &format!("Shared^Patient{patient}"),
+        ),
+        text(tags::PATIENT_ID, VR::LO, &format!("MRN-{patient}")),
+        text(tags::PATIENT_BIRTH_DATE, VR::DA, "19600101"),
+        text(tags::STUDY_INSTANCE_UID, VR::UI, &base),
+        text(tags::SERIES_INSTANCE_UID, VR::UI, &format!("{base}.1")),
+        text(tags::INSTANCE_NUMBER, VR::IS, &instance.to_string()),
+        DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U8(vec![7u8; 64].into()),
+        ),
+    ]);
+    let file = obj
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+        .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    file.write_to_file(path).unwrap();
+}
