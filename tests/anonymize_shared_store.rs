@@ -33,16 +33,30 @@ fn corpus(dir: &Path) -> PathBuf {
     input
 }
 
-/// A worker: `anonymize` of shard `shard` (or all) into `output`, logging
-/// in to `store` as `worker` with the password file `pgpass`.
+/// A worker: `anonymize` with the low-level policy of shard `shard` (or
+/// all) into `output`, logging in to `store` as `worker` with the password
+/// file `pgpass`.
 fn worker(input: &Path, output: &Path, store: &str, shard: Option<&str>, pgpass: &Path) -> Command {
+    let mut cmd = worker_with(input, output, store, shard, pgpass);
+    cmd.args(["--script", "low"]);
+    cmd
+}
+
+/// As [`worker`], without a script.
+fn worker_with(
+    input: &Path,
+    output: &Path,
+    store: &str,
+    shard: Option<&str>,
+    pgpass: &Path,
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
     cmd.arg("anonymize")
         .arg("--input")
         .arg(input)
         .arg("--output")
         .arg(output)
-        .args(["--script", "low", "--site-id", SITE, "--jobs", "1"])
+        .args(["--site-id", SITE, "--jobs", "1"])
         .args(["--store", store])
         .env("PGPASSFILE", pgpass)
         .env_remove("PGPASSWORD")
@@ -284,4 +298,64 @@ fn a_server_gone_mid_run_stops_the_worker_with_exit_2_and_a_later_run_resumes() 
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("cannot connect"), "{}", text(&out));
+}
+
+/// CTP's `@integer` numbers patients in the store: 4 workers at once give
+/// each patient one number wherever its files are, the numbers 1..12.
+#[test]
+fn integer_numbers_agree_across_shard_workers() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let input = corpus(dir.path());
+    let pgpass = pg.worker_pgpass();
+    pg.database("integers");
+    let url = pg.url("worker", "integers");
+    let script = dir.path().join("integer.script");
+    std::fs::write(
+        &script,
+        r#"<script>
+ <e en="T" t="00100010" n="PatientName">@integer(PatientID,subjects,4)</e>
+ <e en="T" t="00100020" n="PatientID">@hash(this,10)</e>
+</script>"#,
+    )
+    .unwrap();
+    let output = dir.path().join("out");
+    let children: Vec<Child> = (0..4)
+        .map(|k| {
+            let mut cmd = worker_with(&input, &output, &url, Some(&format!("{k}/4")), &pgpass);
+            cmd.args(["--dialect", "ctp", "--script"]).arg(&script);
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let tree = common::trees::outputs(&output);
+    assert_eq!(tree.len(), 600);
+    // Patient directory p<N> → the numbers its files were given.
+    let mut numbers: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for key in tree.keys() {
+        let obj = dicom_object::open_file(output.join(key)).unwrap();
+        let name = obj
+            .element(dicom_dictionary_std::tags::PATIENT_NAME)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim()
+            .to_string();
+        let patient = key.split('/').next().unwrap().to_string();
+        numbers.entry(patient).or_default().insert(name);
+    }
+    assert_eq!(numbers.len(), 12);
+    let mut all: Vec<String> = numbers
+        .values()
+        .map(|n| {
+            assert_eq!(n.len(), 1, "one number per patient: {n:?}");
+            n.iter().next().unwrap().clone()
+        })
+        .collect();
+    all.sort();
+    let expected: Vec<String> = (1..=12).map(|i| format!("{i:04}")).collect();
+    assert_eq!(all, expected);
 }

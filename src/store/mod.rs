@@ -12,6 +12,7 @@ pub mod backend;
 mod capture;
 pub mod export;
 pub mod integers;
+mod overlay;
 mod pg_connect;
 mod postgres;
 mod progress;

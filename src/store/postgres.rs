@@ -20,13 +20,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
-use postgres::types::ToSql;
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, NoTls, Transaction};
 
 use super::FileRecord;
 use super::backend::{Backend, BackendResult, CountBy, SCHEMA_VERSION, newer_schema};
-use super::capture::{self, CaptureContext, CaptureDb, CaptureOutcome, Identity, Memo, NewStudy};
+use super::capture::{self, CaptureContext, CaptureOutcome, Identity, Memo};
 use super::export::{Mapping, PatientRow, SeriesRow, StudyRow, UidRow};
+use super::overlay::{Added, Overlay, Snapshot};
 use super::pg_connect::Target;
 use crate::functions::rsna::lookup::LookupTable;
 
@@ -41,27 +41,7 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(60);
 pub struct PgBackend {
     target: Target,
     client: Client,
-    statements: Statements,
     retry_for: Duration,
-}
-
-/// Statements prepared on the current connection, by their SQL.
-#[derive(Default)]
-struct Statements(HashMap<&'static str, Statement>);
-
-impl Statements {
-    fn get(
-        &mut self,
-        tx: &mut Transaction<'_>,
-        sql: &'static str,
-    ) -> Result<Statement, postgres::Error> {
-        if let Some(s) = self.0.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = tx.prepare(sql)?;
-        self.0.insert(sql, s.clone());
-        Ok(s)
-    }
 }
 
 fn retry_budget() -> Duration {
@@ -117,10 +97,9 @@ impl PgBackend {
         let mut backend = PgBackend {
             target,
             client,
-            statements: Statements::default(),
             retry_for,
         };
-        backend.retrying(|client, _| {
+        backend.retrying(|client| {
             // One worker creates the tables while the others wait.
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
@@ -131,7 +110,7 @@ impl PgBackend {
             )?;
             tx.commit()
         })?;
-        let found: i64 = backend.retrying(|client, _| {
+        let found: i64 = backend.retrying(|client| {
             client
                 .query_one("SELECT MAX(version) FROM schema_version", &[])
                 .map(|r| r.get(0))
@@ -147,12 +126,12 @@ impl PgBackend {
     /// until the retry budget is spent.
     fn retrying<T>(
         &mut self,
-        mut op: impl FnMut(&mut Client, &mut Statements) -> Result<T, postgres::Error>,
+        mut op: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> BackendResult<T> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
-            let e = match op(&mut self.client, &mut self.statements) {
+            let e = match op(&mut self.client) {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
@@ -171,14 +150,13 @@ impl PgBackend {
             if self.client.is_closed() || e.code().is_none() {
                 let left = self.retry_for.saturating_sub(start.elapsed());
                 self.client = connect_retrying(&self.target, left)?;
-                self.statements = Statements::default();
             }
         }
     }
 
     /// The rows of a query without parameters.
     fn rows(&mut self, sql: &'static str) -> BackendResult<Vec<postgres::Row>> {
-        self.retrying(|client, _| client.query(sql, &[]))
+        self.retrying(|client| client.query(sql, &[]))
     }
 }
 
@@ -210,7 +188,7 @@ fn connect_retrying(target: &Target, budget: Duration) -> BackendResult<Client> 
 
 impl Backend for PgBackend {
     fn setting(&mut self, key: &str) -> BackendResult<Option<String>> {
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client
                 .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
                 .map(|r| r.map(|r| r.get(0)))
@@ -218,7 +196,7 @@ impl Backend for PgBackend {
     }
 
     fn claim_setting(&mut self, key: &str, value: &str) -> BackendResult<String> {
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client.execute(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
                 &[&key, &value],
@@ -230,7 +208,7 @@ impl Backend for PgBackend {
     }
 
     fn ensure_default_patient(&mut self, anon_patient_id: &str) -> BackendResult<()> {
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client
                 .execute(
                     "INSERT INTO patients (patient_id, anon_patient_id, patient_index) VALUES ('', $1, 0) ON CONFLICT DO NOTHING",
@@ -249,7 +227,7 @@ impl Backend for PgBackend {
             anons.push(p.anon_patient_id.clone());
             offsets.push(p.date_offset);
         }
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])?;
             tx.execute("DELETE FROM lookup_patients", &[])?;
@@ -282,28 +260,26 @@ impl Backend for PgBackend {
         memo: &mut Memo,
     ) -> BackendResult<Vec<CaptureOutcome>> {
         let seen: &Memo = memo;
-        let outcomes = self.retrying(|client, statements| {
+        let outcomes = self.retrying(|client| {
             let mut tx = client.transaction()?;
+            // From here to the commit no other worker captures, so the rows
+            // read now stay true while the chunk is captured against them.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CAPTURE_LOCK])?;
+            let mut overlay = Overlay::new(snapshot(&mut tx, ids)?);
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                let mut sp = tx.transaction()?;
-                let outcome = capture::capture(
-                    &mut Pg {
-                        tx: &mut sp,
-                        statements,
-                    },
-                    id,
-                    ctx,
-                    seen,
-                )?;
+                let outcome = match capture::capture(&mut overlay, id, ctx, seen) {
+                    Ok(o) => o,
+                    Err(never) => match never {},
+                };
                 if matches!(outcome, CaptureOutcome::Subject(_)) {
-                    sp.commit()?;
+                    overlay.keep();
                 } else {
-                    sp.rollback()?;
+                    overlay.discard();
                 }
                 out.push(outcome);
             }
+            write_added(&mut tx, &overlay.added())?;
             tx.commit()?;
             Ok(out)
         })?;
@@ -355,7 +331,7 @@ impl Backend for PgBackend {
             texts.push(t.clone());
             values.push(*v as i64);
         }
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CAPTURE_LOCK])?;
             if !sources.is_empty() {
@@ -401,7 +377,7 @@ impl Backend for PgBackend {
     }
 
     fn integer(&mut self, key_type: &str, text: &str) -> BackendResult<u64> {
-        let value: i64 = self.retrying(|client, _| {
+        let value: i64 = self.retrying(|client| {
             let mut tx = client.transaction()?;
             if let Some(row) = tx.query_opt(
                 "SELECT value FROM ctp_integers WHERE key_type = $1 AND text = $2",
@@ -444,7 +420,7 @@ impl Backend for PgBackend {
     }
 
     fn sent_to(&mut self, destination: &str) -> BackendResult<Vec<String>> {
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client
                 .query(
                     "SELECT output FROM sent WHERE destination = $1",
@@ -462,7 +438,7 @@ impl Backend for PgBackend {
         at: &str,
     ) -> BackendResult<()> {
         let status = i32::from(status);
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client
                 .execute(
                     "INSERT INTO sent (output, destination, status, sent_at) VALUES ($1, $2, $3, $4)
@@ -478,7 +454,7 @@ impl Backend for PgBackend {
         destination: &str,
         after: i64,
     ) -> BackendResult<Vec<(i64, String)>> {
-        self.retrying(|client, _| {
+        self.retrying(|client| {
             client
                 .query(
                     "SELECT f.seq, f.output FROM files f
@@ -562,145 +538,116 @@ const STUDIES_SQL_C: &str = "SELECT p.patient_id, p.anon_patient_id, s.study_uid
 const SERIES_SQL_C: &str = "SELECT series_uid, anon_series_uid, study_uid FROM series ORDER BY study_uid COLLATE \"C\", series_uid COLLATE \"C\"";
 const UIDS_SQL_C: &str = "SELECT phi_uid, anon_uid FROM uids ORDER BY phi_uid COLLATE \"C\"";
 
-/// Capture's statements inside a PostgreSQL transaction, prepared once per
-/// connection.
-struct Pg<'a, 'b> {
-    tx: &'a mut Transaction<'b>,
-    statements: &'a mut Statements,
+/// Every row the capture of `ids` may read, in one query per table.
+fn snapshot(tx: &mut Transaction<'_>, ids: &[Identity]) -> Result<Snapshot, postgres::Error> {
+    let column = |f: &dyn Fn(&Identity) -> String| -> Vec<String> { ids.iter().map(f).collect() };
+    let sops = column(&|i| i.sop_instance_uid.clone());
+    let ptids = column(&|i| i.patient_id.as_deref().unwrap_or("").trim().to_string());
+    let studies = column(&|i| i.study_uid.clone());
+    let series = column(&|i| i.series_uid.clone());
+    let mut snap = Snapshot::default();
+    for r in tx.query(
+        "SELECT sop_instance_uid, source, series_uid FROM instances WHERE sop_instance_uid = ANY($1)",
+        &[&sops],
+    )? {
+        snap.instances.insert(r.get(0), (r.get(1), r.get(2)));
+    }
+    for r in tx.query(
+        "SELECT patient_id, anon_patient_id, date_offset FROM patients WHERE patient_id = ANY($1)",
+        &[&ptids],
+    )? {
+        snap.patients.insert(r.get(0), (r.get(1), r.get(2)));
+    }
+    for r in tx.query(
+        "SELECT patient_id, anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = ANY($1)",
+        &[&ptids],
+    )? {
+        snap.lookup.insert(r.get(0), (r.get(1), r.get(2)));
+    }
+    for r in tx.query(
+        "SELECT study_uid, patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = ANY($1)",
+        &[&studies],
+    )? {
+        snap.studies.insert(r.get(0), (r.get(1), r.get(2), r.get(3)));
+    }
+    for r in tx.query(
+        "SELECT series_uid, study_uid FROM series WHERE series_uid = ANY($1)",
+        &[&series],
+    )? {
+        snap.series.insert(r.get(0), r.get(1));
+    }
+    snap.last_patient_index = tx
+        .query_one("SELECT MAX(patient_index) FROM patients", &[])?
+        .get(0);
+    Ok(snap)
 }
 
-impl Pg<'_, '_> {
-    fn opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<postgres::Row>, postgres::Error> {
-        let s = self.statements.get(self.tx, sql)?;
-        self.tx.query_opt(&s, params)
+/// Write what a chunk's capture added, one statement per table, parents
+/// before children.
+fn write_added(tx: &mut Transaction<'_>, added: &Added) -> Result<(), postgres::Error> {
+    if !added.patients.is_empty() {
+        let (mut ids, mut anons, mut indexes, mut offsets) = (vec![], vec![], vec![], vec![]);
+        for (id, anon, index, offset) in &added.patients {
+            ids.push(id);
+            anons.push(anon);
+            indexes.push(*index);
+            offsets.push(*offset);
+        }
+        tx.execute(
+            "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])",
+            &[&ids, &anons, &indexes, &offsets],
+        )?;
     }
-
-    fn exec(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<(), postgres::Error> {
-        let s = self.statements.get(self.tx, sql)?;
-        self.tx.execute(&s, params).map(|_| ())
+    if !added.studies.is_empty() {
+        let s = &added.studies;
+        let uids: Vec<&str> = s.iter().map(|r| r.study_uid.as_str()).collect();
+        let anons: Vec<&str> = s.iter().map(|r| r.anon_study_uid.as_str()).collect();
+        let patients: Vec<&str> = s.iter().map(|r| r.patient_id.as_str()).collect();
+        let dates: Vec<&str> = s.iter().map(|r| r.study_date.as_str()).collect();
+        let accessions: Vec<Option<&str>> =
+            s.iter().map(|r| r.accession_number.as_deref()).collect();
+        let anon_accessions: Vec<Option<&str>> = s
+            .iter()
+            .map(|r| r.anon_accession_number.as_deref())
+            .collect();
+        let offsets: Vec<i64> = s.iter().map(|r| r.date_offset).collect();
+        tx.execute(
+            "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
+            &[&uids, &anons, &patients, &dates, &accessions, &anon_accessions, &offsets],
+        )?;
     }
-}
-
-impl CaptureDb for Pg<'_, '_> {
-    type Error = postgres::Error;
-
-    fn instance(&mut self, sop: &str) -> Result<Option<(String, String)>, postgres::Error> {
-        Ok(self
-            .opt(
-                "SELECT source, series_uid FROM instances WHERE sop_instance_uid = $1",
-                &[&sop],
-            )?
-            .map(|r| (r.get(0), r.get(1))))
+    if !added.series.is_empty() {
+        let uids: Vec<&str> = added.series.iter().map(|r| r.0.as_str()).collect();
+        let anons: Vec<&str> = added.series.iter().map(|r| r.1.as_str()).collect();
+        let studies: Vec<&str> = added.series.iter().map(|r| r.2.as_str()).collect();
+        tx.execute(
+            "INSERT INTO series (series_uid, anon_series_uid, study_uid)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])",
+            &[&uids, &anons, &studies],
+        )?;
     }
-
-    fn patient(&mut self, ptid: &str) -> Result<Option<(String, Option<i64>)>, postgres::Error> {
-        Ok(self
-            .opt(
-                "SELECT anon_patient_id, date_offset FROM patients WHERE patient_id = $1",
-                &[&ptid],
-            )?
-            .map(|r| (r.get(0), r.get(1))))
+    if !added.instances.is_empty() {
+        let i = &added.instances;
+        let sops: Vec<&str> = i.iter().map(|r| r.0.as_str()).collect();
+        let anons: Vec<&str> = i.iter().map(|r| r.1.as_str()).collect();
+        let series: Vec<&str> = i.iter().map(|r| r.2.as_str()).collect();
+        let sources: Vec<&str> = i.iter().map(|r| r.3.as_str()).collect();
+        tx.execute(
+            "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])",
+            &[&sops, &anons, &series, &sources],
+        )?;
     }
-
-    fn lookup_patient(
-        &mut self,
-        ptid: &str,
-    ) -> Result<Option<(String, Option<i64>)>, postgres::Error> {
-        Ok(self
-            .opt(
-                "SELECT anon_patient_id, date_offset FROM lookup_patients WHERE patient_id = $1",
-                &[&ptid],
-            )?
-            .map(|r| (r.get(0), r.get(1))))
-    }
-
-    fn last_patient_index(&mut self) -> Result<Option<i64>, postgres::Error> {
-        Ok(self
-            .opt("SELECT MAX(patient_index) FROM patients", &[])?
-            .and_then(|r| r.get(0)))
-    }
-
-    fn insert_patient(
-        &mut self,
-        ptid: &str,
-        anon: &str,
-        index: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<(), postgres::Error> {
-        self.exec(
-            "INSERT INTO patients (patient_id, anon_patient_id, patient_index, date_offset) VALUES ($1, $2, $3, $4)",
-            &[&ptid, &anon, &index, &offset],
-        )
-    }
-
-    fn study(
-        &mut self,
-        uid: &str,
-    ) -> Result<Option<(String, Option<String>, i64)>, postgres::Error> {
-        Ok(self
-            .opt(
-                "SELECT patient_id, anon_accession_number, date_offset FROM studies WHERE study_uid = $1",
-                &[&uid],
-            )?
-            .map(|r| (r.get(0), r.get(1), r.get(2))))
-    }
-
-    fn insert_study(&mut self, s: &NewStudy<'_>) -> Result<(), postgres::Error> {
-        self.exec(
-            "INSERT INTO studies (study_uid, anon_study_uid, patient_id, study_date, accession_number, anon_accession_number, date_offset) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &s.study_uid,
-                &s.anon_study_uid,
-                &s.patient_id,
-                &s.study_date,
-                &s.accession_number,
-                &s.anon_accession_number,
-                &s.date_offset,
-            ],
-        )
-    }
-
-    fn series_study(&mut self, uid: &str) -> Result<Option<String>, postgres::Error> {
-        Ok(self
-            .opt(
-                "SELECT study_uid FROM series WHERE series_uid = $1",
-                &[&uid],
-            )?
-            .map(|r| r.get(0)))
-    }
-
-    fn insert_series(&mut self, uid: &str, anon: &str, study: &str) -> Result<(), postgres::Error> {
-        self.exec(
-            "INSERT INTO series (series_uid, anon_series_uid, study_uid) VALUES ($1, $2, $3)",
-            &[&uid, &anon, &study],
-        )
-    }
-
-    fn insert_instance(
-        &mut self,
-        sop: &str,
-        anon: &str,
-        series: &str,
-        source: &str,
-    ) -> Result<(), postgres::Error> {
-        self.exec(
-            "INSERT INTO instances (sop_instance_uid, anon_sop_instance_uid, series_uid, source) VALUES ($1, $2, $3, $4)",
-            &[&sop, &anon, &series, &source],
-        )
-    }
-
-    fn put_uid(&mut self, phi: &str, anon: &str) -> Result<(), postgres::Error> {
-        self.exec(
-            "INSERT INTO uids (phi_uid, anon_uid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    if !added.uids.is_empty() {
+        let phi: Vec<&str> = added.uids.iter().map(|r| r.0.as_str()).collect();
+        let anon: Vec<&str> = added.uids.iter().map(|r| r.1.as_str()).collect();
+        tx.execute(
+            "INSERT INTO uids (phi_uid, anon_uid) SELECT * FROM UNNEST($1::text[], $2::text[])
+             ON CONFLICT DO NOTHING",
             &[&phi, &anon],
-        )
+        )?;
     }
+    Ok(())
 }

@@ -44,9 +44,18 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The tests' settings: no waiting on the disk (a test's cluster is thrown
+/// away).
+pub const TEST_SETTINGS: &str = "fsync = off\nfull_page_writes = off\n";
+
 impl Postgres {
-    /// Make a cluster and start it.
+    /// Make a cluster for a test and start it.
     pub fn start() -> Postgres {
+        Postgres::start_with(TEST_SETTINGS)
+    }
+
+    /// Make a cluster with `settings` (postgresql.conf lines) and start it.
+    pub fn start_with(settings: &str) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::tempdir().unwrap();
         if is_root() {
@@ -84,7 +93,7 @@ impl Postgres {
         );
         assert!(out.status.success(), "initdb: {}", text(&out));
         let conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\nfsync = off\nfull_page_writes = off\nmax_connections = 60\n",
+            "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\nmax_connections = 60\n{settings}",
             pg.port,
             pg.dir.path().display()
         );
