@@ -6,7 +6,7 @@ use super::signatures;
 use super::{Checker, call_name_span, describe_tag, has_number};
 use crate::diagnostic::Diagnostic;
 use crate::dialect::rsna::{self, RsnaOperation};
-use crate::script::ast::{ArgValue, Call, ElementRule, Expr, TagSpec};
+use crate::script::ast::{Call, ElementRule, Expr, TagSpec};
 
 impl Checker<'_> {
     /// What the RSNA tool makes of a rule that is valid CTP.
@@ -114,14 +114,9 @@ impl Checker<'_> {
     /// A rule our `rsna` dialect applies with an extension: the RSNA tool
     /// keeps the value, and a width must be one the function can use.
     fn extension_rule(&mut self, rule: &ElementRule, expr: &Expr, ext: RsnaOperation) {
-        let name = match ext {
-            RsnaOperation::AgeGroup => "agegroup",
-            RsnaOperation::Dummy => "dummy",
-            _ => "bin",
-        };
-        let calls = expr.calls();
-        let call = calls.iter().find(|c| c.name.value == name);
-        let span = call.map_or(rule.text.span, |c| call_name_span(c));
+        let name = ext.extension_name().unwrap_or("bin");
+        let call = expr.call_named(name);
+        let span = call.map_or(rule.text.span, call_name_span);
         self.out.push(
             Diagnostic::warning(
                 "rsna-extension",
@@ -132,19 +127,8 @@ impl Checker<'_> {
             )
             .with_help("run this script with dicom-anonymizer only, or use a rule the RSNA tool knows (`@round(this,N)`, `@empty()`, `@remove()`)"),
         );
-        let width = call
-            .and_then(|c| c.args.as_ref())
-            .and_then(|a| a.get(1))
-            .and_then(|a| match &a.value {
-                ArgValue::Number(n) => Some(n.as_str()),
-                _ => None,
-            });
-        let valid = match (ext, width) {
-            (RsnaOperation::Dummy, _) => true,
-            (RsnaOperation::AgeGroup, Some(w)) => w.parse::<u32>().is_ok_and(|n| n > 0),
-            (_, Some(w)) => crate::functions::extension::bin::Width::parse(w).is_some(),
-            (_, None) => false,
-        };
+        let width = call.and_then(|c| c.number_arg(1));
+        let valid = crate::functions::extension::usable_width(name, width);
         if !valid {
             let example = match ext {
                 RsnaOperation::AgeGroup => "`@agegroup(this,5)` (a whole number of years)",

@@ -48,6 +48,17 @@ pub enum RsnaOperation {
 }
 
 impl RsnaOperation {
+    /// The name of our extension function the operation is, as written
+    /// after `@`; `None` for the RSNA tool's own operations.
+    pub fn extension_name(self) -> Option<&'static str> {
+        match self {
+            RsnaOperation::AgeGroup => Some("agegroup"),
+            RsnaOperation::Bin => Some("bin"),
+            RsnaOperation::Dummy => Some("dummy"),
+            _ => None,
+        }
+    }
+
     /// What the operation does, for messages.
     pub fn describe(self) -> &'static str {
         match self {

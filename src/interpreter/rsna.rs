@@ -32,7 +32,7 @@ use super::values::{
 use crate::dialect::rsna::{RsnaOperation, operation};
 use crate::functions::extension::{age_group, bin, dummy};
 use crate::functions::rsna::{hashdate, lookup, round, uid::UidGenerator};
-use crate::script::ast::{ArgValue, ElementRule, Item, Script};
+use crate::script::ast::{ElementRule, Item, Script};
 
 /// One rule as the RSNA engine keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,18 +104,8 @@ impl RsnaRules {
 /// The second argument of the extension call an `@agegroup` or `@bin`
 /// rule makes, when it is a number.
 fn extension_width(rule: &ElementRule, op: RsnaOperation) -> Option<String> {
-    let name = match op {
-        RsnaOperation::AgeGroup => "agegroup",
-        RsnaOperation::Bin => "bin",
-        _ => return None,
-    };
-    let expr = rule.expr.as_ref()?;
-    let calls = expr.calls();
-    let call = calls.iter().find(|c| c.name.value == name)?;
-    match &call.args.as_ref()?.get(1)?.value {
-        ArgValue::Number(n) => Some(n.clone()),
-        _ => None,
-    }
+    let call = rule.expr.as_ref()?.call_named(op.extension_name()?)?;
+    call.number_arg(1).map(String::from)
 }
 
 /// The tag a `t` attribute names, when the reference could ever match it:

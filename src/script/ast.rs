@@ -184,6 +184,11 @@ impl Expr {
         }
         out
     }
+
+    /// The first call to `@name` in the expression (see [`Expr::calls`]).
+    pub fn call_named(&self, name: &str) -> Option<&Call> {
+        self.calls().into_iter().find(|c| c.name.value == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -207,6 +212,14 @@ pub struct Call {
 }
 
 impl Call {
+    /// Argument `index` (from 0) when it is written as a number.
+    pub fn number_arg(&self, index: usize) -> Option<&str> {
+        match &self.args.as_ref()?.get(index)?.value {
+            ArgValue::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
     fn collect_calls<'a>(&'a self, out: &mut Vec<&'a Call>) {
         out.push(self);
         for arg in self.args.iter().flatten() {

@@ -11,5 +11,15 @@ pub mod age_group;
 pub mod bin;
 pub mod dummy;
 
-/// The names of the extension functions, as written after `@`.
-pub const NAMES: [&str; 3] = ["agegroup", "bin", "dummy"];
+/// Whether `width`, the second argument of a call to the extension `name`
+/// as a rule writes it, is one the function can use: a whole number of
+/// years for `@agegroup`, a positive number for `@bin`; `@dummy` takes
+/// none.
+pub fn usable_width(name: &str, width: Option<&str>) -> bool {
+    match (name, width) {
+        ("dummy", _) => true,
+        ("agegroup", Some(w)) => w.parse::<u32>().is_ok_and(|n| n > 0),
+        ("bin", Some(w)) => bin::Width::parse(w).is_some(),
+        _ => false,
+    }
+}
