@@ -223,6 +223,14 @@ fn shards_on_postgres_make_what_one_process_makes_even_when_one_is_killed() {
     let four = dir.path().join("four");
     run_shards(&input, &four, &four_url, &pgpass, &[0, 1, 2, 3]);
     assert_same_as_one_process(&four, &four_url, &pgpass, &baseline, &expected);
+    // The audit names the worker of each file: four, each with its shard.
+    let workers = pg.psql("four", "SELECT DISTINCT worker FROM files ORDER BY 1");
+    let workers: Vec<&str> = workers.lines().collect();
+    assert_eq!(workers.len(), 4, "{workers:?}");
+    for k in 0..4 {
+        let shard = format!("shard {k}/4");
+        assert!(workers.iter().any(|w| w.ends_with(&shard)), "{workers:?}");
+    }
     // A rerun of a shard finds its files done.
     let again = worker(&input, &four, &four_url, Some("2/4"), &pgpass)
         .output()

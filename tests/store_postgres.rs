@@ -270,6 +270,72 @@ fn a_dropped_connection_is_mended_and_a_newer_schema_refused() {
     assert!(refused.message.contains("schema version 99"));
 }
 
+/// A store of schema version 1 (no `files.worker`; a SQLite store from
+/// before the version was recorded has no version at all) is brought to
+/// version 2 when opened, keeping its rows.
+#[test]
+fn an_older_schema_is_migrated_when_opened() {
+    fn use_it(store: &mut Store) {
+        store
+            .record(
+                &[record("new", FileStatus::Done, Some("o/new.dcm"), None)],
+                &[],
+                &[],
+                "now",
+            )
+            .unwrap();
+        let done = store.done_files().unwrap();
+        assert_eq!(done.len(), 2, "{done:?}");
+    }
+    let old = record("old", FileStatus::Done, Some("o/old.dcm"), None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .record(std::slice::from_ref(&old), &[], &[], "then")
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ALTER TABLE files DROP COLUMN worker; DROP TABLE schema_version;")
+        .unwrap();
+    drop(conn);
+    let mut store = Store::open(&path).unwrap();
+    use_it(&mut store);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, worker): (i64, Option<String>) = conn
+        .query_row(
+            "SELECT (SELECT MAX(version) FROM schema_version), worker FROM files WHERE source = 'new'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(version, 2);
+    assert!(worker.is_some_and(|w| w.contains(&format!("pid {}", std::process::id()))));
+
+    let pg = Postgres::start();
+    let url = pg.database("v1");
+    let mut store = Store::open(Path::new(&url)).unwrap();
+    store
+        .record(std::slice::from_ref(&old), &[], &[], "then")
+        .unwrap();
+    drop(store);
+    pg.psql(
+        "v1",
+        "ALTER TABLE files DROP COLUMN worker; UPDATE schema_version SET version = 1",
+    );
+    let mut store = Store::open(Path::new(&url)).unwrap();
+    use_it(&mut store);
+    assert_eq!(
+        pg.psql(
+            "v1",
+            "SELECT (SELECT MAX(version) FROM schema_version), count(worker) FROM files"
+        ),
+        "2|1"
+    );
+}
+
 /// Several workers capture the files of `plan` (worker, chunk of
 /// identities) at once, each on its own connection.
 fn capture_concurrently(url: &str, plan: Vec<Vec<Vec<Identity>>>) -> Vec<Vec<CaptureOutcome>> {

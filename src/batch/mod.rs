@@ -203,6 +203,10 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         walk.files.retain(|(_, key)| shard.takes(key));
         walk.unreadable.retain(|(key, _)| shard.takes(key));
     }
+    if let Some(shard) = options.shard {
+        let worker = format!("{} shard {shard}", store.worker());
+        store.set_worker(worker);
+    }
     let owner = options.shard.map(temp_owner);
     if let Some(owner) = &owner {
         dicom_file::set_temp_owner(owner);

@@ -50,13 +50,15 @@ pub trait Backend: Send {
     ) -> BackendResult<Vec<CaptureOutcome>>;
 
     /// Record outcomes, the UIDs they mapped (those not known to be
-    /// stored) and the `@integer` numbers they assigned.
+    /// stored) and the `@integer` numbers they assigned; `worker` names
+    /// the process that did the work, for the audit.
     fn record(
         &mut self,
         records: &[FileRecord],
         uids: &[(String, String)],
         integers: &[(String, String, u64)],
         now: &str,
+        worker: &str,
     ) -> BackendResult<()>;
 
     /// Every number CTP's `@integer` assigned: (key type, text, number).
@@ -97,8 +99,11 @@ pub trait Backend: Send {
 }
 
 /// The schema version this build writes. A store made by a newer build is
-/// refused (its tables may mean something this build does not know).
-pub const SCHEMA_VERSION: i64 = 1;
+/// refused (its tables may mean something this build does not know); an
+/// older one is migrated when opened:
+/// - 1: the first (stores made before the version was recorded count as 1).
+/// - 2: `files.worker`, the process that recorded each file.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The error for a store whose schema is newer than this build's.
 pub fn newer_schema(found: i64) -> String {

@@ -99,6 +99,8 @@ pub struct Store {
     url: Option<String>,
     /// What this process knows to be committed (see [`capture::Memo`]).
     memo: capture::Memo,
+    /// This process as the audit names it (`host pid N`, and its shard).
+    worker: String,
 }
 
 impl Store {
@@ -130,7 +132,18 @@ impl Store {
             name,
             url,
             memo: capture::Memo::default(),
+            worker: format!("{} pid {}", host_name(), std::process::id()),
         })
+    }
+
+    /// This process as the audit records it.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// Name this process in the audit records it writes from now on.
+    pub fn set_worker(&mut self, worker: String) {
+        self.worker = worker;
     }
 
     /// The store as the user named it (a PostgreSQL address without its
@@ -234,7 +247,8 @@ impl Store {
         // One order for every worker, so that two workers writing the same
         // UIDs never wait on each other in a cycle.
         fresh.sort();
-        let result = self.with(|b| b.record(records, &fresh, integers, now));
+        let worker = self.worker.clone();
+        let result = self.with(|b| b.record(records, &fresh, integers, now, &worker));
         if result.is_err() {
             self.memo.clear();
         }
@@ -270,6 +284,18 @@ impl Store {
 
     pub(crate) fn mapping(&self) -> Result<export::Mapping, StoreError> {
         self.with(|b| b.mapping())
+    }
+}
+
+/// This machine's name (for the audit), or `?`.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "?".into(),
     }
 }
 

@@ -103,21 +103,28 @@ impl PgBackend {
             // One worker creates the tables while the others wait.
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-            tx.batch_execute(include_str!("schema_postgres.sql"))?;
-            tx.execute(
-                "INSERT INTO schema_version (version) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
-                &[&SCHEMA_VERSION],
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
             )?;
-            tx.commit()
-        })?;
-        let found: i64 = backend.retrying(|client| {
-            client
-                .query_one("SELECT MAX(version) FROM schema_version", &[])
-                .map(|r| r.get(0))
-        })?;
-        if found > SCHEMA_VERSION {
-            return Err(newer_schema(found));
-        }
+            let found: Option<i64> = tx
+                .query_one("SELECT MAX(version) FROM schema_version", &[])?
+                .get(0);
+            if let Some(found) = found
+                && found > SCHEMA_VERSION
+            {
+                tx.rollback()?;
+                return Ok(Err(newer_schema(found)));
+            }
+            tx.batch_execute(include_str!("schema_postgres.sql"))?;
+            if found != Some(SCHEMA_VERSION) {
+                tx.execute("DELETE FROM schema_version", &[])?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )?;
+            }
+            tx.commit().map(Ok)
+        })??;
         Ok(backend)
     }
 
@@ -299,6 +306,7 @@ impl Backend for PgBackend {
         uids: &[(String, String)],
         integers: &[(String, String, u64)],
         now: &str,
+        worker: &str,
     ) -> BackendResult<()> {
         // The last record of a source wins, as INSERT OR REPLACE does.
         let mut last: HashMap<&str, &FileRecord> = HashMap::new();
@@ -336,12 +344,13 @@ impl Backend for PgBackend {
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&CAPTURE_LOCK])?;
             if !sources.is_empty() {
                 tx.execute(
-                    "INSERT INTO files (source, status, output, reason, detail, processed_at)
-                     SELECT s, st, o, r, d, $6 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(s, st, o, r, d)
+                    "INSERT INTO files (source, status, output, reason, detail, processed_at, worker)
+                     SELECT s, st, o, r, d, $6, $7 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(s, st, o, r, d)
                      ON CONFLICT (source) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
                          reason = EXCLUDED.reason, detail = EXCLUDED.detail, processed_at = EXCLUDED.processed_at,
+                         worker = EXCLUDED.worker,
                          seq = nextval(pg_get_serial_sequence('files', 'seq'))",
-                    &[&sources, &statuses, &outputs, &reasons, &details, &now],
+                    &[&sources, &statuses, &outputs, &reasons, &details, &now, &worker],
                 )?;
             }
             if !forget_sop.is_empty() {

@@ -42,14 +42,16 @@ CREATE TABLE IF NOT EXISTS lookup_patients (
     anon_patient_id TEXT NOT NULL,
     date_offset     INTEGER
 );
--- The audit record of each input file (path relative to the input root).
+-- The audit record of each input file (path relative to the input root);
+-- `worker` is the process that recorded it (`host pid N`, and its shard).
 CREATE TABLE IF NOT EXISTS files (
     source       TEXT PRIMARY KEY,
     status       TEXT NOT NULL CHECK (status IN ('done', 'quarantined', 'skipped', 'failed')),
     output       TEXT,
     reason       TEXT,
     detail       TEXT,
-    processed_at TEXT NOT NULL
+    processed_at TEXT NOT NULL,
+    worker       TEXT
 );
 -- The numbers CTP's @integer assigned: one sequence per key type.
 CREATE TABLE IF NOT EXISTS ctp_integers (

@@ -53,8 +53,11 @@ CREATE TABLE IF NOT EXISTS files (
     reason       TEXT,
     detail       TEXT,
     processed_at TEXT NOT NULL,
-    seq          BIGSERIAL NOT NULL
+    seq          BIGSERIAL NOT NULL,
+    worker       TEXT
 );
+-- Migrations from older schemas (each can run again).
+ALTER TABLE files ADD COLUMN IF NOT EXISTS worker TEXT;
 CREATE TABLE IF NOT EXISTS ctp_integers (
     key_type TEXT NOT NULL,
     text     TEXT NOT NULL,

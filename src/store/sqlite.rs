@@ -76,11 +76,12 @@ impl SqliteBackend {
         uids: &[(String, String)],
         integers: &[(String, String, u64)],
         now: &str,
+        worker: &str,
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut put_file = tx.prepare_cached(
-                "INSERT OR REPLACE INTO files (source, status, output, reason, detail, processed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO files (source, status, output, reason, detail, processed_at, worker) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             let mut forget = tx.prepare_cached(
                 "DELETE FROM instances WHERE sop_instance_uid = ?1 AND source = ?2",
@@ -92,7 +93,8 @@ impl SqliteBackend {
                     r.output,
                     r.reason,
                     r.detail,
-                    now
+                    now,
+                    worker
                 ])?;
                 if let Some(sop) = &r.forget_instance {
                     forget.execute(params![sop, r.source])?;
@@ -125,19 +127,34 @@ impl SqliteBackend {
     }
 }
 
-/// Record this build's schema version in a new store; refuse a store made
-/// by a newer build.
+/// Refuse a store made by a newer build; bring an older one to this
+/// build's schema (each step can run again), and record the version.
 fn check_schema_version(conn: &Connection) -> BackendResult<()> {
-    conn.execute(
-        "INSERT INTO schema_version (version) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
-        [SCHEMA_VERSION],
-    )
-    .map_err(text)?;
-    let found: i64 = conn
+    let found: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .map_err(text)?;
-    if found > SCHEMA_VERSION {
+    if let Some(found) = found
+        && found > SCHEMA_VERSION
+    {
         return Err(newer_schema(found));
+    }
+    // 2: who recorded each file.
+    let has_worker: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('files') WHERE name = 'worker'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(text)?;
+    if !has_worker {
+        conn.execute("ALTER TABLE files ADD COLUMN worker TEXT", [])
+            .map_err(text)?;
+    }
+    if found != Some(SCHEMA_VERSION) {
+        conn.execute_batch(&format!(
+            "BEGIN; DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION}); COMMIT;"
+        ))
+        .map_err(text)?;
     }
     Ok(())
 }
@@ -212,8 +229,10 @@ impl Backend for SqliteBackend {
         uids: &[(String, String)],
         integers: &[(String, String, u64)],
         now: &str,
+        worker: &str,
     ) -> BackendResult<()> {
-        self.try_record(records, uids, integers, now).map_err(text)
+        self.try_record(records, uids, integers, now, worker)
+            .map_err(text)
     }
 
     fn integers(&mut self) -> BackendResult<Vec<(String, String, u64)>> {
