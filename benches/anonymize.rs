@@ -3,11 +3,19 @@
 //! files, beside a plain copy of the same tree and the RSNA tool's own
 //! engine on the first 300 of them, in one run. Prints figures; asserts
 //! nothing (targets: 50× the RSNA engine's files/s, within 2× of the copy).
-//! A copy that fsyncs each file is timed too. Each of ours and the copies
-//! is timed in `ROUNDS` alternating rounds (each into a fresh directory)
-//! and the median is printed: on a shared machine one timing of a 0.1 s job
+//! A copy that fsyncs each file is timed too, and GDCM's `gdcmanon --dumb`
+//! (Debian's libgdcm-tools; `.ci/run` installs it) making the 19 edits of
+//! [`GDCM_EDITS`], with no mapping state and no fsync. Each of ours, `cp -r`,
+//! gdcmanon and the fsynced copy is timed in `ROUNDS` alternating rounds
+//! (each into a fresh directory), wall time and, for the processes, CPU
+//! time (user + system, `wait4`'s rusage of the child); every round and
+//! the medians are printed: on a shared machine one timing of a 0.1 s job
 //! swings by 2× or more (ext4's inode allocator, for one, slows down for
 //! ~30 s after many files are deleted).
+//!
+//! Then one large file (`LARGE_FRAMES` frames of 512×512 16-bit pixels,
+//! 524 MB): our wall time and peak memory (the child's maximum resident
+//! set) beside `cp`'s.
 //!
 //! `ANONYMIZE_BENCH_DIR=DIR` builds the trees under `DIR` and keeps them
 //! (for profiling `anonymize` on `DIR/in` afterwards).
@@ -22,6 +30,128 @@ use dicom_dictionary_std::tags;
 const FILES: usize = 2000;
 const RSNA_FILES: usize = 300;
 const ROUNDS: usize = 5;
+const LARGE_FRAMES: usize = 1000;
+
+/// gdcmanon's edits: the identifying attributes a header de-identification
+/// touches at the top level (2 replaced, 3 emptied, 14 removed).
+const GDCM_EDITS: [(&str, &str); 19] = [
+    ("--replace", "0010,0010=ANONYMIZED"),
+    ("--replace", "0010,0020=99-000001"),
+    ("--empty", "0008,0050"),
+    ("--empty", "0008,0090"),
+    ("--empty", "0020,0010"),
+    ("--remove", "0010,0030"),
+    ("--remove", "0010,1000"),
+    ("--remove", "0010,1040"),
+    ("--remove", "0008,0080"),
+    ("--remove", "0008,0081"),
+    ("--remove", "0008,1010"),
+    ("--remove", "0008,1070"),
+    ("--remove", "0008,1050"),
+    ("--remove", "0008,1048"),
+    ("--remove", "0010,2154"),
+    ("--remove", "0010,1080"),
+    ("--remove", "0010,2160"),
+    ("--remove", "0010,4000"),
+    ("--remove", "0018,1000"),
+];
+
+/// What one child process cost.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    wall: f64,
+    /// User + system CPU seconds.
+    cpu: f64,
+    /// Peak resident set, MB: the child's own high-water mark (`VmHWM`),
+    /// read every millisecond while it runs. (`wait4`'s `ru_maxrss` would
+    /// also count this bench's own memory, which a spawned child inherits
+    /// as its high-water mark until it execs.)
+    peak_mb: f64,
+}
+
+/// Run `cmd` to its end; its cost, and what it wrote on stderr. Fails the
+/// bench when it fails.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which gives its rusage
+fn measure(cmd: &mut Command) -> (Cost, String) {
+    use std::io::Read;
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id();
+    let watcher = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        peak_kb
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our own child's, not yet waited for (the Child
+    // is dropped without waiting).
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = start.elapsed().as_secs_f64();
+    assert!(pid > 0, "wait4: {}", std::io::Error::last_os_error());
+    let text = reader.join().unwrap();
+    let peak_kb = watcher.join().unwrap();
+    let exited_ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    assert!(exited_ok, "{cmd:?} failed: {text}");
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cost = Cost {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_mb: peak_kb as f64 / 1024.0,
+    };
+    (cost, text)
+}
+
+fn ours(input: &Path, output: &Path, script: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
+    cmd.arg("anonymize")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--script")
+        .arg(script)
+        .args(["--site-id", "99"]);
+    cmd
+}
+
+fn gdcmanon(input: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new("gdcmanon");
+    cmd.args(["--dumb", "-r", "--continue", "-i"])
+        .arg(input)
+        .arg("-o")
+        .arg(output);
+    for (option, value) in GDCM_EDITS {
+        cmd.args([option, value]);
+    }
+    cmd
+}
+
+fn cp(input: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new("cp");
+    cmd.arg("-r").arg(input).arg(output);
+    cmd
+}
 
 fn fetch(what: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -170,33 +300,38 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (mut copies, mut synced, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut costs: [Vec<Cost>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let names = ["cp -r", "dicom-anonymizer", "gdcmanon --dumb"];
+    let mut synced = Vec::new();
     for round in 0..ROUNDS {
-        let t = Instant::now();
-        copy_tree(&input, &root.join(format!("copy{round}")), false);
-        copies.push(t.elapsed().as_secs_f64());
-        runs.push(anonymize(
-            &input,
-            &root.join(format!("ours{round}")),
-            &script,
-        ));
+        let (copy, _) = measure(&mut cp(&input, &root.join(format!("copy{round}"))));
+        costs[0].push(copy);
+        let out = root.join(format!("ours{round}"));
+        let (run, log) = measure(&mut ours(&input, &out, &script));
+        check_summary(&log, &out);
+        costs[1].push(run);
+        let (gdcm, _) = measure(&mut gdcmanon(&input, &root.join(format!("gdcm{round}"))));
+        costs[2].push(gdcm);
         let t = Instant::now();
         copy_tree(&input, &root.join(format!("copy-synced{round}")), true);
         synced.push(t.elapsed().as_secs_f64());
+        println!(
+            "round {round}: wall/CPU s: cp -r {:.2}/{:.2}; ours {:.2}/{:.2}; gdcmanon {:.2}/{:.2}; fsynced copy {:.2}",
+            copy.wall, copy.cpu, run.wall, run.cpu, gdcm.wall, gdcm.cpu, synced[round]
+        );
+        for dir in ["copy", "ours", "gdcm", "copy-synced"] {
+            let _ = std::fs::remove_dir_all(root.join(format!("{dir}{round}")));
+        }
     }
-    let list = |v: &[f64]| {
-        v.iter()
-            .map(|s| format!("{s:.2}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let rounds = format!(
-        "rounds (s): copy {}; ours {}; fsynced copy {}",
-        list(&copies),
-        list(&runs),
-        list(&synced)
-    );
-    let (copy, copy_synced, ours) = (median(copies), median(synced), median(runs));
+    let wall: Vec<f64> = costs
+        .iter()
+        .map(|c| median(c.iter().map(|c| c.wall).collect()))
+        .collect();
+    let cpu: Vec<f64> = costs
+        .iter()
+        .map(|c| median(c.iter().map(|c| c.cpu).collect()))
+        .collect();
+    let (copy, copy_synced, ours_wall) = (wall[0], median(synced), wall[1]);
     let subset = root.join("subset");
     for i in 0..RSNA_FILES {
         let rel = format!("{:02}/{i:05}.dcm", i % 20);
@@ -232,8 +367,16 @@ fn main() {
     let floor = median((0..ROUNDS).map(|_| read_and_encode(&input)).collect());
 
     let rate = |n: usize, s: f64| n as f64 / s;
-    println!("{rounds}");
+    let ours = ours_wall;
     println!("medians of {ROUNDS} rounds:");
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "{name:<17} wall {:.2} s  CPU {:.2} s  ({:.0} files/s)",
+            wall[i],
+            cpu[i],
+            rate(FILES, wall[i])
+        );
+    }
     println!(
         "plain copy:        {:8.0} files/s  {:7.1} MB/s  ({copy:.2} s)",
         rate(FILES, copy),
@@ -262,6 +405,91 @@ fn main() {
         ours / copy,
         ours / copy_synced
     );
+    println!(
+        "CPU: dicom-anonymizer {:.2} s, gdcmanon --dumb {:.2} s ({:.2}x gdcmanon's)",
+        cpu[1],
+        cpu[2],
+        cpu[1] / cpu[2]
+    );
+    println!("streaming path: none yet (every file is read into a data set and encoded back)");
+
+    large_file(&root, &script, &sources);
+}
+
+/// One file of `LARGE_FRAMES` 512×512 16-bit frames: our time and peak
+/// memory beside `cp`'s.
+fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomObject]) {
+    let input = root.join("large-in");
+    std::fs::create_dir_all(&input).unwrap();
+    let path = input.join("multiframe.dcm");
+    {
+        let base = sources
+            .iter()
+            .find(|o| {
+                o.get(tags::MODALITY)
+                    .is_some_and(|m| m.to_str().unwrap_or_default().trim() == "CT")
+            })
+            .unwrap_or(&sources[0]);
+        let mut obj = base.clone();
+        let frame = 512 * 512 * 2;
+        let pixels: Vec<u8> = (0..frame * LARGE_FRAMES).map(|i| (i % 251) as u8).collect();
+        for (tag, vr, value) in [
+            (tags::ROWS, VR::US, PrimitiveValue::from(512u16)),
+            (tags::COLUMNS, VR::US, PrimitiveValue::from(512u16)),
+            (tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
+            (tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16)),
+            (tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16)),
+            (tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16)),
+            (
+                tags::NUMBER_OF_FRAMES,
+                VR::IS,
+                PrimitiveValue::from(LARGE_FRAMES.to_string()),
+            ),
+        ] {
+            obj.put(DataElement::new(tag, vr, value));
+        }
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U8(pixels.into()),
+        ));
+        let obj = obj
+            .into_inner()
+            .with_meta(
+                dicom_object::meta::FileMetaTableBuilder::new()
+                    .transfer_syntax(dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN),
+            )
+            .unwrap();
+        obj.write_to_file(&path).unwrap();
+    }
+    let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
+    let (copy, _) = measure(&mut cp(&path, &root.join("large-copy.dcm")));
+    let out = root.join("large-out");
+    let (run, log) = measure(&mut ours(&input, &out, script));
+    assert!(log.contains("anonymized 1 files"), "{log}");
+    println!(
+        "one {size:.0} MB file ({LARGE_FRAMES} frames): dicom-anonymizer {:.2} s, peak {:.0} MB; cp {:.2} s, peak {:.0} MB",
+        run.wall, run.peak_mb, copy.wall, copy.peak_mb
+    );
+    let _ = std::fs::remove_dir_all(&input);
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(root.join("large-copy.dcm"));
+}
+
+/// Fail the bench unless `anonymize` took every file.
+fn check_summary(summary: &str, output: &Path) {
+    if !summary.contains(&format!("anonymized {FILES} files")) {
+        let report = std::fs::read_to_string(output.join("quarantine/report.csv"));
+        panic!(
+            "{summary}\n{}",
+            report
+                .unwrap_or_default()
+                .lines()
+                .take(4)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
 
 /// The floor under `anonymize` set by dicom-rs: every file of `input` read
@@ -287,36 +515,5 @@ fn read_and_encode(input: &Path) -> f64 {
         .sum();
     let elapsed = t.elapsed().as_secs_f64();
     assert!(bytes > 0);
-    elapsed
-}
-
-/// Time one `anonymize` run of `input` into `output` (a fresh directory).
-fn anonymize(input: &Path, output: &Path, script: &Path) -> f64 {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-        .arg("anonymize")
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .arg("--script")
-        .arg(script)
-        .args(["--site-id", "99"])
-        .output()
-        .unwrap();
-    let elapsed = t.elapsed().as_secs_f64();
-    let summary = String::from_utf8_lossy(&out.stderr);
-    if !summary.contains(&format!("anonymized {FILES} files")) {
-        let report = std::fs::read_to_string(output.join("quarantine/report.csv"));
-        panic!(
-            "{summary}\n{}",
-            report
-                .unwrap_or_default()
-                .lines()
-                .take(4)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
     elapsed
 }
