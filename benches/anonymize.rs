@@ -411,7 +411,6 @@ fn main() {
         cpu[2],
         cpu[1] / cpu[2]
     );
-    println!("streaming path: none yet (every file is read into a data set and encoded back)");
 
     large_file(&root, &script, &sources);
 }
@@ -453,6 +452,16 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
             VR::OW,
             PrimitiveValue::U8(pixels.into()),
         ));
+        // The pixel data last, as scanners write it (CT_small.dcm has a
+        // trailing padding element).
+        let after: Vec<_> = obj
+            .iter()
+            .map(|e| e.header().tag)
+            .filter(|t| *t > tags::PIXEL_DATA)
+            .collect();
+        for tag in after {
+            obj.remove_element(tag);
+        }
         let obj = obj
             .into_inner()
             .with_meta(
@@ -467,9 +476,18 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
     let out = root.join("large-out");
     let (run, log) = measure(&mut ours(&input, &out, script));
     assert!(log.contains("anonymized 1 files"), "{log}");
+    let copied = log.contains("pixel data copied as bytes, not decoded: 1 files");
     println!(
-        "one {size:.0} MB file ({LARGE_FRAMES} frames): dicom-anonymizer {:.2} s, peak {:.0} MB; cp {:.2} s, peak {:.0} MB",
-        run.wall, run.peak_mb, copy.wall, copy.peak_mb
+        "one {size:.0} MB file ({LARGE_FRAMES} frames): dicom-anonymizer {:.2} s, peak {:.0} MB ({}); cp {:.2} s, peak {:.0} MB",
+        run.wall,
+        run.peak_mb,
+        if copied {
+            "pixel data copied as bytes"
+        } else {
+            "read whole"
+        },
+        copy.wall,
+        copy.peak_mb
     );
     let _ = std::fs::remove_dir_all(&input);
     let _ = std::fs::remove_dir_all(&out);

@@ -62,7 +62,8 @@ pub(super) fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
             }
             other => other,
         },
-        false => dicom_file::open(path, Some(tags::PIXEL_DATA)),
+        // Read from a prefix where the file allows: not held whole.
+        false => dicom_file::tail::open_until_pixel_data(path),
     };
     let mut obj = match read {
         Ok(obj) => obj,
@@ -119,16 +120,51 @@ pub(super) fn anonymize_file(
     engine: &Engine,
     options: &Options,
 ) -> Result<FileOutcome, (Reason, String)> {
-    let storage = |m: String| (Reason::StorageError, m);
+    let defaced = engine
+        .deface
+        .as_ref()
+        .is_some_and(|plan| plan.get(path).is_some());
+    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= options.tail_copy_min);
+    if !defaced
+        && large
+        && let Ok(Some((file, tail))) = dicom_file::tail::open_header(path)
+        && let Some(outcome) =
+            anonymize_object(path, rel, subject, file, Some(&tail), engine, options)?
+    {
+        return Ok(outcome);
+    }
+    // Small files, files whose pixel data cannot be copied as bytes, and
+    // scripts that change the pixel data: the whole data set.
     let file = match parsed {
         Some(obj) => *obj,
         None => {
             dicom_file::open(path, None).map_err(|e| (Reason::DicomReadError, e.to_string()))?
         }
     };
+    anonymize_object(path, rel, subject, file, None, engine, options)
+        .map(|outcome| outcome.expect("the whole data set is always written"))
+}
+
+/// Anonymize one data set and write it. With `tail`, the data set was read
+/// up to its pixel data, which is copied from the input after the rest is
+/// written; `None` when the script changed the pixel data (the caller reads
+/// the whole file instead).
+fn anonymize_object(
+    path: &Path,
+    rel: &str,
+    subject: Option<&Subject>,
+    file: dicom_object::DefaultDicomObject,
+    tail: Option<&dicom_file::tail::Tail>,
+    engine: &Engine,
+    options: &Options,
+) -> Result<Option<FileOutcome>, (Reason, String)> {
+    let storage = |m: String| (Reason::StorageError, m);
     let mut ts = file.meta().transfer_syntax().to_string();
     let meta = meta_values(file.meta());
     let mut obj = file.into_inner();
+    if let Some(tail) = tail {
+        obj.put(dicom_file::tail::probe(tail));
+    }
     let mut uids = Vec::new();
     let mut warnings = Vec::new();
     let before = if engine.valid_output {
@@ -157,7 +193,7 @@ pub(super) fn anonymize_file(
             };
             match ctp::anonymize(&mut obj, &meta, &ctp_engine.script, &tables) {
                 Ok(w) => warnings = w,
-                Err(Stop::Skip(m)) => return Ok(FileOutcome::Skipped(m)),
+                Err(Stop::Skip(m)) => return Ok(Some(FileOutcome::Skipped(m))),
                 Err(Stop::Quarantine(m)) => return Err((Reason::ScriptQuarantine, m)),
             }
         }
@@ -197,16 +233,26 @@ pub(super) fn anonymize_file(
     if let Some(why) = reserved_output(&options.output, &options.store, &out_rel) {
         return Err(storage(format!("its output {why}")));
     }
+    if let Some(tail) = tail {
+        if !dicom_file::tail::is_probe(&obj, tail) {
+            return Ok(None);
+        }
+        obj.remove_element(tags::PIXEL_DATA);
+    }
     let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
     let file = obj.with_exact_meta(meta);
-    let staged = dicom_file::stage_dicom(&options.output.join(&out_rel), &file)
-        .map_err(|e| storage(format!("cannot write the output: {e}")))?;
-    Ok(FileOutcome::Written(
+    let target = options.output.join(&out_rel);
+    let staged = match tail {
+        Some(tail) => dicom_file::tail::stage_with_tail(&target, &file, path, tail),
+        None => dicom_file::stage_dicom(&target, &file),
+    }
+    .map_err(|e| storage(format!("cannot write the output: {e}")))?;
+    Ok(Some(FileOutcome::Written(
         input_tree::key_of(&out_rel),
         uids,
         warnings,
         staged,
-    ))
+    )))
 }
 
 /// Why an output at `out_rel` under `output` would overwrite the output's

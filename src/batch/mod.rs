@@ -49,6 +49,11 @@ use crate::store::{
 /// that a kill loses little work.
 const CHUNK: usize = 512;
 
+/// From this size, a file's pixel data is copied from input to output in
+/// chunks instead of being decoded and held (memory stays bounded however
+/// large the file).
+pub const TAIL_COPY_MIN: u64 = 16 << 20;
+
 /// What to run.
 pub struct Options {
     pub input: PathBuf,
@@ -68,6 +73,9 @@ pub struct Options {
     pub durability: dicom_file::Durability,
     /// Take only the input files of this shard (`--shard K/N`).
     pub shard: Option<crate::shard::Shard>,
+    /// Files of at least this many bytes are read up to their pixel data,
+    /// which is copied as bytes where it can be ([`TAIL_COPY_MIN`]).
+    pub tail_copy_min: u64,
 }
 
 /// The script and the project settings, ready to apply.
@@ -149,6 +157,9 @@ pub struct Summary {
     pub symlinks: usize,
     /// FIFOs, sockets and devices in the input tree.
     pub special: usize,
+    /// Files anonymized whose pixel data was copied as bytes, not decoded
+    /// (large files; see [`crate::dicom_file::tail`]).
+    pub pixel_copied: usize,
     pub elapsed: Duration,
 }
 
@@ -339,6 +350,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .map(|(r, u, reason, s)| ((r, u, reason), s))
                     .unzip();
                 let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
+                let pixel_copied = staged.iter().filter(|s| s.pixel_copied).count();
                 let output = &options.output;
                 let durability = options.durability;
                 let renaming = scope.spawn(move || sync_and_rename(output, staged, durability));
@@ -350,6 +362,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     renaming,
                     records,
                     integers,
+                    pixel_copied,
                 });
             }
             bar.inc_length(hidden.len() as u64);
@@ -545,6 +558,7 @@ struct Finishing<'scope> {
     renaming: std::thread::ScopedJoinHandle<'scope, Result<(), BatchError>>,
     records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)>,
     integers: Vec<(String, String, u64)>,
+    pixel_copied: usize,
 }
 
 impl Finishing<'_> {
@@ -553,6 +567,7 @@ impl Finishing<'_> {
         self.renaming
             .join()
             .map_err(|_| BatchError::Io("the thread renaming outputs panicked".into()))??;
+        summary.pixel_copied += self.pixel_copied;
         let mut uids = Vec::new();
         let mut file_records = Vec::with_capacity(self.records.len());
         for (r, u, reason) in self.records {

@@ -113,6 +113,10 @@ pub struct AnonymizeArgs {
     /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
     #[arg(skip)]
     spool: bool,
+    /// Copy the pixel data of files of at least BYTES as bytes (default
+    /// 16 MiB); for tests, which compare both paths.
+    #[arg(long, value_name = "BYTES", hide = true)]
+    tail_copy_min: Option<u64>,
 }
 
 /// Pin `--rsna-exact` in the store. A store that holds studies from before
@@ -161,6 +165,7 @@ impl AnonymizeArgs {
             shard: None,
             single_machine: false,
             spool: false,
+            tail_copy_min: None,
         }
     }
 
@@ -188,6 +193,7 @@ impl AnonymizeArgs {
             shard: None,
             single_machine: false,
             spool: true,
+            tail_copy_min: None,
         }
     }
 }
@@ -497,6 +503,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             args.sync
         },
         shard: args.shard,
+        tail_copy_min: args.tail_copy_min.unwrap_or(batch::TAIL_COPY_MIN),
     };
     Ok(Prepared {
         engine,
@@ -526,6 +533,12 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
         summary.symlinks,
         summary.special
     );
+    if summary.pixel_copied > 0 {
+        eprintln!(
+            "pixel data copied as bytes, not decoded: {} files (large files)",
+            summary.pixel_copied
+        );
+    }
     if summary.quarantined_total() > 0 {
         let by_reason: Vec<String> = summary
             .quarantined

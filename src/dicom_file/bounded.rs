@@ -43,6 +43,19 @@ pub fn read_dataset(
     until: Option<Tag>,
     origin: Option<u64>,
 ) -> Result<InMemDicomObject, String> {
+    read_dataset_until(bytes, ts, until, origin).map(|(obj, _)| obj)
+}
+
+/// As [`read_dataset`], and where in `bytes` the element that stopped the
+/// read begins (`None`: the data ended first, so the data set may be cut
+/// short when `bytes` is a prefix of it).
+pub fn read_dataset_until(
+    bytes: &[u8],
+    ts: &TransferSyntax,
+    until: Option<Tag>,
+    origin: Option<u64>,
+) -> Result<(InMemDicomObject, Option<u64>), String> {
+    let stopped_at = Rc::new(std::cell::Cell::new(None));
     let inner =
         DynStatefulDecoder::new_with_override(bytes, ts, Default::default(), Default::default(), 0)
             .map_err(|e| error_chain(&e))?;
@@ -54,12 +67,15 @@ pub fn read_dataset(
         until,
         origin,
         violation: Rc::clone(&violation),
+        stopped_at: Rc::clone(&stopped_at),
     };
     let result = InMemDicomObject::read_dataset(decoder);
     if let Some(why) = violation.take() {
         return Err(why);
     }
-    result.map_err(|e| error_chain(&e))
+    result
+        .map(|obj| (obj, stopped_at.get()))
+        .map_err(|e| error_chain(&e))
 }
 
 /// An error and every error it came from, on one line: dicom-rs's outer
@@ -100,6 +116,8 @@ struct Bounded<'a> {
     origin: Option<u64>,
     /// Why reading was stopped (the error dicom-rs sees says nothing).
     violation: Rc<RefCell<Option<String>>>,
+    /// Where the element that ended the root data set (`until`) begins.
+    stopped_at: Rc<std::cell::Cell<Option<u64>>>,
 }
 
 impl Bounded<'_> {
@@ -180,6 +198,7 @@ impl<'a> StatefulDecode for Bounded<'a> {
 
     fn decode_header(&mut self) -> DecodeResult<DataElementHeader> {
         self.close_ended();
+        let start = self.inner.position();
         let header = self.inner.decode_header()?;
         let tag = header.tag;
         if self.open.is_empty()
@@ -187,6 +206,7 @@ impl<'a> StatefulDecode for Bounded<'a> {
             && self.until.is_some_and(|until| tag >= until)
         {
             // As dicom-rs's `read_until`: the root data set ends here.
+            self.stopped_at.set(Some(start));
             return Err(self.eof(std::io::ErrorKind::UnexpectedEof));
         }
         let len = header.length().get();

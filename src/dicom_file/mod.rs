@@ -23,6 +23,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use crate::interpreter::values::string_of;
 
 pub mod bounded;
+pub mod tail;
 
 /// Why a file could not be read.
 #[derive(Debug)]
@@ -346,6 +347,8 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 pub struct Staged {
     pub temp: PathBuf,
     pub path: PathBuf,
+    /// Its pixel data was copied from the input as bytes ([`tail`]).
+    pub pixel_copied: bool,
 }
 
 impl Staged {
@@ -408,6 +411,7 @@ fn stage_with(
         Ok(()) => Ok(Staged {
             temp: tmp,
             path: path.to_path_buf(),
+            pixel_copied: false,
         }),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);

@@ -1,0 +1,293 @@
+//! Large files without holding their pixel data: the header is read from a
+//! prefix of the file, and the pixel data, when it is the file's last
+//! element, native (defined length) and in little endian, is copied from
+//! the input to the output in chunks, never decoded nor held whole.
+//!
+//! The output is the same, byte for byte, as reading the whole file and
+//! writing it back (`tests/anonymize_tail_copy.rs` runs both over a
+//! corpus): the header is written by the same encoder, and the pixel data
+//! element by the same rule (tag, VR, two zero bytes, length, in explicit
+//! VR; tag and length in implicit VR), followed by the input's value bytes.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_core::VR;
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::meta::FileMetaTable;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use super::{Form, ReadError, Staged, UN_UNDEFINED_LENGTH, bounded, sniff, stage};
+use crate::interpreter::values::string_of;
+use dicom_encoding::TransferSyntaxIndex;
+
+/// The pixel data a header read left in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct Tail {
+    /// Where the value starts in the file.
+    pub value_offset: u64,
+    pub len: u32,
+    pub vr: VR,
+    pub explicit: bool,
+}
+
+/// The header prefix is read at this size first, then four times larger,
+/// up to [`MAX_PREFIX`]; a header longer than that takes the whole-file
+/// path.
+const FIRST_PREFIX: usize = 256 << 10;
+const MAX_PREFIX: usize = 64 << 20;
+
+/// The data set of `path` up to its pixel data, and where that pixel data
+/// is, when the file qualifies: a Part 10 file in explicit or implicit VR
+/// little endian whose last element is native pixel data (OB or OW) of
+/// defined length. `Ok(None)`: it does not (read it whole instead).
+pub fn open_header(path: &Path) -> Result<Option<(DefaultDicomObject, Tail)>, ReadError> {
+    Ok(read_header(path)?.and_then(|h| Some((h.obj, h.tail?))))
+}
+
+/// The data set of `path` up to its pixel data (as [`super::open`] with
+/// `until` the pixel data gives it), read from a prefix of the file
+/// instead of the whole of it where the file is in explicit or implicit VR
+/// little endian; else read whole.
+pub fn open_until_pixel_data(path: &Path) -> Result<DefaultDicomObject, ReadError> {
+    match read_header(path)? {
+        Some(header) => Ok(header.obj),
+        None => super::open(path, Some(tags::PIXEL_DATA)),
+    }
+}
+
+/// A header read from a prefix: the data set before the pixel data, and
+/// the pixel data when it can be copied as bytes.
+struct Header {
+    obj: DefaultDicomObject,
+    tail: Option<Tail>,
+}
+
+/// Read `path` up to its pixel data from a growing prefix. `Ok(None)`:
+/// the file is not one this reader takes (another syntax, no pixel data,
+/// a header beyond [`MAX_PREFIX`], or bytes the whole-file reader refuses).
+fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
+    let mut file = File::open(path).map_err(ReadError::Io)?;
+    let size = file.metadata().map_err(ReadError::Io)?.len();
+    let mut prefix_len = FIRST_PREFIX;
+    loop {
+        let want = (prefix_len as u64).min(size) as usize;
+        let mut prefix = vec![0u8; want];
+        file.seek(SeekFrom::Start(0)).map_err(ReadError::Io)?;
+        file.read_exact(&mut prefix).map_err(ReadError::Io)?;
+        match header_from(&prefix, size)? {
+            Step::Done(None) => return Ok(None),
+            Step::Done(Some((header, rest_from))) => {
+                if has_pattern_after(&mut file, rest_from)? {
+                    // The whole-file reader refuses such a file; let it.
+                    return Ok(None);
+                }
+                return Ok(Some(*header));
+            }
+            Step::Longer if want as u64 >= size || prefix_len >= MAX_PREFIX => return Ok(None),
+            Step::Longer => prefix_len *= 4,
+        }
+    }
+}
+
+enum Step {
+    /// The header, and where the bytes not yet checked for the pattern
+    /// the whole-file reader refuses begin.
+    Done(Option<(Box<Header>, u64)>),
+    /// The prefix ended before the pixel data.
+    Longer,
+}
+
+fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
+    let start = match sniff(&prefix[..prefix.len().min(132)]) {
+        Some(Form::Part10) => 128,
+        Some(Form::NoPreamble) => 0,
+        _ => return Ok(Step::Done(None)),
+    };
+    if memchr::memmem::find(prefix, UN_UNDEFINED_LENGTH).is_some() {
+        return Ok(Step::Done(None));
+    }
+    let from_meta = &prefix[start..];
+    if super::check_meta_lengths(from_meta).is_err() {
+        return Ok(Step::Done(None));
+    }
+    let mut rest = from_meta;
+    let Ok(mut meta) = FileMetaTable::from_reader(&mut rest) else {
+        return Ok(Step::Longer);
+    };
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
+    let explicit = match ts_uid.as_str() {
+        uids::EXPLICIT_VR_LITTLE_ENDIAN => true,
+        uids::IMPLICIT_VR_LITTLE_ENDIAN => false,
+        _ => return Ok(Step::Done(None)),
+    };
+    let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
+        return Ok(Step::Done(None));
+    };
+    if super::explicit_le_written_implicit(ts, rest) {
+        return Ok(Step::Done(None));
+    }
+    let origin = (prefix.len() - rest.len()) as u64;
+    let Ok((obj, stopped)) =
+        bounded::read_dataset_until(rest, ts, Some(tags::PIXEL_DATA), Some(origin))
+    else {
+        return Ok(Step::Longer);
+    };
+    let Some(at) = stopped else {
+        return Ok(if (prefix.len() as u64) < size {
+            Step::Longer
+        } else {
+            Step::Done(None)
+        });
+    };
+    // As the whole-file reader: a meta group without the SOP UIDs takes
+    // them from the data set.
+    if meta.media_storage_sop_class_uid().is_empty() {
+        meta.media_storage_sop_class_uid = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
+    }
+    if meta.media_storage_sop_instance_uid().is_empty() {
+        meta.media_storage_sop_instance_uid =
+            string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
+    }
+    let mut obj: DefaultDicomObject = obj.with_exact_meta(meta);
+    crate::charset::decode_in_place(&mut obj);
+    let checked = (prefix.len() as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1);
+    let tail = pixel_tail(&rest[at as usize..], explicit, origin + at, size);
+    Ok(Step::Done(Some((Box::new(Header { obj, tail }), checked))))
+}
+
+/// The pixel data element at the start of `element` (at `offset` in a
+/// file of `size` bytes), when it is native, of defined length, and the
+/// file's last element.
+fn pixel_tail(element: &[u8], explicit: bool, offset: u64, size: u64) -> Option<Tail> {
+    let header_len = if explicit { 12 } else { 8 };
+    if element.len() < header_len || element[..4] != [0xE0, 0x7F, 0x10, 0x00] {
+        return None;
+    }
+    let (vr, len) = if explicit {
+        let vr = VR::from_binary([element[4], element[5]])?;
+        if element[6..8] != [0, 0] {
+            return None;
+        }
+        (
+            vr,
+            u32::from_le_bytes([element[8], element[9], element[10], element[11]]),
+        )
+    } else {
+        (
+            VR::OW,
+            u32::from_le_bytes([element[4], element[5], element[6], element[7]]),
+        )
+    };
+    let value_offset = offset + header_len as u64;
+    if !matches!(vr, VR::OB | VR::OW)
+        || len == u32::MAX
+        || len % 2 == 1
+        || value_offset + u64::from(len) != size
+    {
+        return None;
+    }
+    Some(Tail {
+        value_offset,
+        len,
+        vr,
+        explicit,
+    })
+}
+
+/// Whether the file from `from` to its end holds the bytes the
+/// whole-file reader refuses a file for (an undefined-length UN header),
+/// read in chunks.
+fn has_pattern_after(file: &mut File, from: u64) -> Result<bool, ReadError> {
+    const CHUNK: usize = 1 << 20;
+    let keep = UN_UNDEFINED_LENGTH.len() - 1;
+    file.seek(SeekFrom::Start(from)).map_err(ReadError::Io)?;
+    let mut buf = vec![0u8; CHUNK + keep];
+    let mut carried = 0;
+    loop {
+        let n = file.read(&mut buf[carried..]).map_err(ReadError::Io)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let filled = carried + n;
+        if memchr::memmem::find(&buf[..filled], UN_UNDEFINED_LENGTH).is_some() {
+            return Ok(true);
+        }
+        carried = keep.min(filled);
+        buf.copy_within(filled - carried..filled, 0);
+    }
+}
+
+/// A small stand-in for the pixel data while the header is anonymized,
+/// so that rules and checks see the element; [`is_probe`] tells whether
+/// the script left it as it was.
+pub fn probe(tail: &Tail) -> dicom_core::DataElement<InMemDicomObject> {
+    dicom_core::DataElement::new(
+        tags::PIXEL_DATA,
+        tail.vr,
+        dicom_core::PrimitiveValue::U8(vec![0x5A, 0xA5].into()),
+    )
+}
+
+/// Whether `obj` holds the probe unchanged, as its last element.
+pub fn is_probe(obj: &InMemDicomObject, tail: &Tail) -> bool {
+    let last = obj.iter().last();
+    last.is_some_and(|e| {
+        e.header().tag == tags::PIXEL_DATA
+            && e.header().vr == tail.vr
+            && e.value()
+                .to_bytes()
+                .is_ok_and(|b| b.as_ref() == [0x5A, 0xA5])
+    })
+}
+
+/// Write `obj` (without pixel data) under a temporary name beside `path`,
+/// then the pixel data element with the value copied from `source`.
+pub fn stage_with_tail(
+    path: &Path,
+    obj: &DefaultDicomObject,
+    source: &Path,
+    tail: &Tail,
+) -> std::io::Result<Staged> {
+    let encoded;
+    let obj = if crate::charset::uses_code_extensions(obj) {
+        let mut copy = obj.clone();
+        crate::charset::encode_in_place(&mut copy);
+        encoded = copy;
+        &encoded
+    } else {
+        obj
+    };
+    stage(path, |out| {
+        obj.write_all(&mut *out)
+            .map_err(|e| super::write_error(&e))?;
+        let mut header = vec![0xE0, 0x7F, 0x10, 0x00];
+        if tail.explicit {
+            header.extend_from_slice(&tail.vr.to_bytes());
+            header.extend_from_slice(&[0, 0]);
+        }
+        header.extend_from_slice(&tail.len.to_le_bytes());
+        out.write_all(&header)?;
+        let mut input = File::open(source)?;
+        input.seek(SeekFrom::Start(tail.value_offset))?;
+        let copied = std::io::copy(&mut input.take(u64::from(tail.len)), out)?;
+        if copied != u64::from(tail.len) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} ended {} bytes into its pixel data of {}",
+                    source.display(),
+                    copied,
+                    tail.len
+                ),
+            ));
+        }
+        Ok(())
+    })
+    .map(|staged| Staged {
+        pixel_copied: true,
+        ..staged
+    })
+}
