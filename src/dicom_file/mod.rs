@@ -142,16 +142,7 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
             };
             let obj =
                 bounded::read_dataset(data, ts, until, origin).map_err(ReadError::Malformed)?;
-            // As dicom-rs does: a meta group without the SOP UIDs takes
-            // them from the data set.
-            if meta.media_storage_sop_class_uid().is_empty() {
-                meta.media_storage_sop_class_uid =
-                    string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
-            }
-            if meta.media_storage_sop_instance_uid().is_empty() {
-                meta.media_storage_sop_instance_uid =
-                    string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
-            }
+            fill_meta_uids(&mut meta, &obj);
             obj.with_exact_meta(meta)
         }
         Form::Raw(ts_uid) => {
@@ -534,19 +525,34 @@ pub fn is_temp_of(name: &str, owner: Option<&str>) -> bool {
 /// The part of a temporary file's name that marks it as ours.
 pub const TEMP_MARKER: &str = ".anon-tmp-";
 
+/// `obj` as it is written: text read from ISO 2022 code extensions goes
+/// back in them (a copy), other objects as they are.
+fn encoded_for_writing(obj: &DefaultDicomObject) -> std::borrow::Cow<'_, DefaultDicomObject> {
+    if crate::charset::uses_code_extensions(obj) {
+        let mut copy = obj.clone();
+        crate::charset::encode_in_place(&mut copy);
+        std::borrow::Cow::Owned(copy)
+    } else {
+        std::borrow::Cow::Borrowed(obj)
+    }
+}
+
+/// A meta group without the SOP UIDs takes them from the data set, as
+/// dicom-rs does.
+fn fill_meta_uids(meta: &mut FileMetaTable, obj: &InMemDicomObject) {
+    if meta.media_storage_sop_class_uid().is_empty() {
+        meta.media_storage_sop_class_uid = string_of(obj, tags::SOP_CLASS_UID).unwrap_or_default();
+    }
+    if meta.media_storage_sop_instance_uid().is_empty() {
+        meta.media_storage_sop_instance_uid =
+            string_of(obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
+    }
+}
+
 /// Write a DICOM file (preamble, meta group, data set) under a temporary
 /// name beside `path`; see [`Staged`].
 pub fn stage_dicom(path: &Path, obj: &DefaultDicomObject) -> std::io::Result<Staged> {
-    // Text read from ISO 2022 code extensions goes back in them.
-    let encoded;
-    let obj = if crate::charset::uses_code_extensions(obj) {
-        let mut copy = obj.clone();
-        crate::charset::encode_in_place(&mut copy);
-        encoded = copy;
-        &encoded
-    } else {
-        obj
-    };
+    let obj = &*encoded_for_writing(obj);
     stage(path, |out| {
         if obj.meta().transfer_syntax().trim_end_matches('\0')
             == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN

@@ -20,7 +20,6 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::{Form, ReadError, Staged, UN_UNDEFINED_LENGTH, bounded, sniff, stage};
-use crate::interpreter::values::string_of;
 use dicom_encoding::TransferSyntaxIndex;
 
 /// The pixel data a header read left in the file.
@@ -142,15 +141,8 @@ fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
             Step::Done(None)
         });
     };
-    // As the whole-file reader: a meta group without the SOP UIDs takes
-    // them from the data set.
-    if meta.media_storage_sop_class_uid().is_empty() {
-        meta.media_storage_sop_class_uid = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
-    }
-    if meta.media_storage_sop_instance_uid().is_empty() {
-        meta.media_storage_sop_instance_uid =
-            string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
-    }
+    // As the whole-file reader.
+    super::fill_meta_uids(&mut meta, &obj);
     let mut obj: DefaultDicomObject = obj.with_exact_meta(meta);
     crate::charset::decode_in_place(&mut obj);
     let checked = (prefix.len() as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1);
@@ -251,15 +243,7 @@ pub fn stage_with_tail(
     source: &Path,
     tail: &Tail,
 ) -> std::io::Result<Staged> {
-    let encoded;
-    let obj = if crate::charset::uses_code_extensions(obj) {
-        let mut copy = obj.clone();
-        crate::charset::encode_in_place(&mut copy);
-        encoded = copy;
-        &encoded
-    } else {
-        obj
-    };
+    let obj = &*super::encoded_for_writing(obj);
     stage(path, |out| {
         obj.write_all(&mut *out)
             .map_err(|e| super::write_error(&e))?;
