@@ -9,9 +9,10 @@ use dicom_object::InMemDicomObject;
 
 use super::layout::{self, Layout};
 use super::quarantine::Reason;
-use super::{Engine, Interpreter, Options};
+use super::{Engine, FilterAction, FilterStage, Interpreter, Options};
 use crate::deface::pipeline::Defacing;
 use crate::dicom_file::{self, ReadError};
+use crate::filter::condition::Values;
 use crate::input_tree;
 use crate::interpreter::ctp::{self, Stop};
 use crate::interpreter::rsna::{self, Subject};
@@ -44,13 +45,15 @@ pub(super) enum Scanned {
     /// The identity, and the whole data set when the file is small enough
     /// to keep (so it is read and parsed once).
     Accepted(Identity, Option<Box<dicom_object::DefaultDicomObject>>),
+    /// The filter script (`--filter`) does not pass it, and it is skipped.
+    Filtered,
 }
 
 /// Files up to this size are parsed whole by the first step and kept for
 /// the third; larger ones are read up to their pixel data, then again.
 const KEEP_PARSED: u64 = 1 << 20;
 
-pub(super) fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
+pub(super) fn scan(path: &Path, rel: &str, rsna: bool, filter: Option<&FilterStage>) -> Scanned {
     let mut whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
     let read = match whole {
         true => match dicom_file::open(path, None) {
@@ -75,6 +78,23 @@ pub(super) fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
     };
     // As pydicom does, a UN element the dictionary knows is read with its VR.
     crate::interpreter::values::resolve_unknown_vrs(&mut obj);
+    // CTP's DicomFilter sees the file as it arrived.
+    if let Some(stage) = filter {
+        let meta = ctp::elements::meta_values(obj.meta());
+        let values = Values {
+            ds: &obj,
+            meta: &meta,
+        };
+        if !stage.filter.passes(&values) {
+            return match stage.action {
+                FilterAction::Skip => Scanned::Filtered,
+                FilterAction::Quarantine => Scanned::Quarantine(
+                    Reason::Filtered,
+                    format!("not passed by the filter {}", stage.filter.path.display()),
+                ),
+            };
+        }
+    }
     let missing = missing_required(&obj);
     if rsna && !missing.is_empty() {
         return Scanned::Quarantine(
@@ -105,8 +125,15 @@ pub(super) fn scan(path: &Path, rel: &str, rsna: bool) -> Scanned {
 /// What anonymizing one file came to.
 pub(super) enum FileOutcome {
     /// Written under a temporary name: the output's relative path, the
-    /// UIDs mapped, warnings, and the file to sync and rename.
-    Written(String, rsna::UidLog, Vec<String>, dicom_file::Staged),
+    /// UIDs mapped, warnings, what pixel cleaning did, and the file to
+    /// sync and rename.
+    Written(
+        String,
+        rsna::UidLog,
+        Vec<String>,
+        Option<String>,
+        dicom_file::Staged,
+    ),
     /// A CTP script's `@skip()`.
     Skipped(String),
 }
@@ -160,9 +187,25 @@ fn anonymize_object(
 ) -> Result<Option<FileOutcome>, (Reason, String)> {
     let storage = |m: String| (Reason::StorageError, m);
     let mut ts = file.meta().transfer_syntax().to_string();
-    let meta = meta_values(file.meta());
+    let meta = ctp::elements::meta_values(file.meta());
     let mut obj = file.into_inner();
+    // CTP's DicomPixelAnonymizer picks the signature on the file as it
+    // arrived, before the header script.
+    let signature = engine.pixel_script.as_ref().and_then(|script| {
+        let values = Values {
+            ds: &obj,
+            meta: &meta,
+        };
+        script
+            .matching(&values)
+            .filter(|(_, s)| !s.regions.is_empty())
+            .map(|(n, s)| (n, s.clone()))
+    });
     if let Some(tail) = tail {
+        if signature.is_some() {
+            // Pixels to clean: the whole data set.
+            return Ok(None);
+        }
         obj.put(dicom_file::tail::probe(tail));
     }
     let mut uids = Vec::new();
@@ -195,6 +238,35 @@ fn anonymize_object(
                 Ok(w) => warnings = w,
                 Err(Stop::Skip(m)) => return Ok(Some(FileOutcome::Skipped(m))),
                 Err(Stop::Quarantine(m)) => return Err((Reason::ScriptQuarantine, m)),
+            }
+        }
+    }
+    let mut cleaned = None;
+    if let Some((n, signature)) = &signature {
+        match crate::pixel::clean(&mut obj, &ts, &signature.regions) {
+            Ok(Some(c)) => {
+                ts = c.transfer_syntax.clone();
+                cleaned = Some(format!(
+                    "signature {} (line {}): {}",
+                    n + 1,
+                    signature.line,
+                    c.describe()
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err((
+                    Reason::PixelCleanError,
+                    format!(
+                        "signature {} (line {}) of {} matches, but the pixels cannot be cleaned: {e}",
+                        n + 1,
+                        signature.line,
+                        engine
+                            .pixel_script
+                            .as_ref()
+                            .map_or_else(String::new, |s| s.path.display().to_string())
+                    ),
+                ));
             }
         }
     }
@@ -251,6 +323,7 @@ fn anonymize_object(
         input_tree::key_of(&out_rel),
         uids,
         warnings,
+        cleaned,
         staged,
     )))
 }
@@ -281,30 +354,4 @@ pub fn reserved_output(output: &Path, store: &Path, out_rel: &Path) -> Option<St
         return Some("has the name of a temporary file".into());
     }
     None
-}
-
-/// The file meta group's values, for CTP references to group 0002.
-fn meta_values(meta: &dicom_object::FileMetaTable) -> ctp::Meta {
-    let clean = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
-    let mut m = ctp::Meta::new();
-    m.insert(tags::TRANSFER_SYNTAX_UID, clean(meta.transfer_syntax()));
-    m.insert(
-        tags::MEDIA_STORAGE_SOP_CLASS_UID,
-        clean(meta.media_storage_sop_class_uid()),
-    );
-    m.insert(
-        tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
-        clean(meta.media_storage_sop_instance_uid()),
-    );
-    m.insert(
-        tags::IMPLEMENTATION_CLASS_UID,
-        clean(meta.implementation_class_uid()),
-    );
-    if let Some(v) = &meta.implementation_version_name {
-        m.insert(tags::IMPLEMENTATION_VERSION_NAME, clean(v));
-    }
-    if let Some(v) = &meta.source_application_entity_title {
-        m.insert(tags::SOURCE_APPLICATION_ENTITY_TITLE, clean(v));
-    }
-    m
 }

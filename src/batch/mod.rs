@@ -89,7 +89,32 @@ pub struct Engine {
     /// Quarantine an object the script would make invalid
     /// (`QUARANTINE_INVALID`, [`crate::validity::gate`]).
     pub valid_output: bool,
+    /// A CTP DicomFilter script files must pass (`--filter`).
+    pub filter: Option<FilterStage>,
+    /// A CTP DicomPixelAnonymizer script (`--pixel-script`).
+    pub pixel_script: Option<crate::pixel::script::PixelScript>,
 }
+
+/// A filter script and what becomes of the files it does not pass.
+pub struct FilterStage {
+    pub filter: crate::filter::Filter,
+    pub action: FilterAction,
+}
+
+/// What becomes of a file the filter script does not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilterAction {
+    /// Skipped: counted, recorded in the store, not copied anywhere.
+    Skip,
+    /// Copied into `quarantine/Filtered/` and listed in its report, as
+    /// CTP's DicomFilter does.
+    Quarantine,
+}
+
+/// The record reason of a file the filter did not pass.
+pub const FILTERED: &str = "not passed by the filter";
+/// The record reason of an anonymized file whose pixels were cleaned.
+pub const PIXELS_CLEANED: &str = "pixels cleaned";
 
 /// Whose semantics the script is applied with.
 pub enum Interpreter {
@@ -157,6 +182,10 @@ pub struct Summary {
     pub symlinks: usize,
     /// FIFOs, sockets and devices in the input tree.
     pub special: usize,
+    /// Files not passed by the filter script and skipped.
+    pub filtered: usize,
+    /// Files anonymized whose burned-in text was blanked (`--pixel-script`).
+    pub pixel_cleaned: usize,
     /// Files anonymized whose pixel data was copied as bytes, not decoded
     /// (large files; see [`crate::dicom_file::tail`]).
     pub pixel_copied: usize,
@@ -300,9 +329,10 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     chunk
                         .par_iter()
                         .map(|(path, rel)| {
-                            guard(|| scan(path, rel, rsna_mode)).unwrap_or_else(|panic| {
-                                Scanned::Quarantine(Reason::DicomReadError, panic)
-                            })
+                            guard(|| scan(path, rel, rsna_mode, engine.filter.as_ref()))
+                                .unwrap_or_else(|panic| {
+                                    Scanned::Quarantine(Reason::DicomReadError, panic)
+                                })
                         })
                         .collect()
                 });
@@ -446,6 +476,9 @@ fn plan_chunk(
                 ))
             }
             Scanned::Quarantine(reason, detail) => Plan::Quarantine(reason, detail),
+            Scanned::Filtered => {
+                Plan::Record(record(rel, FileStatus::Skipped, None, Some(FILTERED), None))
+            }
             Scanned::Accepted(id, obj) if !rsna_mode => {
                 Plan::Anonymize(None, id.sop_instance_uid, obj)
             }
@@ -507,11 +540,16 @@ fn carry_out(
                 guard(|| anonymize_file(path, rel, subject.as_ref(), parsed, engine, options))
                     .unwrap_or_else(|panic| Err((Reason::StorageError, panic)));
             match anonymized {
-                Ok(FileOutcome::Written(out, uids, warnings, staged)) => {
-                    let detail = (!warnings.is_empty())
-                        .then(|| format!("warnings: {}", warnings.join("; ")));
+                Ok(FileOutcome::Written(out, uids, warnings, cleaned, staged)) => {
+                    let mut notes = Vec::new();
+                    notes.extend(cleaned.as_ref().map(|c| format!("{PIXELS_CLEANED}: {c}")));
+                    if !warnings.is_empty() {
+                        notes.push(format!("warnings: {}", warnings.join("; ")));
+                    }
+                    let detail = (!notes.is_empty()).then(|| notes.join("; "));
+                    let reason = cleaned.is_some().then_some(PIXELS_CLEANED);
                     (
-                        record(rel, FileStatus::Done, Some(out), None, detail),
+                        record(rel, FileStatus::Done, Some(out), reason, detail),
                         uids,
                         None,
                         Some(staged),
@@ -572,7 +610,12 @@ impl Finishing<'_> {
         let mut file_records = Vec::with_capacity(self.records.len());
         for (r, u, reason) in self.records {
             match r.status {
-                FileStatus::Done => summary.anonymized += 1,
+                FileStatus::Done => {
+                    summary.anonymized += 1;
+                    if r.reason.as_deref() == Some(PIXELS_CLEANED) {
+                        summary.pixel_cleaned += 1;
+                    }
+                }
                 FileStatus::Quarantined => {
                     let reason = reason.map_or("unknown", Reason::dir_name);
                     *summary.quarantined.entry(reason).or_default() += 1;
@@ -582,6 +625,9 @@ impl Finishing<'_> {
                 }
                 FileStatus::Skipped if r.reason.as_deref() == Some("skipped by the script") => {
                     summary.script_skipped += 1
+                }
+                FileStatus::Skipped if r.reason.as_deref() == Some(FILTERED) => {
+                    summary.filtered += 1
                 }
                 FileStatus::Skipped => summary.duplicates += 1,
                 FileStatus::Failed => summary.unreadable += 1,

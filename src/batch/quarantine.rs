@@ -31,6 +31,13 @@ pub enum Reason {
     /// The script would make the object invalid, and asks
     /// (`QUARANTINE_INVALID`) for such objects to be quarantined.
     InvalidOutput,
+    /// The filter script (`--filter`) does not pass it, and
+    /// `--filter-action quarantine` asks for such files to be kept here.
+    Filtered,
+    /// A pixel script's signature lists regions to blank in it, and its
+    /// pixels could not be cleaned (a compression this build cannot decode,
+    /// pixel data shorter than the image, bits not whole bytes).
+    PixelCleanError,
 }
 
 impl Reason {
@@ -44,6 +51,8 @@ impl Reason {
             Reason::ScriptQuarantine => "Script_Quarantine",
             Reason::DefaceError => "Deface_Error",
             Reason::InvalidOutput => "Invalid_Output",
+            Reason::Filtered => "Filtered",
+            Reason::PixelCleanError => "Pixel_Clean_Error",
         }
     }
 }

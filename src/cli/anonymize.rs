@@ -113,6 +113,28 @@ pub struct AnonymizeArgs {
     /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
     #[arg(skip)]
     spool: bool,
+    /// A CTP DicomFilter script (a condition such as
+    /// `!ImageType.contains("SECONDARY")`): files it does not pass are not
+    /// anonymized. Evaluated on each file as it arrives.
+    #[arg(long, value_name = "FILE")]
+    filter: Option<PathBuf>,
+    /// What becomes of a file the filter does not pass: `quarantine`
+    /// (copied to quarantine/Filtered/, as CTP does) or `skip` (counted
+    /// and recorded only).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ACTION",
+        default_value = "quarantine",
+        requires = "filter"
+    )]
+    filter_action: batch::FilterAction,
+    /// A CTP DicomPixelAnonymizer script: the regions of the first
+    /// signature a file matches (as it arrives) are blanked in every frame
+    /// after the header script. A file whose pixels cannot be cleaned is
+    /// quarantined (Pixel_Clean_Error).
+    #[arg(long, value_name = "FILE")]
+    pixel_script: Option<PathBuf>,
     /// Copy the pixel data of files of at least BYTES as bytes (default
     /// 16 MiB); for tests, which compare both paths.
     #[arg(long, value_name = "BYTES", hide = true)]
@@ -166,6 +188,9 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: false,
             tail_copy_min: None,
+            filter: None,
+            filter_action: batch::FilterAction::Quarantine,
+            pixel_script: None,
         }
     }
 
@@ -194,6 +219,9 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: true,
             tail_copy_min: None,
+            filter: None,
+            filter_action: batch::FilterAction::Quarantine,
+            pixel_script: None,
         }
     }
 }
@@ -354,6 +382,23 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         }
     }
     let rules = loaded.rules;
+    let filter = match &args.filter {
+        Some(path) => match crate::filter::Filter::load(path) {
+            Ok(filter) => Some(batch::FilterStage {
+                filter,
+                action: args.filter_action,
+            }),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let pixel_script = match &args.pixel_script {
+        Some(path) => match crate::pixel::script::PixelScript::load(path) {
+            Ok(script) => Some(script),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
 
     // The directories.
     if !args.input.is_dir() {
@@ -487,6 +532,8 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         },
         deface: None,
         valid_output,
+        filter,
+        pixel_script,
     };
     let options = Options {
         input,
@@ -533,6 +580,18 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
         summary.symlinks,
         summary.special
     );
+    if summary.filtered > 0 {
+        eprintln!(
+            "not passed by the filter, skipped: {} files",
+            summary.filtered
+        );
+    }
+    if summary.pixel_cleaned > 0 {
+        eprintln!(
+            "burned-in text blanked by the pixel script: {} files",
+            summary.pixel_cleaned
+        );
+    }
     if summary.pixel_copied > 0 {
         eprintln!(
             "pixel data copied as bytes, not decoded: {} files (large files)",

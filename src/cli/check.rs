@@ -18,8 +18,22 @@ pub enum Format {
     Json,
 }
 
+/// Which kind of script the files are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// A header script (RSNA / CTP DicomAnonymizer `.script`).
+    Header,
+    /// A CTP DicomFilter script (one condition).
+    Filter,
+    /// A CTP DicomPixelAnonymizer script (signatures and regions).
+    Pixel,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The kind of script: `header`, `filter` or `pixel`.
+    #[arg(long, value_enum, default_value = "header")]
+    kind: Kind,
     /// Script files to check.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -65,6 +79,24 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut asts = Vec::new();
     let mut counts = [0usize; 3];
     for (file, source) in &sources {
+        if args.kind != Kind::Header {
+            let diagnostics = match args.kind {
+                Kind::Filter => crate::filter::check(source),
+                _ => crate::pixel::script::check(source),
+            };
+            any_error |= has_errors(&diagnostics);
+            let lines = crate::script::span::LineIndex::new(source);
+            for d in &diagnostics {
+                counts[d.severity as usize] += 1;
+                match args.format {
+                    Format::Text => {
+                        let _ = write!(stdout, "{}", d.render(file, source, &lines));
+                    }
+                    Format::Json => json.push(d.to_json(file, source, &lines)),
+                }
+            }
+            continue;
+        }
         let parsed = parse(source);
         let diagnostics = check_with_params(&parsed, args.dialect, &params);
         any_error |= has_errors(&diagnostics);
@@ -109,14 +141,18 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         );
     } else {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let what = match args.kind {
+            Kind::Header => format!("{} dialect", args.dialect.as_str()),
+            Kind::Filter => "filter scripts".to_string(),
+            Kind::Pixel => "pixel scripts".to_string(),
+        };
         let _ = writeln!(
             stdout,
-            "{}: {}, {}, {} ({} dialect)",
+            "{}: {}, {}, {} ({what})",
             plural(sources.len(), "file"),
             plural(counts[Severity::Error as usize], "error"),
             plural(counts[Severity::Warning as usize], "warning"),
             plural(counts[Severity::Info as usize], "note"),
-            args.dialect.as_str()
         );
     }
     if any_error {

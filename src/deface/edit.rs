@@ -208,29 +208,7 @@ fn mark_derived(obj: &mut InMemDicomObject) {
 /// DCM 113102 added to DeidentificationMethodCodeSequence (once).
 fn add_method(obj: &mut InMemDicomObject) {
     let (code, meaning) = CLEAN_VISUAL_FEATURES;
-    let mut items: Vec<InMemDicomObject> = obj
-        .get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
-        .and_then(|e| e.items())
-        .map(|i| i.to_vec())
-        .unwrap_or_default();
-    let has = items.iter().any(|i| {
-        i.get(tags::CODE_VALUE)
-            .and_then(|e| e.to_str().ok())
-            .is_some_and(|v| v.trim() == code)
-    });
-    if !has {
-        let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
-        items.push(InMemDicomObject::from_element_iter([
-            text(tags::CODE_VALUE, VR::SH, code),
-            text(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "DCM"),
-            text(tags::CODE_MEANING, VR::LO, meaning),
-        ]));
-    }
-    obj.put(DataElement::new(
-        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
-        VR::SQ,
-        dicom_core::value::DataSetSequence::from(items),
-    ));
+    crate::interpreter::values::add_method_code(obj, code, meaning);
 }
 
 #[cfg(test)]

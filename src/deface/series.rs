@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dicom_core::value::{PrimitiveValue, Value};
-use dicom_core::{DataElement, Tag, VR};
+use dicom_core::{DataElement, Tag};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
@@ -155,11 +155,6 @@ pub fn group_series(root: &Path) -> std::io::Result<BTreeMap<String, Vec<Slice>>
     Ok(series)
 }
 
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let s = obj.get(tag)?.to_str().ok()?;
-    Some(s.trim_end_matches(['\0', ' ']).trim().to_string())
-}
-
 fn floats(obj: &InMemDicomObject, tag: Tag, name: &'static str) -> Result<Vec<f64>, NotAVolume> {
     obj.get(tag)
         .and_then(|e| e.to_multi_float64().ok())
@@ -198,43 +193,18 @@ fn decode_encapsulated(slice: &mut Slice) -> Result<(), NotAVolume> {
     Ok(())
 }
 
-/// Replace encapsulated (compressed) pixel data by its decoded values;
-/// `Some(new transfer syntax)` when it did (the bytes are little endian
-/// now, whatever the transfer syntax said), `None` when the pixel data was
-/// native already.
+/// Replace encapsulated pixel data by its decoded values (see
+/// [`crate::dicom_file::native`]).
 pub fn decode_to_native(
     obj: &mut InMemDicomObject,
     transfer_syntax: &str,
 ) -> Result<Option<String>, NotAVolume> {
-    use dicom_pixeldata::PixelDecoder;
-    let Some(element) = obj.get(tags::PIXEL_DATA) else {
-        return Ok(None);
-    };
-    if !matches!(element.value(), Value::PixelSequence(_)) {
-        return Ok(None);
-    }
-    let vr = element.vr();
-    let compressed = || NotAVolume::Compressed(transfer_syntax.to_string());
-    let meta = dicom_object::meta::FileMetaTableBuilder::new()
-        .transfer_syntax(transfer_syntax)
-        .media_storage_sop_class_uid(text(obj, tags::SOP_CLASS_UID).unwrap_or_default())
-        .media_storage_sop_instance_uid(text(obj, tags::SOP_INSTANCE_UID).unwrap_or_default())
-        .build()
-        .map_err(|_| compressed())?;
-    let file = obj.clone().with_exact_meta(meta);
-    let decoded = file.decode_pixel_data().map_err(|_| compressed())?;
-    let bytes = decoded.data().to_vec();
-    drop(decoded);
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        if vr == VR::OB { VR::OB } else { VR::OW },
-        PrimitiveValue::U8(bytes.into()),
-    ));
-    Ok(Some(EXPLICIT_VR_LITTLE_ENDIAN.to_string()))
+    crate::dicom_file::native::decode_to_native(obj, transfer_syntax)
+        .map_err(|e| NotAVolume::Compressed(e.transfer_syntax))
 }
 
 /// The transfer syntax decoded pixel data is written with.
-pub const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
+pub const EXPLICIT_VR_LITTLE_ENDIAN: &str = crate::dicom_file::native::EXPLICIT_VR_LITTLE_ENDIAN;
 
 fn frame_count(obj: &InMemDicomObject) -> u32 {
     obj.get(tags::NUMBER_OF_FRAMES)

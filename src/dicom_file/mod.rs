@@ -23,6 +23,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use crate::interpreter::values::string_of;
 
 pub mod bounded;
+pub mod native;
 pub mod tail;
 
 /// Why a file could not be read.

@@ -2,6 +2,7 @@
 
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemFragment;
 
@@ -180,4 +181,32 @@ fn numbers(vr: VR, bytes: &[u8]) -> Option<PrimitiveValue> {
         VR::FD => read!(f64, 8, F64),
         _ => None,
     }
+}
+
+/// A DCM code (`code`, `meaning`) added to DeidentificationMethodCodeSequence,
+/// once: the sequence is made when missing, and an item with the same code
+/// value is not repeated.
+pub fn add_method_code(obj: &mut InMemDicomObject, code: &str, meaning: &str) {
+    let mut items: Vec<InMemDicomObject> = obj
+        .get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
+        .and_then(|e| e.items())
+        .map(|i| i.to_vec())
+        .unwrap_or_default();
+    let has = items.iter().any(|i| {
+        i.get(tags::CODE_VALUE)
+            .and_then(|e| e.to_str().ok())
+            .is_some_and(|v| v.trim() == code)
+    });
+    if !has {
+        items.push(InMemDicomObject::from_element_iter([
+            text_element(tags::CODE_VALUE, VR::SH, code),
+            text_element(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "DCM"),
+            text_element(tags::CODE_MEANING, VR::LO, meaning),
+        ]));
+    }
+    obj.put(DataElement::new(
+        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+        VR::SQ,
+        dicom_core::value::DataSetSequence::from(items),
+    ));
 }

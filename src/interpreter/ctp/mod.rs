@@ -38,9 +38,9 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use super::values::{for_each_item, is_text_vr, resolve_unknown_vrs, text_element};
+use super::values::{for_each_item, resolve_unknown_vrs, text_element};
 use crate::functions::ctp::integer::{IntegerTable, format as format_integer};
-use crate::functions::ctp::put::{dictionary_vr, standard_tag, typed_value};
+use crate::functions::ctp::put::{dictionary_vr, typed_value};
 use crate::functions::ctp::{
     contents as regex_fn, date as clock, dateinterval, encrypt, hash, hashdate, hashname, hashptid,
     hashuid, incrementdate, initials, lookup as lookup_fn, modifydate, pathelement, round,
@@ -48,9 +48,11 @@ use crate::functions::ctp::{
 };
 use crate::script::ast::{Item, KeepTarget, RemoveTarget, Script, TagSpec};
 use crate::script::expr_parser::MAX_EXPR_DEPTH;
+use elements::{element_string, private_tag};
 use fn_call::FnCall;
 
 mod calls;
+pub mod elements;
 mod fn_call;
 
 /// Why the object is not written.
@@ -541,52 +543,20 @@ impl Engine<'_> {
     /// `contentsNull`: the value of `this` or of an element reference,
     /// `None` when there is no such element.
     fn contents(&self, name: &str, frame: &Frame, this: Tag) -> Option<String> {
-        let name = name.trim();
-        if name == "this" {
-            return self.value_of(frame.ds, this);
+        if name.trim() == "this" {
+            return elements::value_of(frame.ds, self.meta, this);
         }
-        if name.is_empty() {
-            return None;
-        }
-        let (mut ds, spec) = match name.strip_prefix("root:") {
-            Some(rest) => (frame.true_root(), rest.trim()),
-            None => (frame.ds, name),
-        };
-        let specs: Vec<&str> = spec.split("::").collect();
-        for (k, spec) in specs.iter().enumerate() {
-            let tag = self.element_tag(spec, ds)?;
-            if k == specs.len() - 1 {
-                return self.value_of(ds, tag);
-            }
-            ds = ds.get(tag)?.items()?.first()?;
-        }
-        None
+        elements::contents(
+            name,
+            frame.ds,
+            frame.true_root(),
+            self.meta,
+            &self.private_names,
+        )
     }
 
-    fn value_of(&self, ds: &InMemDicomObject, tag: Tag) -> Option<String> {
-        if tag.group() == 0x0002 {
-            return self.meta.get(&tag).cloned();
-        }
-        element_string(ds.get(tag)?)
-    }
-
-    /// `getElementTag`: a keyword, a hex tag in any of CTP's forms, a name
-    /// the script gave a private element, or `gggg[creator]ee`.
     fn element_tag(&self, name: &str, ds: &InMemDicomObject) -> Option<Tag> {
-        let mut name = name.trim();
-        for (open, close) in [('[', ']'), ('(', ')')] {
-            if name.starts_with(open) && name.ends_with(close) && name.len() >= 2 {
-                name = name[1..name.len() - 1].trim();
-                break;
-            }
-        }
-        if let Some(tag) = standard_tag(name) {
-            return Some(tag);
-        }
-        if let Some(tag) = self.private_names.get(name) {
-            return Some(*tag);
-        }
-        private_reference(ds, name)
+        elements::element_tag(name, ds, &self.private_names)
     }
 }
 
@@ -597,72 +567,6 @@ fn remove_group_lengths(obj: &mut InMemDicomObject) {
         obj.remove_element(tag);
     }
     for_each_item(obj, remove_group_lengths);
-}
-
-/// `DicomObject.getPrivateElementTag`: `gggg[creator]ee` or `gggg[creator]`
-/// (the creator element itself), found through the data set's creators.
-fn private_reference(ds: &InMemDicomObject, name: &str) -> Option<Tag> {
-    let open = name.find('[')?;
-    let close = open + name[open..].find(']')?;
-    let group = name[..open].trim_end_matches(',');
-    let rest = name[close + 1..].trim_start_matches(',');
-    if group.is_empty() || group.len() > 4 || !group.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    if rest.len() > 2 || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let group = u16::from_str_radix(group, 16).ok()?;
-    let offset = if rest.is_empty() {
-        None
-    } else {
-        Some(u8::from_str_radix(rest, 16).ok()?)
-    };
-    private_tag(ds, group, name[open + 1..close].trim(), offset)
-}
-
-/// The tag of a private block's element (or, with no offset, of its
-/// creator) in `ds`.
-fn private_tag(
-    ds: &InMemDicomObject,
-    group: u16,
-    creator: &str,
-    offset: Option<u8>,
-) -> Option<Tag> {
-    if group.is_multiple_of(2) {
-        return None;
-    }
-    (0x01..=0xFFu16).find_map(|block| {
-        let owner = element_string(ds.get(Tag(group, block))?)?;
-        (owner == creator).then_some(match offset {
-            Some(o) => Tag(group, (block << 8) | o as u16),
-            None => Tag(group, block),
-        })
-    })
-}
-
-/// An element's value as CTP's `getElementValue` gives it: values joined
-/// by `\`, text without padding; `None` for a sequence.
-fn element_string(e: &DataElement<InMemDicomObject>) -> Option<String> {
-    match e.value() {
-        Value::Primitive(PrimitiveValue::Empty) => Some(String::new()),
-        Value::Primitive(p) => {
-            let values: Vec<String> = p
-                .to_multi_str()
-                .iter()
-                .map(|s| s.trim_end_matches([' ', '\0']).to_string())
-                .map(|s| {
-                    if is_text_vr(e.vr()) {
-                        s
-                    } else {
-                        s.trim().to_string()
-                    }
-                })
-                .collect();
-            Some(values.join("\\"))
-        }
-        _ => None,
-    }
 }
 
 /// `StringUtil.getInt`: an integer, or 0.

@@ -1,0 +1,149 @@
+//! Cleaning text burned into pixel data.
+//!
+//! CTP's DicomPixelAnonymizer scripts ([`script`]): the first signature
+//! whose condition holds for a file (read as it arrived, before the header
+//! script) gives the regions to blank, and [`blank`] blanks them in every
+//! frame after the header script has run. Encapsulated pixel data are
+//! decoded first (RLE, JPEG baseline/extended/lossless) and written native
+//! ([`crate::dicom_file::native`]): the original bitstream never leaves.
+//! A cleaned file gets BurnedInAnnotation NO and DCM 113101 (Clean Pixel
+//! Data Option) in DeidentificationMethodCodeSequence.
+//!
+//! Unlike CTP, which passes a file it cannot clean unchanged (a transfer
+//! syntax other than JPEG baseline, bits allocated not a multiple of 8,
+//! no Rows), a file whose signature lists regions and that cannot be
+//! cleaned is refused: the caller quarantines it (`Pixel_Clean_Error`).
+
+pub mod blank;
+pub mod script;
+
+use dicom_core::value::{PrimitiveValue, Value};
+use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+use crate::interpreter::values::{add_method_code, text_element};
+use blank::Geometry;
+use script::Region;
+
+/// DCM 113101, added to a cleaned file's de-identification methods.
+pub const CLEAN_PIXEL_DATA: (&str, &str) = ("113101", "Clean Pixel Data Option");
+
+/// What cleaning did to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleaned {
+    /// The transfer syntax to write the file with (native after decoding).
+    pub transfer_syntax: String,
+    pub frames: usize,
+    /// Pixels blanked in each frame.
+    pub pixels_per_frame: u64,
+    /// Whether compressed pixel data were decoded to be cleaned.
+    pub decoded: bool,
+}
+
+impl Cleaned {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} pixels blanked in each of {} frame(s){}",
+            self.pixels_per_frame,
+            self.frames,
+            if self.decoded {
+                " (decoded from compressed pixel data, written uncompressed)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Blank `regions` in the pixel data of `obj`, written with
+/// `transfer_syntax`. `Ok(None)` when there is no pixel data (nothing to
+/// clean); an error says why the pixels could not be cleaned.
+pub fn clean(
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+    regions: &[Region],
+) -> Result<Option<Cleaned>, String> {
+    if obj.get(tags::PIXEL_DATA).is_none() {
+        return Ok(None);
+    }
+    let decoded = crate::dicom_file::native::decode_to_native(obj, transfer_syntax)
+        .map_err(|e| e.to_string())?;
+    let ts = decoded
+        .clone()
+        .unwrap_or_else(|| transfer_syntax.trim_end_matches('\0').to_string());
+    let geometry = geometry(obj);
+    let element = obj.get(tags::PIXEL_DATA).expect("checked above");
+    let vr = element.vr();
+    let Value::Primitive(value) = element.value() else {
+        return Err("the pixel data are still encapsulated".into());
+    };
+    let mut bytes = value.to_bytes().into_owned();
+    let pixels_per_frame = blank::blank(&mut bytes, &geometry, regions)?;
+    let value = same_kind(value, bytes)?;
+    obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+    obj.put(text_element(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"));
+    let (code, meaning) = CLEAN_PIXEL_DATA;
+    add_method_code(obj, code, meaning);
+    Ok(Some(Cleaned {
+        transfer_syntax: ts,
+        frames: geometry.frames,
+        pixels_per_frame,
+        decoded: decoded.is_some(),
+    }))
+}
+
+/// The geometry CTP reads, with its defaults (`getInt` of a missing or
+/// unreadable value: 1 frame, 16 bits, 1 sample, planar 0, 0 rows).
+fn geometry(obj: &InMemDicomObject) -> Geometry {
+    let int = |tag: Tag, default: usize| {
+        obj.get(tag)
+            .and_then(|e| e.to_int::<i64>().ok())
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(default)
+    };
+    Geometry {
+        rows: int(tags::ROWS, 0),
+        columns: int(tags::COLUMNS, 0),
+        frames: int(tags::NUMBER_OF_FRAMES, 1).max(1),
+        samples: int(tags::SAMPLES_PER_PIXEL, 1),
+        planar: int(tags::PLANAR_CONFIGURATION, 0),
+        bits_allocated: int(tags::BITS_ALLOCATED, 16),
+        photometric: obj
+            .get(tags::PHOTOMETRIC_INTERPRETATION)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// Little-endian `bytes` back into the kind of value `like` was, so that
+/// the writer encodes them in the file's byte order.
+fn same_kind(like: &PrimitiveValue, bytes: Vec<u8>) -> Result<PrimitiveValue, String> {
+    macro_rules! words {
+        ($t:ty, $n:expr) => {
+            bytes
+                .chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().expect("chunk size")))
+                .collect()
+        };
+    }
+    Ok(match like {
+        PrimitiveValue::U8(_) => PrimitiveValue::U8(bytes.into()),
+        PrimitiveValue::U16(_) => PrimitiveValue::U16(words!(u16, 2)),
+        PrimitiveValue::I16(_) => PrimitiveValue::I16(words!(i16, 2)),
+        PrimitiveValue::U32(_) => PrimitiveValue::U32(words!(u32, 4)),
+        PrimitiveValue::I32(_) => PrimitiveValue::I32(words!(i32, 4)),
+        PrimitiveValue::F32(_) => PrimitiveValue::F32(words!(f32, 4)),
+        PrimitiveValue::F64(_) => PrimitiveValue::F64(words!(f64, 8)),
+        other => {
+            return Err(format!(
+                "the pixel data are held as {}, which cannot be cleaned",
+                match other {
+                    PrimitiveValue::Strs(_) | PrimitiveValue::Str(_) => "text",
+                    _ => "values of another kind",
+                }
+            ));
+        }
+    })
+}
