@@ -21,6 +21,7 @@ pub mod interpreter;
 pub mod keywords;
 pub mod network;
 pub mod pixel;
+pub mod png;
 pub mod policy;
 pub mod policy_diff;
 pub mod script;

@@ -146,3 +146,43 @@ fn bad_input_is_refused_with_the_file_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.script:2:"), "{stderr}");
 }
+
+#[test]
+fn names_the_filter_result_and_the_matching_signature_with_its_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.dcm");
+    common::synthetic::mr_file(&file, 1, "Secret^Patient", "047Y");
+    let pixel = dir.path().join("p.script");
+    std::fs::write(
+        &pixel,
+        "Library\n{ Modality.equals(\"CT\") }\n(0,0,5,5)\n\n{ Modality.equals(\"MR\") *\n  PatientName.startsWith(\"Secret\") }\n(0,0,10,4) (-3,2,100,1)\n",
+    )
+    .unwrap();
+    let filter = dir.path().join("f.filter");
+    std::fs::write(&filter, "!Modality.equals(\"MR\")").unwrap();
+    let (p, f) = (pixel.to_str().unwrap(), filter.to_str().unwrap());
+    let file = file.to_str().unwrap();
+    let out = explain(&["--script", "low", "--pixel-script", p, "--filter", f, file]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("does not pass the file"), "{text}");
+    assert!(text.contains("signature 2 (line 5) matches"), "{text}");
+    // No Rows or Columns in this file: the regions blank nothing.
+    assert!(
+        text.contains("region (0, 0, 10, 4) blanks nothing"),
+        "{text}"
+    );
+    let out = explain(&[
+        "--script",
+        "low",
+        "--pixel-script",
+        p,
+        "--format",
+        "json",
+        file,
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["pixel_script"]["signature"], 2);
+    assert_eq!(json["pixel_script"]["regions"][1]["x"], -3);
+    assert!(json["elements"].as_array().is_some_and(|e| !e.is_empty()));
+}

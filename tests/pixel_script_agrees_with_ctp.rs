@@ -163,6 +163,8 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
             pixel.to_str().unwrap(),
             "--site-id",
             "1",
+            "--pixel-preview",
+            dir.path().join("preview").to_str().unwrap(),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -170,6 +172,16 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
         stderr.contains("burned-in text blanked by the pixel script: 15 files"),
         "{stderr}"
     );
+    // One preview per cleaned file, and none for the others.
+    let previews: Vec<PathBuf> = walkdir::WalkDir::new(dir.path().join("preview"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    assert_eq!(previews.len(), 15, "{previews:?}");
+    let ct = std::fs::read(dir.path().join("preview/test_files/CT_small.dcm.png")).unwrap();
+    assert!(ct.starts_with(b"\x89PNG\r\n\x1a\n"));
     let golden = golden();
     let script = PixelScript::load(&pixel).unwrap();
     let mut compared = 0;

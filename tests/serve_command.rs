@@ -536,3 +536,73 @@ fn unknown_sop_classes_and_unwritable_transfer_syntaxes_are_refused_at_negotiati
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn received_instances_are_filtered_and_their_burned_in_text_blanked() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let files = inputs(&input);
+    if files.len() < 8 {
+        return; // no pydicom corpus here (said loudly by the fetch)
+    }
+    let pixel = dir.path().join("p.script");
+    std::fs::write(&pixel, "{ Modality.equals(\"CT\") }\n(0,0,20,20)\n").unwrap();
+    let filter = dir.path().join("f.filter");
+    std::fs::write(&filter, "!PatientName.equals(\"Patient^3\")").unwrap();
+    let stages = [
+        "--pixel-script",
+        pixel.to_str().unwrap(),
+        "--filter",
+        filter.to_str().unwrap(),
+    ];
+    let served = dir.path().join("served");
+    let mut extra = vec!["--allow", "TESTER@127.0.0.1"];
+    extra.extend(stages);
+    let mut server = Server::start(&served, &extra);
+    send_all(server.port, "TESTER", &files);
+    let (_, log) = server.stop();
+    // Instances are anonymized in batches as they arrive: one blanked, one
+    // quarantined by the filter (the default action), in some batch.
+    assert!(log.contains("burned-in text blanked 1;"), "{log}");
+    assert!(log.contains("quarantined 1"), "{log}");
+    let filtered = walkdir::WalkDir::new(served.join("quarantine/Filtered"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert_eq!(filtered, 1);
+
+    let from_disk = dir.path().join("from-disk");
+    let anonymized = Command::new(BIN)
+        .args([
+            "anonymize",
+            "--script",
+            "low",
+            "--site-id",
+            "7",
+            "--jobs",
+            "1",
+        ])
+        .args(["--layout", "rsna"])
+        .args(stages)
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&from_disk)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&anonymized.stderr);
+    assert!(
+        stderr.contains("blanked by the pixel script: 1 files"),
+        "{stderr}"
+    );
+    let (a, b) = (outputs(&served), outputs(&from_disk));
+    assert_eq!(a.len(), files.len() - 1);
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (rel, bytes) in &a {
+        assert!(
+            bytes == &b[rel],
+            "{rel} differs between serve and anonymize"
+        );
+    }
+}

@@ -242,10 +242,17 @@ fn anonymize_object(
         }
     }
     let mut cleaned = None;
+    let mut preview = None;
     if let Some((n, signature)) = &signature {
         match crate::pixel::clean(&mut obj, &ts, &signature.regions) {
             Ok(Some(c)) => {
                 ts = c.transfer_syntax.clone();
+                if options.pixel_preview.is_some() {
+                    preview = crate::pixel::preview::render(&obj, &signature.regions);
+                    if preview.is_none() {
+                        warnings.push("no pixel preview: this pixel layout is not rendered".into());
+                    }
+                }
                 cleaned = Some(format!(
                     "signature {} (line {}): {}",
                     n + 1,
@@ -310,6 +317,13 @@ fn anonymize_object(
             return Ok(None);
         }
         obj.remove_element(tags::PIXEL_DATA);
+    }
+    if let (Some(dir), Some((width, height, rgb))) = (&options.pixel_preview, preview) {
+        let mut name = out_rel.clone().into_os_string();
+        name.push(".png");
+        let png = crate::png::encode(width, height, 3, &rgb);
+        dicom_file::write_private_atomically(&dir.join(name), |w| w.write_all(&png))
+            .map_err(|e| storage(format!("cannot write its pixel preview: {e}")))?;
     }
     let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
     let file = obj.with_exact_meta(meta);

@@ -76,6 +76,9 @@ pub struct Options {
     /// Files of at least this many bytes are read up to their pixel data,
     /// which is copied as bytes where it can be ([`TAIL_COPY_MIN`]).
     pub tail_copy_min: u64,
+    /// Where to write a PNG of each file whose burned-in text was cleaned
+    /// (`--pixel-preview`).
+    pub pixel_preview: Option<PathBuf>,
 }
 
 /// The script and the project settings, ready to apply.

@@ -135,6 +135,11 @@ pub struct AnonymizeArgs {
     /// quarantined (Pixel_Clean_Error).
     #[arg(long, value_name = "FILE")]
     pixel_script: Option<PathBuf>,
+    /// Write a PNG of each cleaned file's first frame, with the blanked
+    /// regions outlined in red, as DIR/<output path>.png (owner-only: the
+    /// rest of the image may still show text), for a reviewer.
+    #[arg(long, value_name = "DIR", requires = "pixel_script")]
+    pixel_preview: Option<PathBuf>,
     /// Copy the pixel data of files of at least BYTES as bytes (default
     /// 16 MiB); for tests, which compare both paths.
     #[arg(long, value_name = "BYTES", hide = true)]
@@ -191,6 +196,7 @@ impl AnonymizeArgs {
             filter: None,
             filter_action: batch::FilterAction::Quarantine,
             pixel_script: None,
+            pixel_preview: None,
         }
     }
 
@@ -219,9 +225,10 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: true,
             tail_copy_min: None,
-            filter: None,
-            filter_action: batch::FilterAction::Quarantine,
-            pixel_script: None,
+            filter: run.filter.clone(),
+            filter_action: run.filter_action,
+            pixel_script: run.pixel_script.clone(),
+            pixel_preview: None,
         }
     }
 }
@@ -273,6 +280,22 @@ pub struct RunArgs {
     /// written valid. Pinned in the store: a project keeps one form.
     #[arg(long)]
     pub rsna_exact: bool,
+    /// A CTP DicomFilter script (as `anonymize --filter`).
+    #[arg(long, value_name = "FILE")]
+    pub filter: Option<PathBuf>,
+    /// What becomes of an instance the filter does not pass (as
+    /// `anonymize --filter-action`).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ACTION",
+        default_value = "quarantine",
+        requires = "filter"
+    )]
+    pub filter_action: batch::FilterAction,
+    /// A CTP DicomPixelAnonymizer script (as `anonymize --pixel-script`).
+    #[arg(long, value_name = "FILE")]
+    pub pixel_script: Option<PathBuf>,
 }
 
 /// Everything a run needs, checked and opened.
@@ -551,6 +574,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         },
         shard: args.shard,
         tail_copy_min: args.tail_copy_min.unwrap_or(batch::TAIL_COPY_MIN),
+        pixel_preview: args.pixel_preview.clone(),
     };
     Ok(Prepared {
         engine,

@@ -86,6 +86,13 @@ pub struct ExplainArgs {
     show_phi: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Also say whether this CTP filter script passes the file.
+    #[arg(long, value_name = "FILE")]
+    filter: Option<PathBuf>,
+    /// Also say which signature of this CTP pixel script the file matches,
+    /// and the pixels its regions blank.
+    #[arg(long, value_name = "FILE")]
+    pixel_script: Option<PathBuf>,
     #[command(flatten)]
     settings: PreviewSettings,
 }
@@ -101,10 +108,15 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         Ok(l) => l,
         Err(m) => return usage(m),
     };
-    let obj = match dicom_file::open(&args.file, None) {
-        Ok(f) => f.into_inner(),
+    let file = match dicom_file::open(&args.file, None) {
+        Ok(f) => f,
         Err(e) => return usage(format!("{}: {e}", args.file.display())),
     };
+    let stages = match pixel_stages(args, &file) {
+        Ok(s) => s,
+        Err(m) => return usage(m),
+    };
+    let obj = file.into_inner();
     let explainer = Explainer {
         rules: &loaded.rules,
         project: &project,
@@ -123,11 +135,140 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         }
     };
     match args.format {
-        Format::Text => print!("{}", render_text(&entries)),
-        Format::Json => println!(
+        Format::Text => {
+            print!("{}", render_text(&entries));
+            for line in &stages.text {
+                println!("{line}");
+            }
+        }
+        Format::Json if stages.json.is_empty() => println!(
             "{}",
             serde_json::to_string_pretty(&entries).expect("explanations serialize")
         ),
+        Format::Json => {
+            let mut object = stages.json;
+            object.insert(
+                "elements".into(),
+                serde_json::to_value(&entries).expect("explanations serialize"),
+            );
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&object).expect("explanations serialize")
+            );
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// What `--filter` and `--pixel-script` say about a file: lines of text,
+/// and the same as JSON fields.
+#[derive(Default)]
+struct Stages {
+    text: Vec<String>,
+    json: serde_json::Map<String, serde_json::Value>,
+}
+
+fn pixel_stages(
+    args: &ExplainArgs,
+    file: &dicom_object::DefaultDicomObject,
+) -> Result<Stages, String> {
+    use crate::filter::condition::Values;
+    use serde_json::json;
+    let mut stages = Stages::default();
+    let meta = crate::interpreter::ctp::elements::meta_values(file.meta());
+    let values = Values {
+        ds: file,
+        meta: &meta,
+    };
+    if let Some(path) = &args.filter {
+        let filter = crate::filter::Filter::load(path)?;
+        let passes = filter.passes(&values);
+        stages.text.push(format!(
+            "filter {}: {}",
+            path.display(),
+            if passes {
+                "passes the file"
+            } else {
+                "does not pass the file (anonymize quarantines it as Filtered, or skips it with --filter-action skip)"
+            }
+        ));
+        stages.json.insert(
+            "filter".into(),
+            json!({ "script": path.display().to_string(), "passes": passes }),
+        );
+    }
+    if let Some(path) = &args.pixel_script {
+        let script = crate::pixel::script::PixelScript::load(path)?;
+        let int = |tag| {
+            file.get(tag)
+                .and_then(|e| e.to_int::<usize>().ok())
+                .unwrap_or(0)
+        };
+        let (rows, columns) = (
+            int(dicom_dictionary_std::tags::ROWS),
+            int(dicom_dictionary_std::tags::COLUMNS),
+        );
+        match script.matching(&values) {
+            Some((n, signature)) => {
+                stages.text.push(format!(
+                    "pixel script {}: signature {} (line {}) matches: {{ {} }}",
+                    path.display(),
+                    n + 1,
+                    signature.line,
+                    signature
+                        .text
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                let mut regions = Vec::new();
+                for r in &signature.regions {
+                    let covered = crate::pixel::blank::covered(r, rows, columns);
+                    let what = match covered {
+                        Some([x0, x1, y0, y1]) => format!("columns {x0}..={x1}, rows {y0}..={y1}"),
+                        None => "nothing in this image".to_string(),
+                    };
+                    stages.text.push(format!(
+                        "  region ({}, {}, {}, {}) blanks {what} of the {columns}×{rows} image",
+                        r.x, r.y, r.width, r.height
+                    ));
+                    regions.push(json!({
+                        "x": r.x, "y": r.y, "width": r.width, "height": r.height,
+                        "covered": covered.map(|[x0, x1, y0, y1]| json!({
+                            "first_column": x0, "last_column": x1, "first_row": y0, "last_row": y1
+                        })),
+                    }));
+                }
+                if signature.regions.is_empty() {
+                    stages
+                        .text
+                        .push("  it lists no regions: the pixels pass as they are".into());
+                }
+                stages.json.insert(
+                    "pixel_script".into(),
+                    json!({
+                        "script": path.display().to_string(),
+                        "signature": n + 1,
+                        "line": signature.line,
+                        "condition": signature.text,
+                        "regions": regions,
+                    }),
+                );
+            }
+            None => {
+                stages.text.push(format!(
+                    "pixel script {}: no signature matches; the pixels pass as they are",
+                    path.display()
+                ));
+                stages.json.insert(
+                    "pixel_script".into(),
+                    json!({
+                        "script": path.display().to_string(),
+                        "signature": null,
+                    }),
+                );
+            }
+        }
+    }
+    Ok(stages)
 }

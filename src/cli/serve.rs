@@ -574,10 +574,12 @@ fn run_batch(prepared: &mut Prepared, files: Vec<(PathBuf, String)>) -> Result<b
     }
     let quarantined = summary.quarantined_total() + summary.unreadable;
     eprintln!(
-        "serve: anonymized {} instances; duplicates {}; skipped by the script {}; not DICOM {}; quarantined {}",
+        "serve: anonymized {} instances; duplicates {}; skipped by the script {}; not passed by the filter {}; burned-in text blanked {}; not DICOM {}; quarantined {}",
         summary.anonymized,
         summary.duplicates,
         summary.script_skipped,
+        summary.filtered,
+        summary.pixel_cleaned,
         summary.not_dicom,
         quarantined
     );

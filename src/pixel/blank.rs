@@ -99,6 +99,23 @@ pub fn blank(bytes: &mut [u8], g: &Geometry, regions: &[Region]) -> Result<u64, 
     Ok(blanked)
 }
 
+/// The pixels a region blanks in an image of `rows`×`columns` (the
+/// generic case: YBR_FULL_422 widens to whole pixel pairs): the first and
+/// last column and the first and last row, all included; `None` when it
+/// blanks nothing.
+pub fn covered(region: &Region, rows: usize, columns: usize) -> Option<[usize; 4]> {
+    let (x, w) = clip(region.x, region.width, columns as i64);
+    let (y, h) = clip(region.y, region.height, rows as i64);
+    let last_column = (x + w).min(columns as i64 - 1);
+    let last_row = (y + h).min(rows as i64 - 1);
+    (last_column >= x && last_row >= y && w >= 0 && h >= 0).then_some([
+        x as usize,
+        last_column as usize,
+        y as usize,
+        last_row as usize,
+    ])
+}
+
 /// `Regions.getRangesFor`: the regions crossing `row`, each as CTP's
 /// `(x, x + width)` after clipping.
 fn ranges_for(regions: &[Region], row: usize, rows: usize, columns: usize) -> Vec<(i64, i64)> {
@@ -284,6 +301,30 @@ mod tests {
         let mut px = vec![1u8; 9];
         blank(&mut px, &g, &[region(1, 0, 0, 0)]).unwrap();
         assert_eq!(px, vec![1, 1, 1, 0, 128, 128, 1, 1, 1]);
+    }
+
+    #[test]
+    fn covered_agrees_with_blanking() {
+        let g = mono(7, 9, 8, "MONOCHROME2");
+        for r in [
+            region(1, 1, 1, 1),
+            region(-2, 2, 10, 10),
+            region(3, -9, 2, 4),
+            region(8, 6, 0, 0),
+            region(9, 0, 3, 3),
+            region(2, 2, -1, 3),
+        ] {
+            let mut px = vec![1u8; 63];
+            blank(&mut px, &g, &[r]).unwrap();
+            let blanked: Vec<usize> = (0..63).filter(|&i| px[i] == 0).collect();
+            let want: Vec<usize> = match covered(&r, 7, 9) {
+                Some([x0, x1, y0, y1]) => (y0..=y1)
+                    .flat_map(|y| (x0..=x1).map(move |x| y * 9 + x))
+                    .collect(),
+                None => Vec::new(),
+            };
+            assert_eq!(blanked, want, "{r:?}");
+        }
     }
 
     #[test]

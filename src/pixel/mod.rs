@@ -15,6 +15,7 @@
 //! cleaned is refused: the caller quarantines it (`Pixel_Clean_Error`).
 
 pub mod blank;
+pub mod preview;
 pub mod script;
 
 use dicom_core::value::{PrimitiveValue, Value};
@@ -95,7 +96,7 @@ pub fn clean(
 
 /// The geometry CTP reads, with its defaults (`getInt` of a missing or
 /// unreadable value: 1 frame, 16 bits, 1 sample, planar 0, 0 rows).
-fn geometry(obj: &InMemDicomObject) -> Geometry {
+pub(crate) fn geometry(obj: &InMemDicomObject) -> Geometry {
     let int = |tag: Tag, default: usize| {
         obj.get(tag)
             .and_then(|e| e.to_int::<i64>().ok())

@@ -1,0 +1,156 @@
+//! `cargo bench --bench pixel`: what blanking burned-in text costs.
+//!
+//! Two synthetic ultrasound sets (RGB, 640×480, 8 bit, explicit VR little
+//! endian, with fresh UIDs): 60 single-frame images and 4 cines of 100
+//! frames. Each set is anonymized with `--script low` twice, with and
+//! without a pixel script whose one signature (`Modality.equals("US")`)
+//! blanks a 640×60 banner and a corner; the seconds per file, medians of
+//! three alternating rounds (every round printed), whole processes on all
+//! cores. Targets (issue 14): under 0.5 s per single frame and under 3 s
+//! per 100-frame cine. Asserts nothing but that the files were cleaned.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::InMemDicomObject;
+
+const ROUNDS: usize = 3;
+
+fn ultrasound(path: &Path, n: usize, frames: usize) {
+    let (rows, columns) = (480usize, 640usize);
+    let mut pixels = vec![0u8; rows * columns * 3 * frames];
+    for (i, p) in pixels.iter_mut().enumerate() {
+        *p = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let text = |tag, vr, v: String| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let root = "1.2.826.0.1.3680043.10.474.99";
+    let mut obj = InMemDicomObject::from_element_iter([
+        text(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            uids::ULTRASOUND_MULTI_FRAME_IMAGE_STORAGE.into(),
+        ),
+        text(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            format!("{root}.3.{n}.{frames}"),
+        ),
+        text(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            format!("{root}.1.{}", n % 7),
+        ),
+        text(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            format!("{root}.2.{}", n % 7),
+        ),
+        text(tags::MODALITY, VR::CS, "US".into()),
+        text(tags::PATIENT_NAME, VR::PN, format!("Sono^Patient{}", n % 7)),
+        text(tags::PATIENT_ID, VR::LO, format!("US-{}", n % 7)),
+        text(tags::STUDY_DATE, VR::DA, "20240102".into()),
+        text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "RGB".into()),
+        text(tags::NUMBER_OF_FRAMES, VR::IS, frames.to_string()),
+        us(tags::SAMPLES_PER_PIXEL, 3),
+        us(tags::PLANAR_CONFIGURATION, 0),
+        us(tags::ROWS, rows as u16),
+        us(tags::COLUMNS, columns as u16),
+        us(tags::BITS_ALLOCATED, 8),
+        us(tags::BITS_STORED, 8),
+        us(tags::HIGH_BIT, 7),
+        us(tags::PIXEL_REPRESENTATION, 0),
+    ]);
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::U8(pixels.into()),
+    ));
+    obj.with_meta(
+        dicom_object::meta::FileMetaTableBuilder::new()
+            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
+    )
+    .unwrap()
+    .write_to_file(path)
+    .unwrap();
+}
+
+fn run(input: &Path, output: &Path, pixel_script: Option<&Path>) -> (f64, String) {
+    let _ = std::fs::remove_dir_all(output);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
+    cmd.args([
+        "anonymize",
+        "--script",
+        "low",
+        "--site-id",
+        "1",
+        "--no-deface",
+    ])
+    .arg("--input")
+    .arg(input)
+    .arg("--output")
+    .arg(output);
+    if let Some(p) = pixel_script {
+        cmd.arg("--pixel-script").arg(p);
+    }
+    let start = Instant::now();
+    let out = cmd.output().expect("run dicom-anonymizer");
+    let secs = start.elapsed().as_secs_f64();
+    (secs, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let keep = std::env::var_os("PIXEL_BENCH_DIR").map(PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let root = keep.unwrap_or_else(|| temp.path().to_path_buf());
+    let script = root.join("us.script");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        &script,
+        "US banner and corner\n{ Modality.equals(\"US\") }\n(0,0,640,60) (-160,-40,160,40)\n",
+    )
+    .unwrap();
+    for (name, files, frames) in [
+        ("single frame", 60usize, 1usize),
+        ("100-frame cine", 4, 100),
+    ] {
+        let input = root.join(format!("in-{frames}"));
+        if !input.exists() {
+            std::fs::create_dir_all(&input).unwrap();
+            for n in 0..files {
+                ultrasound(&input.join(format!("{n:03}.dcm")), n, frames);
+            }
+        }
+        let output = root.join("out");
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let (secs, log) = run(&input, &output, Some(&script));
+            assert!(
+                log.contains(&format!("blanked by the pixel script: {files} files")),
+                "{log}"
+            );
+            let (plain, _) = run(&input, &output, None);
+            println!(
+                "pixel {name} round {round}: with the pixel script {:.3} s per file, headers only {:.3} s per file",
+                secs / files as f64,
+                plain / files as f64
+            );
+            with.push(secs / files as f64);
+            without.push(plain / files as f64);
+        }
+        let target = if frames == 1 { 0.5 } else { 3.0 };
+        println!(
+            "pixel {name} (640×480 RGB, {files} files): {:.3} s per file with blanking (target {target} s), {:.3} s headers only; medians of {ROUNDS}",
+            median(with),
+            median(without)
+        );
+    }
+}
