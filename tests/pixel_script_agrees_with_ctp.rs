@@ -138,33 +138,43 @@ fn decoded(path: &Path) -> (Vec<u8>, dicom_object::DefaultDicomObject) {
     (bytes, file)
 }
 
+/// `anonymize` in the ctp dialect with a header script that only empties
+/// PatientName (CTP keeps every other element), and `extra` arguments.
+fn ctp_run(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let header = output.with_extension("header.script");
+    std::fs::write(
+        &header,
+        "<script>\n <e en=\"T\" t=\"00100010\" n=\"PatientName\">@empty()</e>\n</script>\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "--script",
+        header.to_str().unwrap(),
+        "--dialect",
+        "ctp",
+        "--site-id",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    common::cli::anonymize(input, output, &args)
+}
+
 #[test]
 fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     let Some(rels) = corpus(&input) else { return };
     let output = dir.path().join("out");
-    let header = dir.path().join("header.script");
-    std::fs::write(
-        &header,
-        "<script>\n <e en=\"T\" t=\"00100010\" n=\"PatientName\">@empty()</e>\n</script>\n",
-    )
-    .unwrap();
     let (pixel, _) = scripts();
-    let out = common::cli::anonymize(
+    let preview = dir.path().join("preview");
+    let out = ctp_run(
         &input,
         &output,
         &[
-            "--script",
-            header.to_str().unwrap(),
-            "--dialect",
-            "ctp",
             "--pixel-script",
             pixel.to_str().unwrap(),
-            "--site-id",
-            "1",
             "--pixel-preview",
-            dir.path().join("preview").to_str().unwrap(),
+            preview.to_str().unwrap(),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -310,18 +320,12 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     // Read from a prefix (as large files are), the files to clean are read
     // whole again: the same outputs, byte for byte.
     let prefix = dir.path().join("prefix");
-    let again = common::cli::anonymize(
+    let again = ctp_run(
         &input,
         &prefix,
         &[
-            "--script",
-            header.to_str().unwrap(),
-            "--dialect",
-            "ctp",
             "--pixel-script",
             pixel.to_str().unwrap(),
-            "--site-id",
-            "1",
             "--tail-copy-min",
             "1",
         ],
@@ -352,29 +356,17 @@ fn a_filter_skips_or_quarantines_what_it_does_not_pass() {
         .filter(|r| golden[*r]["filter"] == Json::Bool(false))
         .collect();
     assert!(failing.len() >= 5);
-    let header = dir.path().join("header.script");
-    std::fs::write(
-        &header,
-        "<script>\n <e en=\"T\" t=\"00100010\" n=\"PatientName\">@empty()</e>\n</script>\n",
-    )
-    .unwrap();
     let (_, filter) = scripts();
     for action in ["skip", "quarantine"] {
         let output = dir.path().join(action);
-        let out = common::cli::anonymize(
+        let out = ctp_run(
             &input,
             &output,
             &[
-                "--script",
-                header.to_str().unwrap(),
-                "--dialect",
-                "ctp",
                 "--filter",
                 filter.to_str().unwrap(),
                 "--filter-action",
                 action,
-                "--site-id",
-                "1",
             ],
         );
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -42,6 +42,29 @@ fn send_all(port: u16, calling: &str, files: &[PathBuf]) {
     );
 }
 
+/// `anonymize` of files on disk with the settings `Server::start` serves
+/// with (script low, site 7, one job, the RSNA layout), and `extra`.
+fn anonymize_as_served(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "anonymize",
+            "--script",
+            "low",
+            "--site-id",
+            "7",
+            "--jobs",
+            "1",
+        ])
+        .args(["--layout", "rsna"])
+        .args(extra)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
 /// Input files named so that their sorted order is the order they are sent
 /// in (patients are numbered in order of first sight in both commands).
 fn inputs(dir: &Path) -> Vec<PathBuf> {
@@ -145,24 +168,7 @@ fn received_instances_come_out_as_anonymize_writes_them() {
 
     // The same files from disk, with a store of their own.
     let from_disk = dir.path().join("from-disk");
-    let anonymized = Command::new(BIN)
-        .args([
-            "anonymize",
-            "--script",
-            "low",
-            "--site-id",
-            "7",
-            "--jobs",
-            "1",
-            "--layout",
-            "rsna",
-        ])
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&from_disk)
-        .output()
-        .unwrap();
+    let anonymized = anonymize_as_served(&input, &from_disk, &[]);
     assert!(
         anonymized.status.success(),
         "{}",
@@ -573,24 +579,7 @@ fn received_instances_are_filtered_and_their_burned_in_text_blanked() {
     assert_eq!(filtered, 1);
 
     let from_disk = dir.path().join("from-disk");
-    let anonymized = Command::new(BIN)
-        .args([
-            "anonymize",
-            "--script",
-            "low",
-            "--site-id",
-            "7",
-            "--jobs",
-            "1",
-        ])
-        .args(["--layout", "rsna"])
-        .args(stages)
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&from_disk)
-        .output()
-        .unwrap();
+    let anonymized = anonymize_as_served(&input, &from_disk, &stages);
     let stderr = String::from_utf8_lossy(&anonymized.stderr);
     assert!(
         stderr.contains("blanked by the pixel script: 1 files"),

@@ -105,12 +105,13 @@ pub struct FilterStage {
 }
 
 /// What becomes of a file the filter script does not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum FilterAction {
     /// Skipped: counted, recorded in the store, not copied anywhere.
     Skip,
     /// Copied into `quarantine/Filtered/` and listed in its report, as
     /// CTP's DicomFilter does.
+    #[default]
     Quarantine,
 }
 

@@ -113,28 +113,8 @@ pub struct AnonymizeArgs {
     /// The input is `serve`'s spool, inside the output's `.anonymizer/`.
     #[arg(skip)]
     spool: bool,
-    /// A CTP DicomFilter script (a condition such as
-    /// `!ImageType.contains("SECONDARY")`): files it does not pass are not
-    /// anonymized. Evaluated on each file as it arrives.
-    #[arg(long, value_name = "FILE")]
-    filter: Option<PathBuf>,
-    /// What becomes of a file the filter does not pass: `quarantine`
-    /// (copied to quarantine/Filtered/, as CTP does) or `skip` (counted
-    /// and recorded only).
-    #[arg(
-        long,
-        value_enum,
-        value_name = "ACTION",
-        default_value = "quarantine",
-        requires = "filter"
-    )]
-    filter_action: batch::FilterAction,
-    /// A CTP DicomPixelAnonymizer script: the regions of the first
-    /// signature a file matches (as it arrives) are blanked in every frame
-    /// after the header script. A file whose pixels cannot be cleaned is
-    /// quarantined (Pixel_Clean_Error).
-    #[arg(long, value_name = "FILE")]
-    pixel_script: Option<PathBuf>,
+    #[command(flatten)]
+    stages: StageArgs,
     /// Write a PNG of each cleaned file's first frame, with the blanked
     /// regions outlined in red, as DIR/<output path>.png (owner-only: the
     /// rest of the image may still show text), for a reviewer.
@@ -193,9 +173,7 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: false,
             tail_copy_min: None,
-            filter: None,
-            filter_action: batch::FilterAction::Quarantine,
-            pixel_script: None,
+            stages: StageArgs::default(),
             pixel_preview: None,
         }
     }
@@ -225,9 +203,7 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: true,
             tail_copy_min: None,
-            filter: run.filter.clone(),
-            filter_action: run.filter_action,
-            pixel_script: run.pixel_script.clone(),
+            stages: run.stages.clone(),
             pixel_preview: None,
         }
     }
@@ -280,11 +256,21 @@ pub struct RunArgs {
     /// written valid. Pinned in the store: a project keeps one form.
     #[arg(long)]
     pub rsna_exact: bool,
-    /// A CTP DicomFilter script (as `anonymize --filter`).
+    #[command(flatten)]
+    pub stages: StageArgs,
+}
+
+/// The CTP stages around the header script, for `anonymize` and `serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StageArgs {
+    /// A CTP DicomFilter script (a condition such as
+    /// `!ImageType.contains("SECONDARY")`): files it does not pass are not
+    /// anonymized. Evaluated on each file as it arrives.
     #[arg(long, value_name = "FILE")]
     pub filter: Option<PathBuf>,
-    /// What becomes of an instance the filter does not pass (as
-    /// `anonymize --filter-action`).
+    /// What becomes of a file the filter does not pass: `quarantine`
+    /// (copied to quarantine/Filtered/, as CTP does) or `skip` (counted
+    /// and recorded only).
     #[arg(
         long,
         value_enum,
@@ -293,7 +279,10 @@ pub struct RunArgs {
         requires = "filter"
     )]
     pub filter_action: batch::FilterAction,
-    /// A CTP DicomPixelAnonymizer script (as `anonymize --pixel-script`).
+    /// A CTP DicomPixelAnonymizer script: the regions of the first
+    /// signature a file matches (as it arrives) are blanked in every frame
+    /// after the header script. A file whose pixels cannot be cleaned is
+    /// quarantined (Pixel_Clean_Error).
     #[arg(long, value_name = "FILE")]
     pub pixel_script: Option<PathBuf>,
 }
@@ -405,17 +394,17 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         }
     }
     let rules = loaded.rules;
-    let filter = match &args.filter {
+    let filter = match &args.stages.filter {
         Some(path) => match crate::filter::Filter::load(path) {
             Ok(filter) => Some(batch::FilterStage {
                 filter,
-                action: args.filter_action,
+                action: args.stages.filter_action,
             }),
             Err(e) => return usage(e),
         },
         None => None,
     };
-    let pixel_script = match &args.pixel_script {
+    let pixel_script = match &args.stages.pixel_script {
         Some(path) => match crate::pixel::script::PixelScript::load(path) {
             Ok(script) => Some(script),
             Err(e) => return usage(e),

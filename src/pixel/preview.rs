@@ -22,7 +22,8 @@ pub fn render(obj: &InMemDicomObject, regions: &[Region]) -> Option<(usize, usiz
         return None;
     };
     let bytes = value.to_bytes();
-    if g.rows == 0 || g.columns == 0 || g.bits_allocated == 0 || !g.bits_allocated.is_multiple_of(8) {
+    if g.rows == 0 || g.columns == 0 || g.bits_allocated == 0 || !g.bits_allocated.is_multiple_of(8)
+    {
         return None;
     }
     let signed = obj
