@@ -317,8 +317,9 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     }
     assert_eq!(compared, 15);
 
-    // Read from a prefix (as large files are), the files to clean are read
-    // whole again: the same outputs, byte for byte.
+    // Read from a prefix (as large files are): native pixel data that end
+    // the file are blanked frame by frame as they are copied, the others
+    // read whole; the same outputs, byte for byte.
     let prefix = dir.path().join("prefix");
     let again = ctp_run(
         &input,
@@ -330,8 +331,20 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
             "1",
         ],
     );
+    let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("blanked by the pixel script: 15 files")
+        stderr.contains("blanked by the pixel script: 15 files"),
+        "{stderr}"
+    );
+    let streamed: usize = stderr
+        .split("pixel data copied as bytes, not decoded: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        streamed >= 5,
+        "blanked as copied: {streamed} files\n{stderr}"
     );
     for rel in &rels {
         let (a, b) = (output.join(rel), prefix.join(rel));

@@ -202,8 +202,8 @@ fn anonymize_object(
             .map(|(n, s)| (n, s.clone()))
     });
     if let Some(tail) = tail {
-        if signature.is_some() {
-            // Pixels to clean: the whole data set.
+        if signature.is_some() && options.pixel_preview.is_some() {
+            // A preview needs the frame: the whole data set.
             return Ok(None);
         }
         obj.put(dicom_file::tail::probe(tail));
@@ -243,7 +243,26 @@ fn anonymize_object(
     }
     let mut cleaned = None;
     let mut preview = None;
-    if let Some((n, signature)) = &signature {
+    // Large native files: the regions are blanked frame by frame as the
+    // pixel data are copied (see below); the header says so now.
+    let mut streamed = None;
+    if let (Some(tail), Some((n, signature))) = (tail, &signature) {
+        let Ok(blanker) = crate::pixel::blanker(&obj, &signature.regions) else {
+            // The whole data set's path says why it cannot be cleaned.
+            return Ok(None);
+        };
+        if (blanker.unit_bytes() * blanker.units()) as u64 > u64::from(tail.len) {
+            return Ok(None);
+        }
+        crate::pixel::mark_cleaned(&mut obj);
+        cleaned = Some(format!(
+            "signature {} (line {}): blanked in each of {} frame(s) or plane(s) as the pixel data were copied",
+            n + 1,
+            signature.line,
+            blanker.units()
+        ));
+        streamed = Some(blanker);
+    } else if let Some((n, signature)) = &signature {
         match crate::pixel::clean(&mut obj, &ts, &signature.regions) {
             Ok(Some(c)) => {
                 ts = c.transfer_syntax.clone();
@@ -328,8 +347,18 @@ fn anonymize_object(
     let meta = dicom_file::fresh_meta(&obj, &ts).map_err(storage)?;
     let file = obj.with_exact_meta(meta);
     let target = options.output.join(&out_rel);
+    let apply = |n: usize, unit: &mut [u8]| {
+        if let Some(b) = &streamed {
+            b.blank_unit(n, unit);
+        }
+    };
+    let edit = streamed.as_ref().map(|b| dicom_file::tail::UnitEdit {
+        unit_bytes: b.unit_bytes(),
+        units: b.units(),
+        apply: &apply,
+    });
     let staged = match tail {
-        Some(tail) => dicom_file::tail::stage_with_tail(&target, &file, path, tail),
+        Some(tail) => dicom_file::tail::stage_with_tail(&target, &file, path, tail, edit.as_ref()),
         None => dicom_file::stage_dicom(&target, &file),
     }
     .map_err(|e| storage(format!("cannot write the output: {e}")))?;

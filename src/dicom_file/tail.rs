@@ -235,13 +235,25 @@ pub fn is_probe(obj: &InMemDicomObject, tail: &Tail) -> bool {
     })
 }
 
+/// A change made to the pixel data as they are copied: `units` pieces of
+/// `unit_bytes` from the start of the value (frames, or planes of frames),
+/// each passed to `apply` with its number; the bytes after them are
+/// copied as they are. One piece is held at a time.
+pub struct UnitEdit<'a> {
+    pub unit_bytes: usize,
+    pub units: usize,
+    pub apply: &'a dyn Fn(usize, &mut [u8]),
+}
+
 /// Write `obj` (without pixel data) under a temporary name beside `path`,
-/// then the pixel data element with the value copied from `source`.
+/// then the pixel data element with the value copied from `source`
+/// (changed by `edit` on the way, when given).
 pub fn stage_with_tail(
     path: &Path,
     obj: &DefaultDicomObject,
     source: &Path,
     tail: &Tail,
+    edit: Option<&UnitEdit>,
 ) -> std::io::Result<Staged> {
     let obj = &*super::encoded_for_writing(obj);
     stage(path, |out| {
@@ -256,7 +268,21 @@ pub fn stage_with_tail(
         out.write_all(&header)?;
         let mut input = File::open(source)?;
         input.seek(SeekFrom::Start(tail.value_offset))?;
-        let copied = std::io::copy(&mut input.take(u64::from(tail.len)), out)?;
+        let mut edited = 0u64;
+        if let Some(edit) = edit {
+            let mut unit = vec![0u8; edit.unit_bytes];
+            for n in 0..edit.units {
+                if edited + unit.len() as u64 > u64::from(tail.len) {
+                    break;
+                }
+                input.read_exact(&mut unit)?;
+                (edit.apply)(n, &mut unit);
+                out.write_all(&unit)?;
+                edited += unit.len() as u64;
+            }
+        }
+        let rest = u64::from(tail.len) - edited;
+        let copied = edited + std::io::copy(&mut input.take(rest), out)?;
         if copied != u64::from(tail.len) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,

@@ -35,31 +35,9 @@ pub struct Geometry {
 /// file's byte stream: the values written are the same in either byte
 /// order). Returns how many pixels of one frame were blanked.
 pub fn blank(bytes: &mut [u8], g: &Geometry, regions: &[Region]) -> Result<u64, String> {
-    if g.rows == 0 || g.columns == 0 {
-        return Err("the image has no Rows or Columns".into());
-    }
-    if g.bits_allocated == 0 || !g.bits_allocated.is_multiple_of(8) {
-        return Err(format!(
-            "pixel data of {} bits allocated cannot be blanked (whole bytes only)",
-            g.bits_allocated
-        ));
-    }
-    let pi = g.photometric.trim().to_uppercase();
-    let ybr422 = pi == "YBR_FULL_422";
-    let ybr = pi == "YBR_FULL";
-    let sample_bytes = g.bits_allocated / 8;
-    let samples = if ybr422 && g.samples == 3 {
-        2
-    } else {
-        g.samples.max(1)
-    };
-    let (pixel_bytes, frames) = if g.planar == 0 {
-        (sample_bytes * samples, g.frames)
-    } else {
-        (sample_bytes, g.frames * samples)
-    };
-    let row_bytes = pixel_bytes * g.columns;
-    let needed = frames * g.rows * row_bytes;
+    let blanker = Blanker::new(g, regions)?;
+    let (unit, units) = (blanker.unit_bytes(), blanker.units());
+    let needed = unit * units;
     if bytes.len() < needed {
         return Err(format!(
             "the pixel data hold {} bytes, fewer than the {needed} of {} frame(s) of {}×{}",
@@ -69,34 +47,107 @@ pub fn blank(bytes: &mut [u8], g: &Geometry, regions: &[Region]) -> Result<u64, 
             g.rows
         ));
     }
-    let mut blanked = 0u64;
-    for frame in 0..frames {
-        for row in 0..g.rows {
-            let start = (frame * g.rows + row) * row_bytes;
-            let line = &mut bytes[start..start + row_bytes];
-            let ranges = ranges_for(regions, row, g.rows, g.columns);
-            let count = if ybr422 && g.planar == 0 {
-                blank_pairs(line, &ranges, g.columns, sample_bytes)
-            } else if ybr && g.planar == 0 {
-                blank_ybr(line, &ranges, g.columns, sample_bytes, samples)
+    let mut blanked = 0;
+    for (n, chunk) in bytes[..needed].chunks_exact_mut(unit).enumerate() {
+        let count = blanker.blank_unit(n, chunk);
+        if n == 0 {
+            blanked = count;
+        }
+    }
+    Ok(blanked)
+}
+
+/// Blanking one unit of pixel data at a time, as CTP walks it: a frame
+/// (interleaved samples) or one plane of a frame (planar colour), so that
+/// pixel data can be cleaned as they stream past.
+#[derive(Debug, Clone)]
+pub struct Blanker {
+    regions: Vec<Region>,
+    rows: usize,
+    columns: usize,
+    frames: usize,
+    sample_bytes: usize,
+    samples: usize,
+    pixel_bytes: usize,
+    planar: usize,
+    photometric: String,
+}
+
+impl Blanker {
+    /// Refuses images it cannot blank: no Rows or Columns, bits allocated
+    /// not whole bytes.
+    pub fn new(g: &Geometry, regions: &[Region]) -> Result<Blanker, String> {
+        if g.rows == 0 || g.columns == 0 {
+            return Err("the image has no Rows or Columns".into());
+        }
+        if g.bits_allocated == 0 || !g.bits_allocated.is_multiple_of(8) {
+            return Err(format!(
+                "pixel data of {} bits allocated cannot be blanked (whole bytes only)",
+                g.bits_allocated
+            ));
+        }
+        let photometric = g.photometric.trim().to_uppercase();
+        let sample_bytes = g.bits_allocated / 8;
+        let samples = if photometric == "YBR_FULL_422" && g.samples == 3 {
+            2
+        } else {
+            g.samples.max(1)
+        };
+        let (pixel_bytes, frames) = if g.planar == 0 {
+            (sample_bytes * samples, g.frames)
+        } else {
+            (sample_bytes, g.frames * samples)
+        };
+        Ok(Blanker {
+            regions: regions.to_vec(),
+            rows: g.rows,
+            columns: g.columns,
+            frames,
+            sample_bytes,
+            samples,
+            pixel_bytes,
+            planar: g.planar,
+            photometric,
+        })
+    }
+
+    /// The bytes of one unit.
+    pub fn unit_bytes(&self) -> usize {
+        self.rows * self.columns * self.pixel_bytes
+    }
+
+    /// How many units the image has (frames, or frames × planes).
+    pub fn units(&self) -> usize {
+        self.frames
+    }
+
+    /// Blank unit number `n` (counted from the first frame), whose bytes
+    /// are `unit`; returns the pixels blanked.
+    pub fn blank_unit(&self, n: usize, unit: &mut [u8]) -> u64 {
+        let pi = self.photometric.as_str();
+        let row_bytes = self.pixel_bytes * self.columns;
+        let mut blanked = 0;
+        for (row, line) in unit.chunks_exact_mut(row_bytes).enumerate() {
+            let ranges = ranges_for(&self.regions, row, self.rows, self.columns);
+            blanked += if pi == "YBR_FULL_422" && self.planar == 0 {
+                blank_pairs(line, &ranges, self.columns, self.sample_bytes)
+            } else if pi == "YBR_FULL" && self.planar == 0 {
+                blank_ybr(line, &ranges, self.columns, self.sample_bytes, self.samples)
             } else {
-                let value = if ybr && g.planar == 1 {
-                    if frame % 3 == 0 { 0 } else { 127 }
-                } else if pi == "MONOCHROME1" && pixel_bytes == 2 {
+                let value = if pi == "YBR_FULL" && self.planar == 1 {
+                    if n.is_multiple_of(3) { 0 } else { 127 }
+                } else if pi == "MONOCHROME1" && self.pixel_bytes == 2 {
                     15
-                } else if pi == "MONOCHROME1" && pixel_bytes == 1 {
+                } else if pi == "MONOCHROME1" && self.pixel_bytes == 1 {
                     255
                 } else {
                     0
                 };
-                blank_runs(line, &ranges, pixel_bytes, value)
+                blank_runs(line, &ranges, self.pixel_bytes, value)
             };
-            if frame == 0 {
-                blanked += count;
-            }
         }
+        blanked
     }
-    Ok(blanked)
 }
 
 /// The pixels a region blanks in an image of `rows`×`columns` (the

@@ -83,15 +83,27 @@ pub fn clean(
     let pixels_per_frame = blank::blank(&mut bytes, &geometry, regions)?;
     let value = same_kind(value, bytes)?;
     obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
-    obj.put(text_element(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"));
-    let (code, meaning) = CLEAN_PIXEL_DATA;
-    add_method_code(obj, code, meaning);
+    mark_cleaned(obj);
     Ok(Some(Cleaned {
         transfer_syntax: ts,
         frames: geometry.frames,
         pixels_per_frame,
         decoded: decoded.is_some(),
     }))
+}
+
+/// What a cleaned file says of itself: BurnedInAnnotation NO, and DCM
+/// 113101 among its de-identification methods.
+pub fn mark_cleaned(obj: &mut InMemDicomObject) {
+    obj.put(text_element(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"));
+    let (code, meaning) = CLEAN_PIXEL_DATA;
+    add_method_code(obj, code, meaning);
+}
+
+/// The blanker for the native pixel data `obj` describes (its pixel data
+/// need not be held: large files are cleaned as they are copied).
+pub fn blanker(obj: &InMemDicomObject, regions: &[Region]) -> Result<blank::Blanker, String> {
+    blank::Blanker::new(&geometry(obj), regions)
 }
 
 /// The geometry CTP reads, with its defaults (`getInt` of a missing or
