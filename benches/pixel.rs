@@ -85,7 +85,9 @@ fn ultrasound(path: &Path, n: usize, frames: usize) {
     .unwrap();
 }
 
-fn run(input: &Path, output: &Path, pixel_script: Option<&Path>) -> (f64, String) {
+/// `anonymize --script low` of `input` into a fresh `output`, with the
+/// pixel script when given.
+fn anonymize(input: &Path, output: &Path, pixel_script: Option<&Path>) -> Command {
     let _ = std::fs::remove_dir_all(output);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
     cmd.args([
@@ -103,8 +105,14 @@ fn run(input: &Path, output: &Path, pixel_script: Option<&Path>) -> (f64, String
     if let Some(p) = pixel_script {
         cmd.arg("--pixel-script").arg(p);
     }
+    cmd
+}
+
+fn run(input: &Path, output: &Path, pixel_script: Option<&Path>) -> (f64, String) {
     let start = Instant::now();
-    let out = cmd.output().expect("run dicom-anonymizer");
+    let out = anonymize(input, output, pixel_script)
+        .output()
+        .expect("run dicom-anonymizer");
     let secs = start.elapsed().as_secs_f64();
     (secs, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -170,23 +178,7 @@ fn main() {
     }
     let size = std::fs::metadata(input.join("cine.dcm")).unwrap().len() as f64 / 1e6;
     let output = root.join("out-large");
-    let _ = std::fs::remove_dir_all(&output);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"));
-    cmd.args([
-        "anonymize",
-        "--script",
-        "low",
-        "--site-id",
-        "1",
-        "--no-deface",
-    ])
-    .arg("--input")
-    .arg(&input)
-    .arg("--output")
-    .arg(&output)
-    .arg("--pixel-script")
-    .arg(&script);
-    let (cost, log) = measure(&mut cmd);
+    let (cost, log) = measure(&mut anonymize(&input, &output, Some(&script)));
     let (secs, cpu, peak) = (cost.wall, cost.cpu, cost.peak_mb);
     assert!(
         log.contains("blanked by the pixel script: 1 files"),
