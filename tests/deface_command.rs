@@ -7,7 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, write_series};
+use common::head_phantom::{
+    Contrast, Identity, Rng, Template, axial_volume, remove_slices, write_series,
+};
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::nifti;
 use dicom_anonymizer::deface::resample::pose;
@@ -72,7 +74,7 @@ fn subjects_are_defaced_to_nifti_and_anonymized_dicom_and_a_broken_one_is_skippe
         Modality::Ct,
         &who("Doe^Jane", "MRN-0001", 102, "CHEST", "Chest"),
     );
-    // sub002: a head series with a missing slice.
+    // sub002: a head series with two missing slices.
     let mr = axial_volume(
         &template,
         Contrast::T1,
@@ -88,13 +90,9 @@ fn subjects_are_defaced_to_nifti_and_anonymized_dicom_and_a_broken_one_is_skippe
         Modality::Mr,
         &who("Roe^Richard", "MRN-0002", 201, "BRAIN", "T1 brain"),
     );
-    let gone = std::fs::read_dir(&broken)
-        .unwrap()
-        .flatten()
-        .nth(40)
-        .unwrap()
-        .path();
-    std::fs::remove_file(gone).unwrap();
+    // Two slices missing in a row: a gap of three slices is more than the
+    // stage interpolates.
+    remove_slices(&broken, 90, [40, 41]);
     // sub003: an MR head.
     write_series(
         &root.join("sub003"),

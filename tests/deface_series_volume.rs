@@ -1,6 +1,6 @@
 //! The first steps of the deface stage: a DICOM series assembled into a
-//! volume (slices ordered by position, rescaled, geometry kept), what cannot
-//! be a volume refused with its reason, and the volume written as NIfTI with
+//! volume (slices ordered by position, rescaled, geometry kept; a tilted or
+//! gappy stack resampled), what cannot be a volume refused with its reason, and the volume written as NIfTI with
 //! the right RAS affine in both qform and sform.
 
 mod common;
@@ -142,16 +142,80 @@ fn slices_are_ordered_by_position_and_rescaled() {
     assert!((s[0] - DI).abs() < 1e-6 && (s[1] - DJ).abs() < 1e-6 && (s[2] - STEP).abs() < 1e-4);
 }
 
+/// A gantry-tilted series: each slice one row (0.5 mm) further down its
+/// columns than the normal would put it, 11.3° off. The volume is the
+/// stack resampled onto an orthogonal grid a row taller per slice, on
+/// which every slice's pixels are found whole.
+#[test]
+fn a_gantry_tilted_series_is_resampled_onto_an_orthogonal_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, c) = directions();
+    let tilted = |k: usize| {
+        let p = position(k as f64);
+        [0, 1, 2].map(|i| p[i] + k as f64 * DJ * c[i])
+    };
+    series(dir.path(), 8, |k, o| {
+        let p = tilted(k);
+        o.put(text(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("{}\\{}\\{}", p[0], p[1], p[2]),
+        ));
+    });
+    let v = load(dir.path()).unwrap();
+    assert_eq!(v.dims, [COLS, ROWS + 7, 8]);
+    for k in 0..8 {
+        for (i, j) in [(0, 0), (3, 5), (15, 19)] {
+            let want = (k * 1000 + j * 20 + i) as f32 - 1024.0;
+            assert!(
+                (v.get(i, j + k, k) - want).abs() < 1e-2,
+                "slice {k} ({i}, {j}): {} vs {want}",
+                v.get(i, j + k, k)
+            );
+        }
+        // The rows of the grid slice k does not reach are air (the
+        // darkest value of the series).
+        if k > 0 {
+            assert_eq!(v.get(0, k - 1, k), -1024.0);
+        }
+    }
+    // The axes are the rows, the columns and the normal, 2.5 mm apart.
+    let n = normal();
+    assert!((0..3).all(|row| (v.affine_lps[row][2] - n[row] * STEP).abs() < 1e-4));
+    let p0 = position(0.0);
+    assert!((0..3).all(|row| (v.affine_lps[row][3] - p0[row]).abs() < 1e-4));
+}
+
+/// One slice missing from ten: the grid keeps its ten places, the missing
+/// one interpolated between its neighbours.
+#[test]
+fn a_missing_slice_is_interpolated() {
+    let dir = tempfile::tempdir().unwrap();
+    series(dir.path(), 10, |_, _| {});
+    std::fs::remove_file(dir.path().join(format!("f{}.dcm", (4 * 7) % 10))).unwrap();
+    let v = load(dir.path()).unwrap();
+    assert_eq!(v.dims, [COLS, ROWS, 10]);
+    // The values grow linearly along the slices, so the interpolated slice
+    // holds what the missing one held.
+    for k in [3, 4, 5] {
+        let want = (k * 1000 + 5 * 20 + 3) as f32 - 1024.0;
+        assert!((v.get(3, 5, k) - want).abs() < 1e-2, "slice {k}");
+    }
+    assert!((v.spacing()[2] - STEP).abs() < 1e-4);
+}
+
 #[test]
 fn what_cannot_be_a_volume_is_refused_with_its_reason() {
     type Case = (&'static str, Box<dyn Fn(&Path)>, fn(&NotAVolume) -> bool);
     let cases: Vec<Case> = vec![
         (
-            "gantry tilt",
+            "slices far off their normal",
             Box::new(|d| {
                 series(d, 8, |k, o| {
-                    let mut p = position(k as f64);
-                    p[2] += k as f64 * 0.4; // drifts off the normal
+                    let p = position(k as f64);
+                    let (_, c) = directions();
+                    // 7.5 mm along the column per 2.5 mm step: 71.6°.
+                    let p = [0, 1, 2].map(|i| p[i] + k as f64 * 3.0 * STEP * c[i]);
                     o.put(text(
                         tags::IMAGE_POSITION_PATIENT,
                         VR::DS,
@@ -159,15 +223,32 @@ fn what_cannot_be_a_volume_is_refused_with_its_reason() {
                     ));
                 })
             }),
-            |e| matches!(e, NotAVolume::Tilted(_)),
+            |e| matches!(e, NotAVolume::Tilted(a) if (a - 71.57).abs() < 0.1),
         ),
         (
-            "a missing slice",
+            "two missing slices in a row",
             Box::new(|d| {
-                series(d, 8, |_, _| {});
-                std::fs::remove_file(d.join(format!("f{}.dcm", (4 * 7) % 8))).unwrap();
+                series(d, 10, |_, _| {});
+                for k in [3, 4] {
+                    std::fs::remove_file(d.join(format!("f{}.dcm", (k * 7) % 10))).unwrap();
+                }
             }),
-            |e| matches!(e, NotAVolume::UnevenSpacing(..)),
+            |e| matches!(e, NotAVolume::UnevenSpacing(a, b) if (a - STEP).abs() < 1e-3 && (b - 3.0 * STEP).abs() < 1e-3),
+        ),
+        (
+            "two orientations",
+            Box::new(|d| {
+                series(d, 6, |k, o| {
+                    if k == 2 {
+                        o.put(text(
+                            tags::IMAGE_ORIENTATION_PATIENT,
+                            VR::DS,
+                            "1\\0\\0\\0\\1\\0",
+                        ));
+                    }
+                })
+            }),
+            |e| matches!(e, NotAVolume::MixedOrientations(n) if n == &[5, 1]),
         ),
         (
             "mixed sizes",

@@ -14,7 +14,9 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::face_mask::FaceMask;
-use super::series::{Slice, decode_to_native};
+use super::series::{Slice, decode_to_native, plane};
+use super::stack::on_slice;
+use super::volume::Volume;
 
 /// The code of the de-identification method this stage performs.
 pub const CLEAN_VISUAL_FEATURES: (&str, &str) = ("113102", "Clean Recognizable Visual Features");
@@ -72,19 +74,42 @@ pub fn stored_background(obj: &InMemDicomObject, background: f32) -> i64 {
     (v as i64).clamp(lo, hi)
 }
 
-/// The edits a mask makes to the slices of the volume it was made on
-/// (`slices` in the volume's order, as [`super::series::assemble`] left
-/// them).
+/// The pixels of each slice a mask on `volume`'s grid removes: for every
+/// pixel, the mask's nearest voxel (the slices are the volume's own voxels
+/// unless [`super::series::assemble`] resampled them). A slice whose place
+/// cannot be read (never the case for slices that were assembled) is
+/// removed whole.
+pub fn removed_on_slices(slices: &[Slice], volume: &Volume, mask: &FaceMask) -> Vec<Vec<bool>> {
+    slices
+        .iter()
+        .map(|slice| {
+            let dim = |tag: Tag| {
+                slice
+                    .obj
+                    .get(tag)
+                    .and_then(|e| e.to_int::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            let size = [dim(tags::COLUMNS), dim(tags::ROWS)];
+            match plane(&slice.obj) {
+                Ok(p) => on_slice(&p, size, mask.dims, &volume.affine_lps, &mask.removed),
+                Err(_) => vec![true; size[0] * size[1]],
+            }
+        })
+        .collect()
+}
+
+/// The edits a mask on `volume`'s grid makes to the slices it was made
+/// from (`slices` as [`super::series::assemble`] left them).
 pub fn plan(
     slices: &[Slice],
+    volume: &Volume,
     mask: &FaceMask,
     background: f32,
 ) -> HashMap<PathBuf, Arc<PixelEdit>> {
-    let [nx, ny, _] = mask.dims;
-    let per = nx * ny;
     let mut plan: HashMap<PathBuf, PixelEdit> = HashMap::new();
-    for (k, slice) in slices.iter().enumerate() {
-        let removed = &mask.removed[k * per..(k + 1) * per];
+    for (slice, removed) in slices.iter().zip(removed_on_slices(slices, volume, mask)) {
+        let per = removed.len();
         let mut runs = Vec::new();
         let mut n = 0;
         while n < per {

@@ -12,7 +12,9 @@
 //!   header script;
 //! - [`pipeline`]: a tree's head series found and defaced, and the plan
 //!   the batch applies;
-//! - [`nifti`], [`resample`]: NIfTI files and moving volumes between grids.
+//! - [`nifti`], [`resample`]: NIfTI files and moving volumes between grids;
+//! - [`stack`]: tilted or unevenly spaced slices onto an orthogonal grid,
+//!   and a mask on that grid back onto each slice.
 
 pub mod arrivals;
 pub mod canonical;
@@ -24,4 +26,5 @@ pub mod nifti;
 pub mod pipeline;
 pub mod resample;
 pub mod series;
+pub mod stack;
 pub mod volume;

@@ -88,7 +88,11 @@ fn label(first: &InMemDicomObject, files: usize) -> String {
 
 /// A defaced head volume and what it came from.
 pub struct Defaced {
+    /// The series' slices, in position order.
     pub slices: Vec<Slice>,
+    /// The volume the mask was made on: the slices' own voxels, or (a
+    /// tilted or unevenly spaced series) the slices resampled onto an
+    /// orthogonal grid; the NIfTI outputs are written on it.
     pub volume: Volume,
     pub modality: Modality,
     pub mask: FaceMask,
@@ -100,9 +104,14 @@ impl Defaced {
         apply_mask(&self.volume, &self.mask, self.modality.background())
     }
 
-    /// The change to each file.
+    /// The change to each file: the mask mapped back onto its slices.
     pub fn edits(&self) -> HashMap<PathBuf, Arc<PixelEdit>> {
-        edit::plan(&self.slices, &self.mask, self.modality.background())
+        edit::plan(
+            &self.slices,
+            &self.volume,
+            &self.mask,
+            self.modality.background(),
+        )
     }
 }
 

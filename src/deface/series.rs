@@ -2,11 +2,13 @@
 //! [`Volume`].
 //!
 //! A series becomes a volume when its images (single-frame, or the frames
-//! of one enhanced multi-frame image) share their size,
-//! pixel spacing and orientation, and their positions step evenly along the
-//! normal of that orientation (so no gantry tilt and no missing slice).
-//! Slices are ordered by position along the normal (not by InstanceNumber),
-//! and RescaleSlope/RescaleIntercept are applied (Hounsfield units for CT).
+//! of one enhanced multi-frame image) share their size, pixel spacing and
+//! orientation. Slices are ordered by position along the normal (not by
+//! InstanceNumber), and RescaleSlope/RescaleIntercept are applied
+//! (Hounsfield units for CT). When the positions step evenly along the
+//! normal, the slices are the volume's voxels; a gantry tilt (up to
+//! [`MAX_TILT_DEG`]) or uneven gaps (up to [`MAX_GAP_RATIO`] times the
+//! typical gap) are resampled onto an orthogonal grid ([`super::stack`]).
 //! Anything else is refused with a [`NotAVolume`] reason, never a panic.
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use dicom_core::{DataElement, Tag};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
+use super::stack::{Plane, dot, regrid, typical_gap};
 use super::volume::Volume;
 use crate::dicom_file;
 
@@ -26,13 +29,15 @@ pub enum NotAVolume {
     TooFewSlices(usize),
     MissingAttribute(&'static str),
     MixedSizes,
-    MixedOrientations,
+    /// The slices lie in more than one plane: how many slices lie in each,
+    /// most first.
+    MixedOrientations(Vec<usize>),
     MixedSpacing,
-    /// The slice positions do not follow the normal (gantry tilt), with the
-    /// angle in degrees.
+    /// The slices step further off their normal than a gantry tilt
+    /// ([`MAX_TILT_DEG`]), with the angle in degrees.
     Tilted(f64),
-    /// The gaps between slices differ (a missing slice, or uneven spacing):
-    /// the smallest and largest gap, in mm.
+    /// A gap between slices more than [`MAX_GAP_RATIO`] times the typical
+    /// one: the smallest and largest gap, in mm.
     UnevenSpacing(f64, f64),
     /// Two slices at the same position.
     DuplicatePosition,
@@ -48,17 +53,25 @@ impl std::fmt::Display for NotAVolume {
             NotAVolume::TooFewSlices(n) => write!(f, "{n} slice(s): a volume needs at least 3"),
             NotAVolume::MissingAttribute(a) => write!(f, "a slice has no {a}"),
             NotAVolume::MixedSizes => f.write_str("the slices differ in rows or columns"),
-            NotAVolume::MixedOrientations => f.write_str("the slices differ in orientation"),
+            NotAVolume::MixedOrientations(counts) => write!(
+                f,
+                "the slices lie in {} different planes ({} slices): one volume needs one plane; split the series by orientation",
+                counts.len(),
+                counts
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             NotAVolume::MixedSpacing => f.write_str("the slices differ in pixel spacing"),
-            NotAVolume::Tilted(deg) => {
-                write!(f, "gantry tilt: slices step {deg:.2}° off the normal")
-            }
-            NotAVolume::UnevenSpacing(a, b) => {
-                write!(
-                    f,
-                    "uneven slice spacing ({a:.3} to {b:.3} mm): missing or irregular slices"
-                )
-            }
+            NotAVolume::Tilted(deg) => write!(
+                f,
+                "the slices step {deg:.2}° off their normal, more than a gantry tilt ({MAX_TILT_DEG}°)"
+            ),
+            NotAVolume::UnevenSpacing(a, b) => write!(
+                f,
+                "uneven slice spacing ({a:.3} to {b:.3} mm): a gap more than {MAX_GAP_RATIO} times the typical one (missing slices)"
+            ),
             NotAVolume::DuplicatePosition => f.write_str("two slices share a position"),
             NotAVolume::MultiFrame => f.write_str("multi-frame images are not assembled yet"),
             NotAVolume::Compressed(ts) => write!(
@@ -165,18 +178,6 @@ fn uint(obj: &InMemDicomObject, tag: Tag, name: &'static str) -> Result<u32, Not
     obj.get(tag)
         .and_then(|e| e.to_int::<u32>().ok())
         .ok_or(NotAVolume::MissingAttribute(name))
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
 }
 
 fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
@@ -341,6 +342,40 @@ fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
         .collect()
 }
 
+/// Gaps between slices up to this many times the typical gap are
+/// resampled (one missing slice makes a gap of 2); a larger gap leaves too
+/// little of the head between its slices to find a face in.
+pub const MAX_GAP_RATIO: f64 = 2.5;
+/// Gantry tilts up to this angle (degrees) are resampled; beyond it the
+/// slices are too far off their normal to be a tilted stack.
+pub const MAX_TILT_DEG: f64 = 45.0;
+
+/// Where a slice lies, from its header.
+pub fn plane(obj: &InMemDicomObject) -> Result<Plane, NotAVolume> {
+    let orientation = floats(
+        obj,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        "ImageOrientationPatient",
+    )?;
+    let spacing = floats(obj, tags::PIXEL_SPACING, "PixelSpacing")?;
+    let position = floats(obj, tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient")?;
+    if orientation.len() != 6 {
+        return Err(NotAVolume::MissingAttribute("ImageOrientationPatient"));
+    }
+    if spacing.len() != 2 {
+        return Err(NotAVolume::MissingAttribute("PixelSpacing"));
+    }
+    if position.len() != 3 {
+        return Err(NotAVolume::MissingAttribute("ImagePositionPatient"));
+    }
+    Ok(Plane {
+        origin: [position[0], position[1], position[2]],
+        row: [orientation[0], orientation[1], orientation[2]],
+        col: [orientation[3], orientation[4], orientation[5]],
+        spacing: [spacing[1], spacing[0]],
+    })
+}
+
 fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     if slices.len() < 3 {
         return Err(NotAVolume::TooFewSlices(slices.len()));
@@ -348,52 +383,40 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     let first = &slices[0].obj;
     let rows = uint(first, tags::ROWS, "Rows")? as usize;
     let cols = uint(first, tags::COLUMNS, "Columns")? as usize;
-    let orientation = floats(
-        first,
-        tags::IMAGE_ORIENTATION_PATIENT,
-        "ImageOrientationPatient",
-    )?;
-    let spacing = floats(first, tags::PIXEL_SPACING, "PixelSpacing")?;
-    if orientation.len() != 6 || spacing.len() != 2 {
-        return Err(NotAVolume::MissingAttribute("ImageOrientationPatient"));
-    }
-    let row_dir = [orientation[0], orientation[1], orientation[2]];
-    let col_dir = [orientation[3], orientation[4], orientation[5]];
-    let normal = cross(row_dir, col_dir);
+    let reference = plane(first)?;
+    let normal = reference.normal();
 
-    let mut keyed = Vec::with_capacity(slices.len());
-    for (n, s) in slices.iter().enumerate() {
+    let mut planes = Vec::with_capacity(slices.len());
+    // Distinct orientations, with how many slices have each.
+    let mut orientations: Vec<([f64; 6], usize)> = Vec::new();
+    for s in slices.iter() {
         let o = &s.obj;
         if uint(o, tags::ROWS, "Rows")? as usize != rows
             || uint(o, tags::COLUMNS, "Columns")? as usize != cols
         {
             return Err(NotAVolume::MixedSizes);
         }
-        if !close(
-            &floats(
-                o,
-                tags::IMAGE_ORIENTATION_PATIENT,
-                "ImageOrientationPatient",
-            )?,
-            &orientation,
-            1e-4,
-        ) {
-            return Err(NotAVolume::MixedOrientations);
-        }
-        if !close(
-            &floats(o, tags::PIXEL_SPACING, "PixelSpacing")?,
-            &spacing,
-            1e-4,
-        ) {
+        let p = plane(o)?;
+        if !close(&p.spacing, &reference.spacing, 1e-4) {
             return Err(NotAVolume::MixedSpacing);
         }
-        let p = floats(o, tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient")?;
-        if p.len() != 3 {
-            return Err(NotAVolume::MissingAttribute("ImagePositionPatient"));
+        let key = [p.row, p.col].concat();
+        match orientations.iter_mut().find(|(o, _)| close(o, &key, 1e-4)) {
+            Some((_, n)) => *n += 1,
+            None => orientations.push((key.try_into().expect("six values"), 1)),
         }
-        let p = [p[0], p[1], p[2]];
-        keyed.push((dot(p, normal), n, p));
+        planes.push(p);
     }
+    if orientations.len() > 1 {
+        let mut counts: Vec<usize> = orientations.iter().map(|(_, n)| *n).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        return Err(NotAVolume::MixedOrientations(counts));
+    }
+    let mut keyed: Vec<(f64, usize)> = planes
+        .iter()
+        .enumerate()
+        .map(|(n, p)| (dot(p.origin, normal), n))
+        .collect();
     keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let gaps: Vec<f64> = keyed.windows(2).map(|w| w[1].0 - w[0].0).collect();
     let (min_gap, max_gap) = gaps
@@ -402,20 +425,18 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     if min_gap < 1e-3 {
         return Err(NotAVolume::DuplicatePosition);
     }
-    if max_gap - min_gap > 0.01 * min_gap.max(1.0) {
+    if max_gap > MAX_GAP_RATIO * typical_gap(&gaps) {
         return Err(NotAVolume::UnevenSpacing(min_gap, max_gap));
     }
-    let (p0, pn) = (keyed[0].2, keyed[keyed.len() - 1].2);
+    let (p0, pn) = (
+        planes[keyed[0].1].origin,
+        planes[keyed[keyed.len() - 1].1].origin,
+    );
     let steps = (keyed.len() - 1) as f64;
-    let step = [
-        (pn[0] - p0[0]) / steps,
-        (pn[1] - p0[1]) / steps,
-        (pn[2] - p0[2]) / steps,
-    ];
-    let step_len = dot(step, step).sqrt();
-    let cos = (dot(step, normal) / step_len).clamp(-1.0, 1.0);
+    let step = [0, 1, 2].map(|d| (pn[d] - p0[d]) / steps);
+    let cos = (dot(step, normal) / dot(step, step).sqrt()).clamp(-1.0, 1.0);
     let angle = cos.acos().to_degrees();
-    if angle > 0.5 {
+    if angle > MAX_TILT_DEG {
         return Err(NotAVolume::Tilted(angle));
     }
 
@@ -423,18 +444,29 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     let order: Vec<usize> = keyed.iter().map(|k| k.1).collect();
     let mut sorted: Vec<Slice> = order.iter().map(|&n| slices[n].clone()).collect();
     slices.swap_with_slice(&mut sorted);
+    let planes: Vec<Plane> = order.iter().map(|&n| planes[n]).collect();
 
     let mut data = Vec::with_capacity(rows * cols * slices.len());
     for s in slices.iter() {
         data.extend(pixels(s, rows * cols)?);
     }
-    let (dr, dc) = (spacing[0], spacing[1]);
-    let affine_lps = [
-        [row_dir[0] * dc, col_dir[0] * dr, step[0], p0[0]],
-        [row_dir[1] * dc, col_dir[1] * dr, step[1], p0[1]],
-        [row_dir[2] * dc, col_dir[2] * dr, step[2], p0[2]],
-        [0.0, 0.0, 0.0, 1.0],
-    ];
+    // Even gaps, every slice on the line from the first to the last, and
+    // that line along the normal: the slices are the volume's own voxels.
+    let even = max_gap - min_gap <= 0.01 * min_gap.max(1.0);
+    let on_line = planes.iter().enumerate().all(|(k, p)| {
+        let expected = [0, 1, 2].map(|d| p0[d] + k as f64 * step[d]);
+        let off = [0, 1, 2].map(|d| p.origin[d] - expected[d]);
+        dot(off, off).sqrt() <= 0.05 * reference.spacing[0].min(reference.spacing[1])
+    });
+    if !(even && on_line && angle <= 0.5) {
+        let background = data.iter().copied().fold(f32::INFINITY, f32::min);
+        return Ok(regrid(&planes, [cols, rows], &data, background));
+    }
+    let mut affine_lps = reference.affine();
+    for (d, row) in affine_lps.iter_mut().take(3).enumerate() {
+        row[2] = step[d];
+        row[3] = p0[d];
+    }
     Ok(Volume {
         dims: [cols, rows, slices.len()],
         data,

@@ -201,20 +201,21 @@ pub fn case(
     rng: &mut Rng,
 ) -> Case {
     let (dims, grid) = template.grid(mm);
-    let contrasted = Volume {
-        data: template.t.data.iter().map(|&t| contrast.value(t)).collect(),
-        ..template.t.clone()
-    };
-    let air = contrast.value(0.0);
-    let mut image = resample(&contrasted, dims, grid, &pose, Interpolation::Linear, air).unwrap();
-    let sigma = contrast.noise();
-    for v in image.data.iter_mut() {
-        let noisy = *v + sigma * rng.normal() as f32;
-        *v = match contrast.modality() {
-            Modality::Mr => noisy.abs(),
-            Modality::Ct => noisy,
-        };
-    }
+    case_on(template, contrast, pose, description, (dims, grid), rng)
+}
+
+/// The template under `pose` in `contrast`, acquired on the grid `dims`,
+/// `grid` (any affine: a tilted gantry's is a shear), with scanner noise,
+/// and the ground truth on the same grid.
+pub fn case_on(
+    template: &Template,
+    contrast: Contrast,
+    pose: Affine,
+    description: String,
+    (dims, grid): ([usize; 3], Affine),
+    rng: &mut Rng,
+) -> Case {
+    let image = acquire(template, contrast, pose, (dims, grid), rng);
     let t = resample(&template.t, dims, grid, &pose, Interpolation::Linear, 0.0).unwrap();
     let face = resample(
         &template.face,
@@ -239,6 +240,38 @@ pub fn case(
     }
 }
 
+/// The grid of a head scan: `n`×`n` pixels of `mm` in each slice, and
+/// `slices` slices `table_step` mm apart along the table (patient z),
+/// centred on the template's head a little towards the face. With a
+/// gantry tilt, the slices' columns turn by `tilt_deg` about the patient's
+/// left-right axis while the slices still step along the table: the
+/// voxel-to-patient affine is a shear.
+pub fn scanner_grid(
+    template: &Template,
+    [n, slices]: [usize; 2],
+    mm: f64,
+    table_step: f64,
+    tilt_deg: f64,
+) -> ([usize; 3], Affine) {
+    let (sin, cos) = tilt_deg.to_radians().sin_cos();
+    let mut affine = dicom_anonymizer::deface::resample::IDENTITY;
+    affine[0][0] = mm;
+    affine[1][1] = mm * cos;
+    affine[2][1] = mm * sin;
+    affine[2][2] = table_step;
+    let centre = [
+        template.centre[0],
+        template.centre[1] - 10.0,
+        template.centre[2] - 15.0,
+    ];
+    // The middle voxel at the centre.
+    let half = [n, n, slices].map(|d| (d as f64 - 1.0) / 2.0);
+    for d in 0..3 {
+        affine[d][3] = centre[d] - (0..3).map(|c| affine[d][c] * half[c]).sum::<f64>();
+    }
+    ([n, n, slices], affine)
+}
+
 /// An axial head volume as a scanner would give it: `n`×`n` pixels and
 /// `slices` slices, all of `mm`, centred on the template's head, of
 /// `contrast` under `pose`, with noise.
@@ -250,42 +283,34 @@ pub fn axial_volume(
     mm: f64,
     rng: &mut Rng,
 ) -> Volume {
-    let mut affine = dicom_anonymizer::deface::resample::IDENTITY;
-    for d in 0..3 {
-        affine[d][d] = mm;
-    }
-    // Centre the field of view on the head, a little towards the face.
-    let centre = [
-        template.centre[0],
-        template.centre[1] - 10.0,
-        template.centre[2] - 15.0,
-    ];
-    let half = [n, n, slices].map(|d| (d as f64 - 1.0) / 2.0 * mm);
-    for d in 0..3 {
-        affine[d][3] = centre[d] - half[d];
-    }
+    let grid = scanner_grid(template, [n, slices], mm, mm, 0.0);
+    acquire(template, contrast, pose, grid, rng)
+}
+
+/// The template under `pose` in `contrast` on the grid `dims`, `grid`,
+/// with scanner noise (magnitude noise for MR).
+pub fn acquire(
+    template: &Template,
+    contrast: Contrast,
+    pose: Affine,
+    (dims, grid): ([usize; 3], Affine),
+    rng: &mut Rng,
+) -> Volume {
     let contrasted = Volume {
         data: template.t.data.iter().map(|&t| contrast.value(t)).collect(),
         ..template.t.clone()
     };
-    let mut v = resample(
-        &contrasted,
-        [n, n, slices],
-        affine,
-        &pose,
-        Interpolation::Linear,
-        contrast.value(0.0),
-    )
-    .unwrap();
+    let air = contrast.value(0.0);
+    let mut image = resample(&contrasted, dims, grid, &pose, Interpolation::Linear, air).unwrap();
     let sigma = contrast.noise();
-    for x in v.data.iter_mut() {
-        let noisy = *x + sigma * rng.normal() as f32;
-        *x = match contrast.modality() {
+    for v in image.data.iter_mut() {
+        let noisy = *v + sigma * rng.normal() as f32;
+        *v = match contrast.modality() {
             Modality::Mr => noisy.abs(),
             Modality::Ct => noisy,
         };
     }
-    v
+    image
 }
 
 /// Who a written series belongs to (identifying values the output must not keep).
@@ -298,9 +323,10 @@ pub struct Identity<'a> {
     pub description: &'a str,
 }
 
-/// Write `volume` (axis-aligned, as [`axial_volume`] makes them) as a
-/// single-frame series of `modality` under `dir`, files `IM<k>.dcm` in
-/// scrambled order. CT is stored as unsigned 12-bit with intercept −1024;
+/// Write `volume` (slices along its third axis, with rows and columns
+/// along its first two, as [`axial_volume`] and [`scanner_grid`] make
+/// them) as a single-frame series of `modality` under `dir`, files
+/// `IM<k>.dcm` in scrambled order. CT is stored as unsigned 12-bit with intercept −1024;
 /// MR as unsigned 16-bit.
 pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, who: &Identity) {
     use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -311,6 +337,12 @@ pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, 
     std::fs::create_dir_all(dir).unwrap();
     let [nx, ny, nz] = volume.dims;
     let sp = volume.spacing();
+    let a = &volume.affine_lps;
+    let orientation = [0, 1]
+        .iter()
+        .flat_map(|&c| (0..3).map(move |r| format!("{:.6}", a[r][c] / sp[c])))
+        .collect::<Vec<_>>()
+        .join("\\");
     let t = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
     let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
     for k in 0..nz {
@@ -362,7 +394,7 @@ pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, 
                 VR::DS,
                 &format!("{:.4}\\{:.4}\\{:.4}", origin[0], origin[1], origin[2]),
             ),
-            t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0"),
+            t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &orientation),
             t(
                 tags::PIXEL_SPACING,
                 VR::DS,
@@ -393,5 +425,13 @@ pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, 
             .unwrap();
         file.write_to_file(dir.join(format!("IM{}.dcm", (k * 37) % nz)))
             .unwrap();
+    }
+}
+
+/// Remove slices `ks` of a series [`write_series`] wrote under `dir`
+/// (`nz` slices in all): the file of slice k is `IM<k·37 mod nz>.dcm`.
+pub fn remove_slices(dir: &std::path::Path, nz: usize, ks: impl IntoIterator<Item = usize>) {
+    for k in ks {
+        std::fs::remove_file(dir.join(format!("IM{}.dcm", (k * 37) % nz))).unwrap();
     }
 }
