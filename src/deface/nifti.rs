@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use ndarray::Array3;
+use ndarray::{Array3, ShapeBuilder};
 use nifti::writer::WriterOptions;
 use nifti::{IntoNdArray, NiftiHeader, NiftiObject, NiftiType, ReaderOptions};
 
@@ -138,7 +138,10 @@ pub fn rotation(b: f64, c: f64, d: f64) -> [[f64; 3]; 3] {
 /// Write a volume (float32 voxels) as `.nii.gz`, atomically.
 pub fn write(volume: &Volume, path: &Path) -> Result<(), String> {
     let [nx, ny, nz] = volume.dims;
-    let array = Array3::from_shape_fn((nx, ny, nz), |(i, j, k)| volume.get(i, j, k));
+    // The volume's own order (i fastest) is NIfTI's: a Fortran-order
+    // array that the writer reads slice by slice, contiguously.
+    let array = Array3::from_shape_vec((nx, ny, nz).f(), volume.data.clone())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
