@@ -15,9 +15,9 @@ use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, writ
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::face_mask::{Settings, apply_mask, face_mask};
 use dicom_anonymizer::deface::model::FaceMaskModel;
-use dicom_anonymizer::deface::nifti;
 use dicom_anonymizer::deface::resample::pose;
 use dicom_anonymizer::deface::series::{assemble, group_series};
+use dicom_anonymizer::deface::{nifti, qa};
 
 fn main() {
     let template =
@@ -77,9 +77,18 @@ fn main() {
     nifti::write(&mask.as_volume(&v), &out.join("defaced_mask.nii.gz")).unwrap();
     let writing = t.elapsed().as_secs_f64();
     println!("  NIfTI written (2 files)     {writing:6.2} s");
+
+    let t = Instant::now();
+    let caption = qa::Caption::new("sub001", slices.first().map(|s| &s.obj));
+    let sheet = qa::write(&out.join("qa.png"), &v, &mask, Modality::Ct, &caption).unwrap();
+    let sheeting = t.elapsed().as_secs_f64();
+    println!(
+        "  QA sheet rendered, written  {sheeting:6.2} s  ({}×{} px)",
+        sheet.width, sheet.height
+    );
     println!(
         "  stages together             {:6.2} s",
-        load + masking + writing
+        load + masking + writing + sheeting
     );
 
     let t = Instant::now();
@@ -97,6 +106,6 @@ fn main() {
         String::from_utf8_lossy(&run.stderr)
     );
     println!(
-        "  `deface` command end to end {total:6.2} s  (series load, mask, NIfTI, 180 anonymized DICOM files; target < 5 s)"
+        "  `deface` command end to end {total:6.2} s  (series load, mask, NIfTI, QA sheet, 180 anonymized DICOM files; target < 5 s)"
     );
 }

@@ -8,13 +8,23 @@ use std::path::Path;
 use std::process::Command;
 
 use common::head_phantom::{
-    Contrast, Identity, Rng, Template, axial_volume, remove_slices, write_series,
+    Contrast, Identity, Rng, Template, acquire, axial_volume, remove_slices, scanner_grid,
+    write_series,
 };
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::resample::pose;
 use dicom_dictionary_std::tags;
 
 fn anonymize(input: &Path, output: &Path, script: &str) -> (Option<i32>, String) {
+    anonymize_with(input, output, script, &[])
+}
+
+fn anonymize_with(
+    input: &Path,
+    output: &Path,
+    script: &str,
+    extra: &[&std::ffi::OsStr],
+) -> (Option<i32>, String) {
     let run = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
         .args([
             "anonymize",
@@ -27,6 +37,7 @@ fn anonymize(input: &Path, output: &Path, script: &str) -> (Option<i32>, String)
         .arg(input)
         .arg("--output")
         .arg(output)
+        .args(extra)
         .output()
         .unwrap();
     (
@@ -160,4 +171,80 @@ fn a_head_series_that_cannot_be_defaced_is_quarantined_under_the_high_level() {
         report.contains("Deface_Error") && report.contains("uneven slice spacing"),
         "{report}"
     );
+}
+
+/// A head CT acquired with the gantry tilted 15°: defaced at the high
+/// level on the original slices (their geometry kept), with its QA sheet
+/// written where `--deface-qa` says.
+#[test]
+fn a_tilted_head_ct_is_defaced_on_its_own_slices_with_a_qa_sheet() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let grid = scanner_grid(&template, [96, 140], 2.5, 2.0, 15.0);
+    let head_pose = pose([0.0; 3], 1.0, [0.0; 3], template.centre);
+    let ct = acquire(&template, Contrast::Ct, head_pose, grid, &mut Rng::new(13));
+    let who = Identity {
+        patient_name: "Tilt^Gantry",
+        patient_id: "P-3",
+        uid: 403,
+        body_part: "HEAD",
+        description: "Head tilted",
+    };
+    write_series(&input.join("head"), &ct, Modality::Ct, &who);
+    let sheets = tmp.path().join("qa");
+
+    // Refused before any file: a script that does not deface, and a QA
+    // folder inside the input.
+    fn flag(dir: &Path) -> [&std::ffi::OsStr; 2] {
+        [std::ffi::OsStr::new("--deface-qa"), dir.as_os_str()]
+    }
+    let (code, stderr) = anonymize_with(&input, &tmp.path().join("low"), "low", &flag(&sheets));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--deface-qa needs a script that defaces"),
+        "{stderr}"
+    );
+    let inside = input.join("qa");
+    let (code, stderr) = anonymize_with(&input, &tmp.path().join("x"), "high", &flag(&inside));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("must not be inside --input"), "{stderr}");
+    assert!(!inside.exists());
+
+    let out = tmp.path().join("high");
+    let (code, stderr) = anonymize_with(&input, &out, "high", &flag(&sheets));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("defaced ("), "{stderr}");
+    let sheet = std::fs::read(sheets.join("head_series3.png")).unwrap();
+    assert!(sheet.starts_with(b"\x89PNG"));
+    // For a person to look at, beside the `deface` command's.
+    let look = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deface-qa");
+    std::fs::create_dir_all(&look).unwrap();
+    std::fs::write(look.join("tilted-15.png"), &sheet).unwrap();
+
+    let geometry = |path: &Path| {
+        let obj = dicom_object::open_file(path).unwrap().into_inner();
+        [
+            tags::IMAGE_POSITION_PATIENT,
+            tags::IMAGE_ORIENTATION_PATIENT,
+        ]
+        .map(|t| obj.get(t).unwrap().to_str().unwrap().to_string())
+    };
+    let mut changed = 0;
+    for entry in std::fs::read_dir(input.join("head")).unwrap().flatten() {
+        let defaced = out.join("head").join(entry.file_name());
+        assert_eq!(
+            geometry(&defaced),
+            geometry(&entry.path()),
+            "the slice stays where it was"
+        );
+        let (before, after) = (pixels(&entry.path()), pixels(&defaced));
+        assert_eq!(before.len(), after.len());
+        if before != after {
+            changed += 1;
+        }
+    }
+    assert!(changed > 20, "{changed} tilted slices defaced");
 }

@@ -188,6 +188,41 @@ fn subjects_are_defaced_to_nifti_and_anonymized_dicom_and_a_broken_one_is_skippe
             }
         }
     }
+    // The QA sheet beside the outputs; `--qa-only` writes the same sheet
+    // again from the mask and the input alone (sub002 has no mask).
+    let sheets = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deface-qa");
+    std::fs::create_dir_all(&sheets).unwrap();
+    let mut written = Vec::new();
+    for subject in ["sub001", "sub003"] {
+        let qa = out.join(subject).join("qa.png");
+        let bytes = std::fs::read(&qa).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{subject}");
+        std::fs::copy(&qa, sheets.join(format!("{subject}.png"))).unwrap();
+        std::fs::remove_file(&qa).unwrap();
+        written.push(bytes);
+    }
+    let again = bin()
+        .args(["deface", "--qa-only", "--input"])
+        .arg(&root)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("wrote the QA sheet of 2 of 3 subjects")
+            && stderr.contains("sub002: NO QA SHEET: no mask to render"),
+        "{stderr}"
+    );
+    for (subject, before) in ["sub001", "sub003"].iter().zip(&written) {
+        let qa = std::fs::read(out.join(subject).join("qa.png")).unwrap();
+        assert!(
+            &qa == before,
+            "{subject}: the sheet differs when rendered again"
+        );
+    }
+
     // No original identifier anywhere in the output tree but the quarantine.
     for entry in walkdir(&out) {
         if entry

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{EXIT_USAGE, usage};
-use crate::batch::layout::Layout;
+use crate::batch::layout::{Layout, component};
 use crate::batch::{self, CtpEngine, Engine, Integers, Interpreter, Options};
 use crate::deface::face_mask::Settings;
 use crate::deface::model::FaceMaskModel;
 use crate::deface::pipeline;
+use crate::deface::qa::{self, Caption};
 use crate::dialect::Dialect;
 use crate::dicom_file::Durability;
 use crate::functions::ctp::integer::MemoryIntegerTable;
@@ -120,6 +121,12 @@ pub struct AnonymizeArgs {
     /// rest of the image may still show text), for a reviewer.
     #[arg(long, value_name = "DIR", requires = "pixel_script")]
     pixel_preview: Option<PathBuf>,
+    /// Write the QA sheet of each defaced head series (surface renders
+    /// before and after, slices with the removed voxels tinted) as
+    /// DIR/<series folder>_series<N>.png, owner-only, for a reviewer. Only
+    /// with a script that defaces (DEFACE=yes: the high level).
+    #[arg(long, value_name = "DIR")]
+    deface_qa: Option<PathBuf>,
     /// Copy the pixel data of files of at least BYTES as bytes (default
     /// 16 MiB); for tests, which compare both paths.
     #[arg(long, value_name = "BYTES", hide = true)]
@@ -175,6 +182,7 @@ impl AnonymizeArgs {
             tail_copy_min: None,
             stages: StageArgs::default(),
             pixel_preview: None,
+            deface_qa: None,
         }
     }
 
@@ -205,6 +213,7 @@ impl AnonymizeArgs {
             tail_copy_min: None,
             stages: run.stages.clone(),
             pixel_preview: None,
+            deface_qa: None,
         }
     }
 }
@@ -304,14 +313,36 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.deface_qa.is_some() && !prepared.deface {
+        return usage(
+            "--deface-qa needs a script that defaces head series (DEFACE=yes, as the high level)"
+                .to_string(),
+        );
+    }
     if prepared.deface {
         let model = match FaceMaskModel::bundled() {
             Ok(m) => m,
             Err(e) => return usage(e),
         };
         eprintln!("the script asks for head series to be defaced (DEFACE=yes): finding them");
-        let plan = pipeline::plan_tree(&prepared.options.input, model, &Settings::default(), |r| {
-            eprintln!("deface: {r}")
+        let input = prepared.options.input.clone();
+        let mut sheets = QaNames::default();
+        let plan = pipeline::plan_tree(&input, model, &Settings::default(), |r, defaced| {
+            eprintln!("deface: {r}");
+            if let (Some(dir), Some(d)) = (&args.deface_qa, defaced) {
+                let (subject, path) = sheets.name(dir, &input, d);
+                let first = d.slices.first().map(|s| &s.obj);
+                match qa::write(
+                    &path,
+                    &d.volume,
+                    &d.mask,
+                    d.modality,
+                    &Caption::new(&subject, first),
+                ) {
+                    Ok(_) => eprintln!("deface: QA sheet {}", path.display()),
+                    Err(e) => eprintln!("deface: QA sheet not written: {e}"),
+                }
+            }
         });
         match plan {
             Ok(plan) => prepared.engine.deface = Some(plan),
@@ -324,6 +355,46 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         }
     }
     execute(&mut prepared)
+}
+
+/// The names of the QA sheets of one run: the series' folder under the
+/// input and its number, made unique.
+#[derive(Default)]
+struct QaNames(std::collections::HashSet<PathBuf>);
+
+impl QaNames {
+    /// The caption's subject (the series' folder) and the sheet's path.
+    fn name(&mut self, dir: &Path, input: &Path, d: &pipeline::Defaced) -> (String, PathBuf) {
+        let folder = d
+            .slices
+            .first()
+            .and_then(|s| s.path.parent())
+            .and_then(|p| p.strip_prefix(input).ok())
+            .map(|p| {
+                p.components()
+                    .map(|c| component(&c.as_os_str().to_string_lossy()))
+                    .collect::<Vec<_>>()
+                    .join("_")
+            })
+            .unwrap_or_default();
+        let caption = Caption::new(&folder, d.slices.first().map(|s| &s.obj));
+        let stem = format!(
+            "{}{}",
+            if folder.is_empty() {
+                String::new()
+            } else {
+                format!("{folder}_")
+            },
+            caption.series.replace(' ', "")
+        );
+        let mut path = dir.join(format!("{stem}.png"));
+        let mut n = 1;
+        while !self.0.insert(path.clone()) {
+            n += 1;
+            path = dir.join(format!("{stem}_{n}.png"));
+        }
+        (folder, path)
+    }
 }
 
 /// Run the batch and report its summary; the exit status.
@@ -430,6 +501,21 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
             input.display(),
             planned.display()
         ));
+    }
+    // Reviewers' pictures are written, never into the input.
+    for (flag, dir) in [
+        ("--pixel-preview", &args.pixel_preview),
+        ("--deface-qa", &args.deface_qa),
+    ] {
+        if let Some(dir) = dir
+            && resolve(dir).is_ok_and(|d| d.starts_with(&input))
+        {
+            return usage(format!(
+                "{flag} {} must not be inside --input {}",
+                dir.display(),
+                input.display()
+            ));
+        }
     }
     if let Err(e) = std::fs::create_dir_all(&args.output) {
         return usage(format!(

@@ -8,18 +8,19 @@ use clap::Args;
 use super::anonymize::{self, AnonymizeArgs, Prepared, default_store};
 use super::usage;
 use crate::batch::layout::component;
-use crate::deface::face_mask::Settings;
+use crate::deface::face_mask::{FaceMask, Settings};
 use crate::deface::model::FaceMaskModel;
 use crate::deface::nifti;
 use crate::deface::pipeline::{self, Defaced, Defacing, SeriesOutcome};
+use crate::deface::qa::{self, Caption};
 
 #[derive(Debug, Args)]
 pub struct DefaceArgs {
     /// A directory with one folder of DICOM files per subject (never modified).
     #[arg(long, value_name = "ROOT")]
     input: PathBuf,
-    /// Where each subject's `defaced.nii.gz`, `defaced_mask.nii.gz` and
-    /// `defaced_dicom/` go.
+    /// Where each subject's `defaced.nii.gz`, `defaced_mask.nii.gz`,
+    /// `qa.png` and `defaced_dicom/` go.
     #[arg(long, value_name = "OUT")]
     output: PathBuf,
     /// The subjects to deface (folder names under ROOT; default: all).
@@ -31,6 +32,11 @@ pub struct DefaceArgs {
     /// Worker threads for writing DICOM (default: all cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Only (re)write each subject's `qa.png` from its existing
+    /// `defaced_mask.nii.gz` and its input series (the model is not run,
+    /// nothing else is written).
+    #[arg(long)]
+    qa_only: bool,
 }
 
 /// Exit status: 0 when every subject was defaced, 1 when some were not
@@ -42,6 +48,25 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
             "--input {} is not a directory",
             args.input.display()
         ));
+    }
+    let subjects = if args.subjects.is_empty() {
+        match subject_dirs(&args.input) {
+            Ok(s) => s,
+            Err(e) => return usage(format!("cannot list {}: {e}", args.input.display())),
+        }
+    } else {
+        args.subjects.clone()
+    };
+    if subjects.is_empty() {
+        return usage(format!("no subject folders under {}", args.input.display()));
+    }
+    if args.qa_only {
+        return each_subject(
+            &subjects,
+            "wrote the QA sheet of",
+            "NO QA SHEET",
+            |subject| qa_subject(args, subject),
+        );
     }
     // The script, the output directory and the store, checked and opened
     // once for all subjects, before any DICOM file is read.
@@ -58,47 +83,48 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let subjects = if args.subjects.is_empty() {
-        match subject_dirs(&args.input) {
-            Ok(s) => s,
-            Err(e) => return usage(format!("cannot list {}: {e}", args.input.display())),
-        }
-    } else {
-        args.subjects.clone()
-    };
-    if subjects.is_empty() {
-        return usage(format!("no subject folders under {}", args.input.display()));
-    }
     let model = match FaceMaskModel::bundled() {
         Ok(m) => m,
         Err(e) => return usage(e),
     };
-    let mut failed = Vec::new();
-    for subject in &subjects {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    each_subject(&subjects, "defaced", "NOT DEFACED", |subject| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             deface_subject(args, subject, model, &mut prepared)
         }))
         .unwrap_or_else(|_| {
             // What the store remembers may have been rolled back.
             prepared.store.forget_memo();
             Err("internal error (a panic); the other subjects go on".into())
-        });
-        match outcome {
+        })
+    })
+}
+
+/// Run `one` on every subject, reporting each line, or the reason after
+/// `failure`; then how many were `done`. The exit status of the command.
+fn each_subject(
+    subjects: &[String],
+    done: &str,
+    failure: &str,
+    mut one: impl FnMut(&str) -> Result<String, String>,
+) -> ExitCode {
+    let mut failed = Vec::new();
+    for subject in subjects {
+        match one(subject) {
             Ok(line) => eprintln!("{subject}: {line}"),
             Err(why) => {
-                eprintln!("{subject}: NOT DEFACED: {why}");
+                eprintln!("{subject}: {failure}: {why}");
                 failed.push(subject.clone());
             }
         }
     }
     eprintln!(
-        "defaced {} of {} subjects{}",
+        "{done} {} of {} subjects{}",
         subjects.len() - failed.len(),
         subjects.len(),
         if failed.is_empty() {
             String::new()
         } else {
-            format!("; not defaced: {}", failed.join(", "))
+            format!("; failed: {}", failed.join(", "))
         }
     );
     if failed.is_empty() {
@@ -106,6 +132,51 @@ pub fn run(args: &DefaceArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `--qa-only`: the subject's head series assembled again (no model run),
+/// the one its `defaced_mask.nii.gz` was made on found by its grid, and
+/// the QA sheet written from the two.
+fn qa_subject(args: &DefaceArgs, subject: &str) -> Result<String, String> {
+    let dir = args.input.join(subject);
+    let name = component(subject);
+    let out = args.output.join(&name);
+    let mask_path = out.join("defaced_mask.nii.gz");
+    let mask = nifti::read(&mask_path).map_err(|e| format!("no mask to render: {e}"))?;
+    let mut found = None;
+    pipeline::head_volumes(&dir, |modality, first, volume| {
+        let same_grid = volume.dims == mask.dims
+            && (0..3).all(|r| {
+                (0..4).all(|c| (volume.affine_lps[r][c] - mask.affine_lps[r][c]).abs() < 1e-2)
+            });
+        if found.is_none() && same_grid {
+            found = Some((modality, first.clone(), volume));
+        }
+    })
+    .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let (modality, first, volume) = found.ok_or_else(|| {
+        format!(
+            "no head series under {} has the grid of {}",
+            dir.display(),
+            mask_path.display()
+        )
+    })?;
+    let removed = FaceMask {
+        dims: mask.dims,
+        removed: mask.data.iter().map(|&m| m > 0.5).collect(),
+    };
+    let sheet = qa::write(
+        &out.join("qa.png"),
+        &volume,
+        &removed,
+        modality,
+        &Caption::new(&name, Some(&first)),
+    )?;
+    Ok(format!(
+        "wrote {}/qa.png ({:.2} % of head voxels removed)",
+        out.display(),
+        sheet.removed_pct()
+    ))
 }
 
 /// The folders directly under `root`, sorted.
@@ -171,6 +242,14 @@ fn deface_subject(
     nifti::write(
         &chosen.mask.as_volume(&chosen.volume),
         &out.join("defaced_mask.nii.gz"),
+    )?;
+    let first = chosen.slices.first().map(|s| &s.obj);
+    qa::write(
+        &out.join("qa.png"),
+        &chosen.volume,
+        &chosen.mask,
+        chosen.modality,
+        &Caption::new(&name, first),
     )?;
 
     // The DICOM files, in the volume's order, each written once.

@@ -38,7 +38,8 @@ impl Modality {
         }
     }
 
-    fn clamp(self, v: f32) -> f32 {
+    /// `v` within the range this modality's values are read in.
+    pub fn clamp(self, v: f32) -> f32 {
         match self {
             Modality::Ct => v.clamp(-1024.0, 3071.0),
             Modality::Mr => v,

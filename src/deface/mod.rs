@@ -13,6 +13,7 @@
 //! - [`pipeline`]: a tree's head series found and defaced, and the plan
 //!   the batch applies;
 //! - [`nifti`], [`resample`]: NIfTI files and moving volumes between grids;
+//! - [`qa`]: the QA sheet a reviewer looks at per defaced series;
 //! - [`stack`]: tilted or unevenly spaced slices onto an orthogonal grid,
 //!   and a mask on that grid back onto each slice.
 
@@ -24,6 +25,7 @@ pub mod head;
 pub mod model;
 pub mod nifti;
 pub mod pipeline;
+pub mod qa;
 pub mod resample;
 pub mod series;
 pub mod stack;

@@ -177,6 +177,26 @@ pub fn deface_tree(
     Ok(())
 }
 
+/// The series under `root` that may be heads (by their headers) and make
+/// a volume, with their modality and first header; the model is not run.
+pub fn head_volumes(
+    root: &Path,
+    mut each: impl FnMut(Modality, &InMemDicomObject, Volume),
+) -> std::io::Result<()> {
+    for (_uid, (first, paths)) in series_headers(root)? {
+        let Ok(modality) = screen(&first) else {
+            continue;
+        };
+        let Ok(mut slices) = load_slices(&paths) else {
+            continue;
+        };
+        if let Ok(volume) = assemble(&mut slices) {
+            each(modality, &first, volume);
+        }
+    }
+    Ok(())
+}
+
 /// Judge one series (its first file's header, and all its files): not a
 /// head, a head defaced, or a head that failed.
 pub fn judge_series(
@@ -227,16 +247,17 @@ pub fn add_to_plan(plan: &mut DefacePlan, report: &SeriesReport, defaced: Option
 
 /// The plan for a whole tree, for `anonymize` with a script that asks for
 /// defacing: the files of every defaced head with their edits, the files of
-/// every head that failed refused. Reports go to `report`.
+/// every head that failed refused. Reports go to `report`, with the
+/// defaced volume of a head.
 pub fn plan_tree(
     root: &Path,
     model: &FaceMaskModel,
     settings: &Settings,
-    mut report: impl FnMut(&SeriesReport),
+    mut report: impl FnMut(&SeriesReport, Option<&Defaced>),
 ) -> std::io::Result<DefacePlan> {
     let mut plan = DefacePlan::new();
     deface_tree(root, model, settings, |r, defaced| {
-        report(r);
+        report(r, defaced.as_ref());
         add_to_plan(&mut plan, r, defaced);
     })?;
     Ok(plan)
