@@ -185,7 +185,14 @@ fn a_tilted_head_ct_is_defaced_on_its_own_slices_with_a_qa_sheet() {
     let input = tmp.path().join("in");
     let grid = scanner_grid(&template, [96, 140], 2.5, 2.0, 15.0);
     let head_pose = pose([0.0; 3], 1.0, [0.0; 3], template.centre);
-    let ct = acquire(&template, Contrast::Ct, head_pose, grid, &mut Rng::new(13));
+    let ct = acquire(
+        &template,
+        Contrast::Ct,
+        head_pose,
+        grid,
+        1.0,
+        &mut Rng::new(13),
+    );
     let who = Identity {
         patient_name: "Tilt^Gantry",
         patient_id: "P-3",

@@ -10,7 +10,8 @@ mod common;
 use std::path::Path;
 
 use common::head_phantom::{
-    Case, Contrast, Identity, Rng, Template, case_on, remove_slices, scanner_grid, write_series,
+    Case, Contrast, Identity, Rng, Tally, Template, case_on, remove_slices, scanner_grid,
+    write_series,
 };
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::edit::removed_on_slices;
@@ -27,25 +28,6 @@ const MM: f64 = 2.0;
 const SLICES: usize = 128;
 const TABLE_STEP: f64 = 2.0;
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    face: usize,
-    face_removed: usize,
-    other: usize,
-    other_removed: usize,
-    /// The grid the series was defaced on.
-    grid: [usize; 3],
-}
-
-impl Tally {
-    fn face_pct(&self) -> f64 {
-        100.0 * self.face_removed as f64 / self.face.max(1) as f64
-    }
-    fn other_pct(&self) -> f64 {
-        100.0 * self.other_removed as f64 / self.other.max(1) as f64
-    }
-}
-
 /// The head scanned at `tilt_deg`, with enough slices that the tilted
 /// stack still covers it.
 fn scan(template: &Template, tilt_deg: f64) -> Case {
@@ -60,14 +42,21 @@ fn scan(template: &Template, tilt_deg: f64) -> Case {
         head_pose,
         format!("tilt {tilt_deg}°"),
         grid,
+        1.0,
         &mut Rng::new(31),
     )
 }
 
 /// Write `case` as a CT series (only the slices `keep` takes), deface it
 /// as `anonymize` and `deface` do, and count on the written slices which
-/// of their face and other head pixels the mask removes.
-fn deface(dir: &Path, case: &Case, model: &FaceMaskModel, keep: impl Fn(usize) -> bool) -> Tally {
+/// of their face and other head pixels the mask removes; with the grid
+/// the series was defaced on.
+fn deface(
+    dir: &Path,
+    case: &Case,
+    model: &FaceMaskModel,
+    keep: impl Fn(usize) -> bool,
+) -> (Tally, [usize; 3]) {
     let [nx, ny, nz] = case.image.dims;
     let who = Identity {
         patient_name: "Tilt^Gantry",
@@ -86,34 +75,20 @@ fn deface(dir: &Path, case: &Case, model: &FaceMaskModel, keep: impl Fn(usize) -
     let d = defaced.unwrap_or_else(|| panic!("{}: {report}", case.description));
     let removed = removed_on_slices(&d.slices, &d.volume, &d.mask);
     assert_eq!(removed.len(), kept.len());
-    let mut t = Tally {
-        grid: d.volume.dims,
-        ..Tally::default()
-    };
+    let mut t = Tally::default();
     // The slices are in position order: the order of the scan's k.
     for (slice, &k) in removed.iter().zip(&kept) {
         assert_eq!(slice.len(), nx * ny);
         for (n, &r) in slice.iter().enumerate() {
-            let at = n + nx * ny * k;
-            if !case.head[at] {
-                continue;
-            }
-            if case.face[at] {
-                t.face += 1;
-                t.face_removed += usize::from(r);
-            } else {
-                t.other += 1;
-                t.other_removed += usize::from(r);
-            }
+            t.add(case, n + nx * ny * k, r);
         }
     }
-    t
+    (t, d.volume.dims)
 }
 
-fn report(what: &str, t: &Tally) {
+fn report(what: &str, (t, grid): &(Tally, [usize; 3])) {
     println!(
-        "{what:<28} defaced on {:?}: face removed {:6.2} % ({} voxels), other head removed {:5.2} %",
-        t.grid,
+        "{what:<28} defaced on {grid:?}: face removed {:6.2} % ({} voxels), other head removed {:5.2} %",
         t.face_pct(),
         t.face,
         t.other_pct()
@@ -128,39 +103,31 @@ fn tilted_and_gappy_head_ct_loses_the_same_face_as_the_untilted_scan() {
     let model = FaceMaskModel::bundled().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let straight = scan(&template, 0.0);
-    let reference = deface(&tmp.path().join("0"), &straight, model, |_| true);
-    report("untilted", &reference);
-    assert_eq!(
-        reference.grid,
-        [N, N, SLICES],
-        "untilted: the slices' own grid"
-    );
+    let (reference, grid) = deface(&tmp.path().join("0"), &straight, model, |_| true);
+    report("untilted", &(reference, grid));
+    assert_eq!(grid, [N, N, SLICES], "untilted: the slices' own grid");
     assert!(reference.face_pct() > 95.0, "{reference:?}");
 
-    let mut cases: Vec<(String, Tally)> = Vec::new();
+    let mut cases: Vec<(String, (Tally, [usize; 3]))> = Vec::new();
     for tilt in [5.0, 15.0, 30.0] {
         let case = scan(&template, tilt);
-        let t = deface(&tmp.path().join(format!("{tilt}")), &case, model, |_| true);
+        let (t, grid) = deface(&tmp.path().join(format!("{tilt}")), &case, model, |_| true);
         let [_, ny, nz] = case.image.dims;
         // Resampled: taller by the shear, the slices' own count along the normal.
-        assert!(t.grid[1] > ny && t.grid[2] == nz, "{tilt}°: {:?}", t.grid);
-        cases.push((format!("tilt {tilt}°"), t));
+        assert!(grid[1] > ny && grid[2] == nz, "{tilt}°: {grid:?}");
+        cases.push((format!("tilt {tilt}°"), (t, grid)));
     }
     // One slice in five missing (gaps of 4 mm among gaps of 2 mm).
     let keep = |k: usize| k % 5 != 2;
     let gappy = deface(&tmp.path().join("gaps"), &straight, model, keep);
     let last = (0..SLICES).rfind(|&k| keep(k)).unwrap();
-    assert_eq!(
-        gappy.grid,
-        [N, N, last + 1],
-        "the missing slices interpolated"
-    );
+    assert_eq!(gappy.1, [N, N, last + 1], "the missing slices interpolated");
     cases.push(("one slice in five missing".into(), gappy));
 
     for (what, t) in &cases {
         report(what, t);
     }
-    for (what, t) in &cases {
+    for (what, (t, _)) in &cases {
         assert!(
             (t.face_pct() - reference.face_pct()).abs() <= 1.0,
             "{what}: {:.2} % of the face removed, untilted {:.2} %",

@@ -105,6 +105,8 @@ pub struct Template {
     pub t: Volume,
     /// 1 on the face (pydeface's zeros), 0 elsewhere.
     pub face: Volume,
+    /// 1 on the brain, 0 elsewhere: see [`brain_mask`].
+    pub brain: Volume,
     /// The head's centre of mass, LPS mm.
     pub centre: [f64; 3],
     /// Head voxels are brighter than this (in `t`).
@@ -129,6 +131,13 @@ impl Template {
                 .collect(),
             ..mask
         };
+        let brain = Volume {
+            data: brain_mask(&t)
+                .into_iter()
+                .map(|b| f32::from(u8::from(b)))
+                .collect(),
+            ..t.clone()
+        };
         let head_threshold = 0.1;
         let (mut sum, mut n) = ([0.0; 3], 0.0);
         for k in 0..t.dims[2] {
@@ -146,6 +155,7 @@ impl Template {
         }
         Some(Template {
             t,
+            brain,
             face,
             centre: sum.map(|s| s / n),
             head_threshold,
@@ -165,6 +175,61 @@ impl Template {
     }
 }
 
+/// The template's brain, which pydeface does not ship, derived from its
+/// T1 (`t`, 1 mm voxels, scaled so that its 99.5th percentile is 1) by
+/// intensity and morphology: the voxels above [`BRAIN_LEVEL`] (grey and
+/// white matter; the skull between them and the scalp is darker), eroded
+/// by [`BRAIN_ERODE`] voxels so that the thin bridges across the skull
+/// break, the largest piece kept (the brain; the scalp and the orbits fall
+/// away), cut below its narrowest axial section under its widest one (the
+/// brainstem at the skull base, where the blurred template still joins it
+/// to the neck), and grown back by as much within the voxels above the
+/// level.
+pub fn brain_mask(t: &Volume) -> Vec<bool> {
+    use dicom_anonymizer::deface::face_mask::{dilate, largest_component};
+    let dims = t.dims;
+    let bright: Vec<bool> = t.data.iter().map(|&v| v > BRAIN_LEVEL).collect();
+    let not: Vec<bool> = bright.iter().map(|&b| !b).collect();
+    let eroded: Vec<bool> = dilate(dims, &not, [BRAIN_ERODE; 3])
+        .into_iter()
+        .map(|d| !d)
+        .collect();
+    let mut core = largest_component(dims, &eroded);
+    // Below the brain, the blurred skull base still joins it to the neck:
+    // cut at the narrowest axial section under the widest one that has a
+    // section at least twice as wide below it (the brainstem at the
+    // foramen magnum, between the brain and the neck).
+    let per = dims[0] * dims[1];
+    let area: Vec<usize> = (0..dims[2])
+        .map(|k| core[k * per..(k + 1) * per].iter().filter(|&&c| c).count())
+        .collect();
+    let widest = (0..dims[2]).max_by_key(|&k| area[k]).unwrap_or(0);
+    let mut wider_below = 0;
+    let mut cut = None;
+    for k in 0..widest {
+        if area[k] > 0 && wider_below >= 2 * area[k] && cut.is_none_or(|c: usize| area[k] < area[c])
+        {
+            cut = Some(k);
+        }
+        wider_below = wider_below.max(area[k]);
+    }
+    if let Some(cut) = cut {
+        core[..cut * per].fill(false);
+        core = largest_component(dims, &core);
+    }
+    dilate(dims, &core, [BRAIN_ERODE; 3])
+        .into_iter()
+        .zip(&bright)
+        .map(|(d, &b)| d && b)
+        .collect()
+}
+
+/// The template intensity above which a voxel may be brain.
+pub const BRAIN_LEVEL: f32 = 0.3;
+/// How far (voxels of 1 mm) the bright voxels are eroded to part the
+/// brain from the scalp.
+pub const BRAIN_ERODE: usize = 8;
+
 /// One held-out case.
 pub struct Case {
     pub contrast: Contrast,
@@ -175,14 +240,15 @@ pub struct Case {
     /// Ground truth on the same grid: head voxels, and face voxels.
     pub head: Vec<bool>,
     pub face: Vec<bool>,
+    pub brain: Vec<bool>,
 }
 
-/// A random pose within the accuracy test's ranges: rotation up to ±15°
-/// about each axis, scale ±10 %, translation up to ±20 mm.
+/// A random pose within the accuracy test's ranges: rotation up to ±20°
+/// about each axis, scale ±10 %, translation up to ±25 mm.
 pub fn random_pose(rng: &mut Rng, centre: [f64; 3]) -> (Affine, String) {
-    let r = [0; 3].map(|_| rng.uniform(-15.0, 15.0));
+    let r = [0; 3].map(|_| rng.uniform(-20.0, 20.0));
     let s = rng.uniform(0.9, 1.1);
-    let t = [0; 3].map(|_| rng.uniform(-20.0, 20.0));
+    let t = [0; 3].map(|_| rng.uniform(-25.0, 25.0));
     let text = format!(
         "rot ({:+.0}°, {:+.0}°, {:+.0}°) scale {s:.2} shift ({:+.0}, {:+.0}, {:+.0}) mm",
         r[0], r[1], r[2], t[0], t[1], t[2]
@@ -201,21 +267,30 @@ pub fn case(
     rng: &mut Rng,
 ) -> Case {
     let (dims, grid) = template.grid(mm);
-    case_on(template, contrast, pose, description, (dims, grid), rng)
+    case_on(
+        template,
+        contrast,
+        pose,
+        description,
+        (dims, grid),
+        1.0,
+        rng,
+    )
 }
 
 /// The template under `pose` in `contrast`, acquired on the grid `dims`,
-/// `grid` (any affine: a tilted gantry's is a shear), with scanner noise,
-/// and the ground truth on the same grid.
+/// `grid` (any affine: a tilted gantry's is a shear), with `noise` times
+/// the contrast's scanner noise, and the ground truth on the same grid.
 pub fn case_on(
     template: &Template,
     contrast: Contrast,
     pose: Affine,
     description: String,
     (dims, grid): ([usize; 3], Affine),
+    noise: f32,
     rng: &mut Rng,
 ) -> Case {
-    let image = acquire(template, contrast, pose, (dims, grid), rng);
+    let image = acquire(template, contrast, pose, (dims, grid), noise, rng);
     let t = resample(&template.t, dims, grid, &pose, Interpolation::Linear, 0.0).unwrap();
     let face = resample(
         &template.face,
@@ -237,6 +312,53 @@ pub fn case_on(
             .map(|&v| v > template.head_threshold)
             .collect(),
         face: face.data.iter().map(|&v| v > 0.5).collect(),
+        brain: resample(
+            &template.brain,
+            dims,
+            grid,
+            &pose,
+            Interpolation::Nearest,
+            0.0,
+        )
+        .unwrap()
+        .data
+        .iter()
+        .map(|&v| v > 0.5)
+        .collect(),
+    }
+}
+
+impl Case {
+    /// The slices `k0..k1` only: a field of view that stops short of the
+    /// head (its ground truth cut the same way).
+    pub fn crop(self, k0: usize, k1: usize) -> Case {
+        let [nx, ny, _] = self.image.dims;
+        let per = nx * ny;
+        let mut affine_lps = self.image.affine_lps;
+        let origin = apply(&affine_lps, [0.0, 0.0, k0 as f64]);
+        for d in 0..3 {
+            affine_lps[d][3] = origin[d];
+        }
+        let cut = |v: &[bool]| v[k0 * per..k1 * per].to_vec();
+        Case {
+            image: Volume {
+                dims: [nx, ny, k1 - k0],
+                data: self.image.data[k0 * per..k1 * per].to_vec(),
+                affine_lps,
+            },
+            head: cut(&self.head),
+            face: cut(&self.face),
+            brain: cut(&self.brain),
+            ..self
+        }
+    }
+
+    /// The lowest and highest slice with `set` voxels of the head in them.
+    pub fn extent(&self, set: &[bool]) -> Option<(usize, usize)> {
+        let [nx, ny, nz] = self.image.dims;
+        let per = nx * ny;
+        let any = |k: usize| (k * per..(k + 1) * per).any(|n| set[n] && self.head[n]);
+        Some(((0..nz).find(|&k| any(k))?, (0..nz).rfind(|&k| any(k))?))
     }
 }
 
@@ -284,16 +406,18 @@ pub fn axial_volume(
     rng: &mut Rng,
 ) -> Volume {
     let grid = scanner_grid(template, [n, slices], mm, mm, 0.0);
-    acquire(template, contrast, pose, grid, rng)
+    acquire(template, contrast, pose, grid, 1.0, rng)
 }
 
 /// The template under `pose` in `contrast` on the grid `dims`, `grid`,
-/// with scanner noise (magnitude noise for MR).
+/// with `noise` times the contrast's scanner noise (magnitude noise for
+/// MR).
 pub fn acquire(
     template: &Template,
     contrast: Contrast,
     pose: Affine,
     (dims, grid): ([usize; 3], Affine),
+    noise: f32,
     rng: &mut Rng,
 ) -> Volume {
     let contrasted = Volume {
@@ -302,7 +426,7 @@ pub fn acquire(
     };
     let air = contrast.value(0.0);
     let mut image = resample(&contrasted, dims, grid, &pose, Interpolation::Linear, air).unwrap();
-    let sigma = contrast.noise();
+    let sigma = noise * contrast.noise();
     for v in image.data.iter_mut() {
         let noisy = *v + sigma * rng.normal() as f32;
         *v = match contrast.modality() {
@@ -433,5 +557,46 @@ pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, 
 pub fn remove_slices(dir: &std::path::Path, nz: usize, ks: impl IntoIterator<Item = usize>) {
     for k in ks {
         std::fs::remove_file(dir.join(format!("IM{}.dcm", (k * 37) % nz))).unwrap();
+    }
+}
+
+/// What a mask removes of a head: its face voxels, its other voxels and
+/// its brain voxels, counted over the voxels of the head.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub face: usize,
+    pub face_removed: usize,
+    pub other: usize,
+    pub other_removed: usize,
+    pub brain: usize,
+    pub brain_removed: usize,
+}
+
+impl Tally {
+    /// Count voxel `n` of `case`, removed or not.
+    pub fn add(&mut self, case: &Case, n: usize, removed: bool) {
+        let removed = usize::from(removed);
+        if case.brain[n] {
+            self.brain += 1;
+            self.brain_removed += removed;
+        }
+        if !case.head[n] {
+            return;
+        }
+        if case.face[n] {
+            self.face += 1;
+            self.face_removed += removed;
+        } else {
+            self.other += 1;
+            self.other_removed += removed;
+        }
+    }
+
+    pub fn face_pct(&self) -> f64 {
+        100.0 * self.face_removed as f64 / self.face.max(1) as f64
+    }
+
+    pub fn other_pct(&self) -> f64 {
+        100.0 * self.other_removed as f64 / self.other.max(1) as f64
     }
 }
