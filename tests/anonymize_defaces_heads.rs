@@ -214,6 +214,7 @@ fn a_tilted_head_ct_is_defaced_on_its_own_slices_with_a_qa_sheet() {
         stderr.contains("--deface-qa needs a script that defaces"),
         "{stderr}"
     );
+    assert!(!tmp.path().join("low").exists(), "nothing created");
     let inside = input.join("qa");
     let (code, stderr) = anonymize_with(&input, &tmp.path().join("x"), "high", &flag(&inside));
     assert_eq!(code, Some(2), "{stderr}");

@@ -313,12 +313,6 @@ pub fn run(args: &AnonymizeArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if args.deface_qa.is_some() && !prepared.deface {
-        return usage(
-            "--deface-qa needs a script that defaces head series (DEFACE=yes, as the high level)"
-                .to_string(),
-        );
-    }
     if prepared.deface {
         let model = match FaceMaskModel::bundled() {
             Ok(m) => m,
@@ -437,6 +431,12 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         Err(message) => return usage(message),
     };
     let deface = loaded.requests_deface() && !args.no_deface;
+    if args.deface_qa.is_some() && !deface {
+        return usage(
+            "--deface-qa needs a script that defaces head series (DEFACE=yes, as the high level)"
+                .to_string(),
+        );
+    }
     if let Some(shard) = args.shard {
         let shared = args.store.as_deref().is_some_and(crate::store::is_url);
         if !shared && !args.single_machine {
