@@ -275,9 +275,11 @@ HEADER = {
     Clean Descriptors option is not claimed).
   - Every other current attribute of the standard: kept.
 
-  Pixel data is never touched at this level: DEFACE is "no".
+  Pixel data is never touched at this level: DEFACE is "no" and
+  PIXEL_TEXT is "off".
 """ + VALID_OUTPUT + """ -->
  <p t="DEFACE">no</p>
+ <p t="PIXEL_TEXT">off</p>
  <p t="QUARANTINE_INVALID">yes</p>
 """,
     HIGH: """
@@ -336,8 +338,17 @@ HEADER = {
   DEFACE is "yes": head CT and brain MRI series are to be defaced (faces
   removed from the pixel data) by dicom-anonymizer's deface stage. The RSNA
   tool ignores this parameter.
+
+  PIXEL_TEXT is "at-risk": the pixels of files at risk of burned-in text
+  (ultrasound, screen and secondary captures, angiography, fluoroscopy,
+  documents, endoscopy, photographs, and any file whose
+  BurnedInAnnotation is YES) are searched by dicom-anonymizer's text
+  detector, and every line of text not on its whitelist is blanked (a
+  file that cannot be searched or cleaned is quarantined). The RSNA tool
+  ignores this parameter.
 """ + VALID_OUTPUT + """ -->
  <p t="DEFACE">yes</p>
+ <p t="PIXEL_TEXT">at-risk</p>
  <p t="QUARANTINE_INVALID">yes</p>
 """,
 }

@@ -20,6 +20,7 @@ pub mod input_tree;
 pub mod interpreter;
 pub mod keywords;
 pub mod network;
+pub mod onnx;
 pub mod pixel;
 pub mod png;
 pub mod policy;

@@ -21,6 +21,11 @@ pub const HIGH_LEVEL: &str = include_str!("../scripts/dicom_header_anonymizer_hi
 /// The script parameter that asks for head series to be defaced.
 pub const DEFACE_PARAM: &str = "DEFACE";
 
+/// The script parameter that says which files' pixels the text detector
+/// searches for burned-in text: `all`, `at-risk` or `off`
+/// ([`crate::pixel::text::Scope`]).
+pub const PIXEL_TEXT_PARAM: &str = "PIXEL_TEXT";
+
 /// The parameter that asks for every object the script would make invalid
 /// (a Type 1 or 2 attribute of its IOD removed, a Type 1 or 1C one
 /// emptied) to be quarantined rather than released
@@ -140,6 +145,15 @@ impl LoadedScript {
         requests_deface(&self.script)
     }
 
+    /// Which files the script asks the text detector to search
+    /// (`<p t="PIXEL_TEXT">`; off when it does not say).
+    pub fn pixel_text(&self) -> crate::pixel::text::Scope {
+        param(&self.script, PIXEL_TEXT_PARAM).map_or(
+            crate::pixel::text::Scope::Off,
+            crate::pixel::text::Scope::from_param,
+        )
+    }
+
     /// Whether the script asks for invalid outputs to be quarantined:
     /// `<p t="QUARANTINE_INVALID">yes</p>`.
     pub fn requests_valid_output(&self) -> bool {
@@ -160,7 +174,8 @@ pub fn requests_valid_output(script: &Script) -> bool {
 
 /// Whether the last definition of parameter `name` is `yes`, `true` or
 /// `1`, in any case.
-fn says_yes(script: &Script, name: &str) -> bool {
+/// The value of parameter `name`: the last definition wins.
+fn param<'a>(script: &'a Script, name: &str) -> Option<&'a str> {
     script
         .items
         .iter()
@@ -169,11 +184,14 @@ fn says_yes(script: &Script, name: &str) -> bool {
             _ => None,
         })
         .next_back()
-        .is_some_and(|v| {
-            ["yes", "true", "1"]
-                .iter()
-                .any(|y| v.eq_ignore_ascii_case(y))
-        })
+}
+
+fn says_yes(script: &Script, name: &str) -> bool {
+    param(script, name).is_some_and(|v| {
+        ["yes", "true", "1"]
+            .iter()
+            .any(|y| v.eq_ignore_ascii_case(y))
+    })
 }
 
 #[cfg(test)]

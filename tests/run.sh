@@ -4,8 +4,11 @@
 # echoscu, storescp; Debian's orthanc, the PACS of the query/retrieve
 # tests), the validator the policy tests run (Debian's dicom3tools:
 # dciodvfy) and the database server of the shared-store tests (Debian's
-# postgresql: each test makes and stops a cluster of its own), then run
-# every test. Extra arguments go to `cargo test`.
+# postgresql: each test makes and stops a cluster of its own) and the
+# fonts the burned-in text tests render with (Debian's fonts-dejavu-core,
+# fonts-liberation), make the text detector's models (the high level
+# searches pixels for text; scripts/make_text_models.sh, from PyPI), then
+# run every test. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=()
@@ -15,6 +18,9 @@ done
 command -v Orthanc >/dev/null || packages+=(orthanc)
 command -v dciodvfy >/dev/null || packages+=(dicom3tools)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
+compgen -G '/usr/share/fonts/truetype/liberation*/LiberationSans-Regular.ttf' >/dev/null ||
+  packages+=(fonts-liberation)
 if ((${#packages[@]})); then
   echo "tests/run.sh: installing ${packages[*]}" >&2
   sudo=()
@@ -24,4 +30,5 @@ if ((${#packages[@]})); then
     { "${sudo[@]}" apt-get update >/dev/null &&
       "${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}" >/dev/null; }
 fi
+scripts/make_text_models.sh >/dev/null
 exec cargo test "$@"

@@ -582,7 +582,7 @@ fn received_instances_are_filtered_and_their_burned_in_text_blanked() {
     let anonymized = anonymize_as_served(&input, &from_disk, &stages);
     let stderr = String::from_utf8_lossy(&anonymized.stderr);
     assert!(
-        stderr.contains("blanked by the pixel script: 1 files"),
+        stderr.contains("cleaned from the pixels (pixel script, text detector): 1 files"),
         "{stderr}"
     );
     let (a, b) = (outputs(&served), outputs(&from_disk));

@@ -201,9 +201,20 @@ fn anonymize_object(
             .filter(|(_, s)| !s.regions.is_empty())
             .map(|(n, s)| (n, s.clone()))
     });
+    // The text detector decides on the file as it arrived, too.
+    let searched = engine.text.as_ref().and_then(|stage| {
+        stage.applies(&obj, tail.is_some()).map(|why| {
+            (
+                stage,
+                why,
+                string_of(&obj, tags::MODALITY).unwrap_or_default(),
+            )
+        })
+    });
     if let Some(tail) = tail {
-        if signature.is_some() && options.pixel_preview.is_some() {
-            // A preview needs the frame: the whole data set.
+        if (signature.is_some() && options.pixel_preview.is_some()) || searched.is_some() {
+            // A preview, and the text detector, need the frames: the
+            // whole data set.
             return Ok(None);
         }
         obj.put(dicom_file::tail::probe(tail));
@@ -262,36 +273,103 @@ fn anonymize_object(
             blanker.units()
         ));
         streamed = Some(blanker);
-    } else if let Some((n, signature)) = &signature {
-        match crate::pixel::clean(&mut obj, &ts, &signature.regions) {
+    } else if signature.is_some() || searched.is_some() {
+        let mut regions = Vec::new();
+        let mut to_inpaint = Vec::new();
+        let mut said = Vec::new();
+        if let Some((n, signature)) = &signature {
+            regions.extend_from_slice(&signature.regions);
+            said.push(format!("signature {} (line {})", n + 1, signature.line));
+        }
+        if let Some((stage, why, modality)) = &searched {
+            let fail = |e: String| {
+                (
+                    Reason::PixelCleanError,
+                    format!("searched for burned-in text ({why}), but {e}"),
+                )
+            };
+            // Compressed pixel data are searched decoded, on a copy: a file
+            // in which no text is found is written as it came.
+            let mut copy = None;
+            if crate::dicom_file::native::is_encapsulated(&obj) {
+                let mut c = obj.clone();
+                crate::dicom_file::native::decode_to_native(&mut c, &ts)
+                    .map_err(|e| fail(e.to_string()))?;
+                copy = Some(c);
+            }
+            let found = crate::pixel::text::search(
+                &stage.models,
+                &stage.whitelist,
+                copy.as_ref().unwrap_or(&obj),
+                modality,
+            )
+            .map_err(fail)?;
+            drop(copy);
+            if !found.regions.is_empty() {
+                said.push(format!(
+                    "text detector ({why}): {} line(s) of text found in {} frame(s) searched{}",
+                    found.regions.len(),
+                    found.frames_searched,
+                    if found.kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", whitelisted words kept: {}", found.kept.join(" "))
+                    }
+                ));
+            }
+            if stage.cleaning == crate::pixel::text::Cleaning::Inpaint {
+                to_inpaint = found.regions;
+            } else {
+                regions.extend(found.regions);
+            }
+        }
+        let result = if regions.is_empty() && to_inpaint.is_empty() {
+            Ok(None)
+        } else {
+            // The signature's regions are blanked (the text's too, unless
+            // they are inpainted after).
+            crate::pixel::clean(&mut obj, &ts, &regions).and_then(|cleaned| {
+                if to_inpaint.is_empty() {
+                    return Ok(cleaned);
+                }
+                let o = crate::pixel::inpaint(&mut obj, &to_inpaint)?;
+                said.push(format!(
+                    "{} line(s) inpainted, {} blanked (uneven background)",
+                    o.inpainted, o.blanked
+                ));
+                regions.extend_from_slice(&to_inpaint);
+                Ok(cleaned)
+            })
+        };
+        match result {
             Ok(Some(c)) => {
                 ts = c.transfer_syntax.clone();
                 if options.pixel_preview.is_some() {
-                    preview = crate::pixel::preview::render(&obj, &signature.regions);
+                    preview = crate::pixel::preview::render(&obj, &regions);
                     if preview.is_none() {
                         warnings.push("no pixel preview: this pixel layout is not rendered".into());
                     }
                 }
-                cleaned = Some(format!(
-                    "signature {} (line {}): {}",
-                    n + 1,
-                    signature.line,
-                    c.describe()
-                ));
+                cleaned = Some(format!("{}: {}", said.join("; "), c.describe()));
             }
             Ok(None) => {}
             Err(e) => {
                 return Err((
                     Reason::PixelCleanError,
-                    format!(
-                        "signature {} (line {}) of {} matches, but the pixels cannot be cleaned: {e}",
-                        n + 1,
-                        signature.line,
-                        engine
-                            .pixel_script
-                            .as_ref()
-                            .map_or_else(String::new, |s| s.path.display().to_string())
-                    ),
+                    match &signature {
+                        None => format!(
+                            "burned-in text was found, but the pixels cannot be cleaned: {e}"
+                        ),
+                        Some((n, signature)) => format!(
+                            "signature {} (line {}) of {} matches, but the pixels cannot be cleaned: {e}",
+                            n + 1,
+                            signature.line,
+                            engine
+                                .pixel_script
+                                .as_ref()
+                                .map_or_else(String::new, |s| s.path.display().to_string())
+                        ),
+                    },
                 ));
             }
         }

@@ -96,6 +96,8 @@ pub struct Engine {
     pub filter: Option<FilterStage>,
     /// A CTP DicomPixelAnonymizer script (`--pixel-script`).
     pub pixel_script: Option<crate::pixel::script::PixelScript>,
+    /// The burned-in text detector (`PIXEL_TEXT`, `--pixel-text`).
+    pub text: Option<crate::pixel::text::TextStage>,
 }
 
 /// A filter script and what becomes of the files it does not pass.

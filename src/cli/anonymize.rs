@@ -118,8 +118,10 @@ pub struct AnonymizeArgs {
     stages: StageArgs,
     /// Write a PNG of each cleaned file's first frame, with the blanked
     /// regions outlined in red, as DIR/<output path>.png (owner-only: the
-    /// rest of the image may still show text), for a reviewer.
-    #[arg(long, value_name = "DIR", requires = "pixel_script")]
+    /// rest of the image may still show text), for a reviewer. Files are
+    /// cleaned by --pixel-script and by the text detector (PIXEL_TEXT,
+    /// --pixel-text).
+    #[arg(long, value_name = "DIR")]
     pixel_preview: Option<PathBuf>,
     /// Write the QA sheet of each defaced head series (surface renders
     /// before and after, slices with the removed voxels tinted) as
@@ -294,6 +296,68 @@ pub struct StageArgs {
     /// quarantined (Pixel_Clean_Error).
     #[arg(long, value_name = "FILE")]
     pub pixel_script: Option<PathBuf>,
+    /// Which files the burned-in text detector searches: `at-risk`
+    /// (ultrasound, screen and secondary captures, angiography,
+    /// fluoroscopy, documents, endoscopy, photographs, and files whose
+    /// BurnedInAnnotation is YES), `all` (every file with pixel data) or
+    /// `off`. Default: what the script's PIXEL_TEXT parameter says
+    /// (at-risk at the high level, off at the low level).
+    #[arg(long, value_enum, value_name = "SCOPE")]
+    pub pixel_text: Option<crate::pixel::text::Scope>,
+    /// Words the text detector leaves in the pixels, beside the bundled
+    /// list (src/pixel/text/whitelist.txt, same format: one per line,
+    /// `MOD: word` for one modality, `/regex/` for a pattern).
+    #[arg(long, value_name = "FILE")]
+    pub pixel_whitelist: Option<PathBuf>,
+    /// How found text is cleaned: `blackout` (its rectangle blanked, the
+    /// default) or `inpaint` (its strokes painted over from the pixels
+    /// around them).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "blackout")]
+    pub pixel_clean: crate::pixel::text::Cleaning,
+    /// The text detector's models (det.onnx, rec.onnx, keys.txt, made by
+    /// scripts/make_text_models.sh). Default: $DICOM_ANONYMIZER_TEXT_MODELS,
+    /// else .cache/text-models in the source tree.
+    #[arg(long, value_name = "DIR")]
+    pub text_models: Option<PathBuf>,
+}
+
+/// The text stage `stages` and the script's PIXEL_TEXT ask for, with its
+/// models and whitelist loaded; `None` when it is off.
+fn text_stage(
+    stages: &StageArgs,
+    asked: crate::pixel::text::Scope,
+) -> Result<Option<crate::pixel::text::TextStage>, String> {
+    use crate::pixel::text::{self, Scope, whitelist::Whitelist};
+    let scope = stages.pixel_text.unwrap_or(asked);
+    if scope == Scope::Off {
+        return Ok(None);
+    }
+    let by = if stages.pixel_text.is_some() {
+        "--pixel-text"
+    } else {
+        "the script (PIXEL_TEXT)"
+    };
+    let mut whitelist = Whitelist::bundled();
+    if let Some(path) = &stages.pixel_whitelist {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--pixel-whitelist {}: {e}", path.display()))?;
+        whitelist.extend(Whitelist::parse(&text, &path.display().to_string())?);
+    }
+    let dir = stages
+        .text_models
+        .clone()
+        .unwrap_or_else(text::default_models_dir);
+    let models = text::TextModels::load(&dir).map_err(|e| {
+        format!(
+            "{by} asks for burned-in text to be searched, but {e}; or run with --pixel-text off"
+        )
+    })?;
+    Ok(Some(text::TextStage {
+        scope,
+        models,
+        whitelist,
+        cleaning: stages.pixel_clean,
+    }))
 }
 
 /// Everything a run needs, checked and opened.
@@ -437,6 +501,10 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
                 .to_string(),
         );
     }
+    let text = match text_stage(&args.stages, loaded.pixel_text()) {
+        Ok(t) => t,
+        Err(message) => return usage(message),
+    };
     if let Some(shard) = args.shard {
         let shared = args.store.as_deref().is_some_and(crate::store::is_url);
         if !shared && !args.single_machine {
@@ -632,6 +700,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         valid_output,
         filter,
         pixel_script,
+        text,
     };
     let options = Options {
         input,
@@ -687,7 +756,7 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
     }
     if summary.pixel_cleaned > 0 {
         eprintln!(
-            "burned-in text blanked by the pixel script: {} files",
+            "burned-in text cleaned from the pixels (pixel script, text detector): {} files",
             summary.pixel_cleaned
         );
     }

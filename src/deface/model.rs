@@ -1,9 +1,6 @@
 //! The face-mask model: an ONNX graph run through `ort`.
 //!
-//! The default build runs it with ort's pure-Rust tract backend
-//! (`ort-tract`), so nothing is downloaded at build or run time. The
-//! `load-dynamic` cargo feature uses a native ONNX Runtime library instead,
-//! loaded at run time (`ORT_DYLIB_PATH`).
+//! The backend is [`crate::onnx`]'s (tract by default).
 //!
 //! A model takes `image` `[1, C, D, H, W]` (float32) and gives `mask`
 //! `[1, 1, D', H', W']`, the probability that each voxel is face. The
@@ -12,25 +9,10 @@
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::Tensor;
 
-/// The backend's environment, started once per process.
-fn environment() -> Result<&'static Environment, String> {
-    static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
-    ENVIRONMENT
-        .get_or_init(|| {
-            #[cfg(not(feature = "load-dynamic"))]
-            ort::set_api(ort_tract::api());
-            ort::init()
-                .with_name("dicom-anonymizer")
-                .build()
-                .map_err(|e| format!("ONNX backend: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
+use crate::onnx;
 
 /// A loaded model, ready to run (one inference at a time).
 pub struct FaceMaskModel {
@@ -39,18 +21,14 @@ pub struct FaceMaskModel {
 
 impl FaceMaskModel {
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let session = Session::builder(environment()?)
-            .and_then(|mut b| b.commit_from_file(path))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let session = onnx::session_from_file(path)?;
         Ok(FaceMaskModel {
             session: Mutex::new(session),
         })
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        let session = Session::builder(environment()?)
-            .and_then(|mut b| b.commit_from_memory(bytes))
-            .map_err(|e| format!("face-mask model: {e}"))?;
+        let session = onnx::session_from_bytes(bytes, "face-mask model")?;
         Ok(FaceMaskModel {
             session: Mutex::new(session),
         })

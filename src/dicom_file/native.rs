@@ -30,6 +30,12 @@ impl std::fmt::Display for Undecodable {
     }
 }
 
+/// Whether `obj` holds encapsulated (compressed) pixel data.
+pub fn is_encapsulated(obj: &InMemDicomObject) -> bool {
+    obj.get(tags::PIXEL_DATA)
+        .is_some_and(|e| matches!(e.value(), Value::PixelSequence(_)))
+}
+
 /// Replace encapsulated pixel data by its decoded values; `Some(new
 /// transfer syntax)` when it did, `None` when there is no pixel data or it
 /// was native already.

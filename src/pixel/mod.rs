@@ -15,8 +15,10 @@
 //! cleaned is refused: the caller quarantines it (`Pixel_Clean_Error`).
 
 pub mod blank;
+pub mod frames;
 pub mod preview;
 pub mod script;
+pub mod text;
 
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
@@ -92,6 +94,27 @@ pub fn clean(
     }))
 }
 
+/// Inpaint text `regions` in the native pixel data of `obj` (after
+/// [`clean`] has decoded and marked it): see [`text::inpaint`].
+pub fn inpaint(
+    obj: &mut InMemDicomObject,
+    regions: &[Region],
+) -> Result<text::inpaint::Outcome, String> {
+    let geometry = geometry(obj);
+    let Some(element) = obj.get(tags::PIXEL_DATA) else {
+        return Ok(text::inpaint::Outcome::default());
+    };
+    let vr = element.vr();
+    let Value::Primitive(value) = element.value() else {
+        return Err("the pixel data are still encapsulated".into());
+    };
+    let mut bytes = value.to_bytes().into_owned();
+    let outcome = text::inpaint::inpaint(&mut bytes, &geometry, regions)?;
+    let value = same_kind(value, bytes)?;
+    obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+    Ok(outcome)
+}
+
 /// What a cleaned file says of itself: BurnedInAnnotation NO, and DCM
 /// 113101 among its de-identification methods.
 pub fn mark_cleaned(obj: &mut InMemDicomObject) {
@@ -108,7 +131,7 @@ pub fn blanker(obj: &InMemDicomObject, regions: &[Region]) -> Result<blank::Blan
 
 /// The geometry CTP reads, with its defaults (`getInt` of a missing or
 /// unreadable value: 1 frame, 16 bits, 1 sample, planar 0, 0 rows).
-pub(crate) fn geometry(obj: &InMemDicomObject) -> Geometry {
+pub fn geometry(obj: &InMemDicomObject) -> Geometry {
     let int = |tag: Tag, default: usize| {
         obj.get(tag)
             .and_then(|e| e.to_int::<i64>().ok())

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod burned_text;
 pub mod cli;
 pub mod head_phantom;
 pub mod limits;

@@ -81,3 +81,11 @@ pub fn onnx_test_model() -> Option<PathBuf> {
 pub fn dicom_standard() -> Option<PathBuf> {
     fetch("dicom-standard")
 }
+
+/// The burned-in text detector's models (det.onnx, rec.onnx, keys.txt),
+/// made by `scripts/make_text_models.sh` from PyPI's rapidocr-onnxruntime
+/// wheel; a directory.
+#[allow(dead_code)]
+pub fn text_models() -> Option<PathBuf> {
+    fetch("text-models")
+}
