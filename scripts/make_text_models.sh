@@ -7,8 +7,9 @@
 #     rapidocr-onnxruntime 1.4.4 wheel (models/ch_PP-OCRv4_det_infer.onnx,
 #     models/ch_PP-OCRv4_rec_infer.onnx);
 #   - their input shapes fixed with onnxsim (det 1x3x480x640, rec
-#     1x3x48x320): as shipped, their dynamic shapes do not load in tract,
-#     the pure-Rust ONNX backend this tool runs models with;
+#     1x3x48x160: short lines, which are all a whitelist keeps): as
+#     shipped, their dynamic shapes do not load in tract, the pure-Rust
+#     ONNX backend this tool runs models with;
 #   - the recogniser's alphabet, which the graph keeps in its metadata
 #     ("character"), written to keys.txt.
 #
@@ -28,14 +29,19 @@ ONNX_VERSION=1.17.0
 ONNXSIM_VERSION=0.4.36
 ONNXRUNTIME_VERSION=1.32.0
 
-if [ -s "$out/det.onnx" ] && [ -s "$out/rec.onnx" ] && [ -s "$out/keys.txt" ]; then
+# The shapes are part of the output: models made at other shapes are made
+# again.
+SHAPES="det 1x3x480x640, rec 1x3x48x160"
+if [ -s "$out/det.onnx" ] && [ -s "$out/rec.onnx" ] && [ -s "$out/keys.txt" ] &&
+  grep -qF "$SHAPES" "$out/SOURCE.txt" 2>/dev/null; then
   echo "$out"
   exit 0
 fi
 mkdir -p "$cache"
 exec 8>"$cache/.text-models.lock"
 flock 8
-if [ -s "$out/det.onnx" ] && [ -s "$out/rec.onnx" ] && [ -s "$out/keys.txt" ]; then
+if [ -s "$out/det.onnx" ] && [ -s "$out/rec.onnx" ] && [ -s "$out/keys.txt" ] &&
+  grep -qF "$SHAPES" "$out/SOURCE.txt" 2>/dev/null; then
   echo "$out"
   exit 0
 fi
@@ -55,16 +61,16 @@ mkdir -p "$cache/wheels"
 tmp=$out.tmp
 rm -rf "$tmp"
 mkdir -p "$tmp"
-"$venv/bin/python" - "$cache/wheels" "$RAPIDOCR_VERSION" "$tmp" <<'PY' >&2
+"$venv/bin/python" - "$cache/wheels" "$RAPIDOCR_VERSION" "$tmp" "$SHAPES" <<'PY' >&2
 import glob, os, sys, zipfile
 import onnx
 from onnxsim import simplify
 
-wheels, version, out = sys.argv[1:]
+wheels, version, out, shapes = sys.argv[1:]
 wheel = sorted(glob.glob(os.path.join(wheels, f"rapidocr_onnxruntime-{version}-*.whl")))[-1]
 models = {
     "det": ("rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx", [1, 3, 480, 640]),
-    "rec": ("rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx", [1, 3, 48, 320]),
+    "rec": ("rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx", [1, 3, 48, 160]),
 }
 with zipfile.ZipFile(wheel) as z:
     for name, (member, shape) in models.items():
@@ -84,7 +90,7 @@ with open(os.path.join(out, "SOURCE.txt"), "w") as f:
         "PaddleOCR PP-OCRv4 text detection (det.onnx) and recognition (rec.onnx)\n"
         "models, Apache License 2.0, (c) PaddlePaddle Authors, as ONNX graphs\n"
         f"from PyPI's rapidocr-onnxruntime {version} wheel ({os.path.basename(wheel)}),\n"
-        "input shapes fixed with onnxsim by scripts/make_text_models.sh;\n"
+        f"input shapes fixed with onnxsim by scripts/make_text_models.sh ({shapes});\n"
         "keys.txt is the recogniser's alphabet from rec's metadata.\n"
     )
 PY

@@ -49,6 +49,7 @@ pub fn session_from_bytes(bytes: &[u8], what: &str) -> Result<Session, String> {
 pub struct SessionPool {
     bytes: Vec<u8>,
     what: String,
+    input_shape: Vec<i64>,
     idle: std::sync::Mutex<Vec<Session>>,
 }
 
@@ -58,11 +59,24 @@ impl SessionPool {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let what = path.display().to_string();
         let first = session_from_bytes(&bytes, &what)?;
+        let input_shape = first
+            .inputs()
+            .first()
+            .and_then(|i| i.dtype().tensor_shape())
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         Ok(SessionPool {
             bytes,
             what,
+            input_shape,
             idle: std::sync::Mutex::new(vec![first]),
         })
+    }
+
+    /// The shape of the model's first input, as it declares it (-1 for a
+    /// dimension it leaves open; empty when it does not say).
+    pub fn input_shape(&self) -> &[i64] {
+        &self.input_shape
     }
 
     /// Run `f` with a session of this pool.

@@ -209,26 +209,37 @@ impl TextModels {
         }
         let keys = std::fs::read_to_string(dir.join("keys.txt"))
             .map_err(|e| format!("{}: {e}", dir.join("keys.txt").display()))?;
+        let det = SessionPool::load(&dir.join("det.onnx"))?;
+        let tile = [1, 3, detect::TILE_H as i64, detect::TILE_W as i64];
+        if det.input_shape() != tile {
+            return Err(format!(
+                "{}: the detector takes {:?}, not {tile:?}: make it again with scripts/make_text_models.sh",
+                dir.join("det.onnx").display(),
+                det.input_shape()
+            ));
+        }
         Ok(TextModels {
             dir: dir.to_path_buf(),
-            det: SessionPool::load(&dir.join("det.onnx"))?,
+            det,
             rec: SessionPool::load(&dir.join("rec.onnx"))?,
             alphabet: keys.lines().map(str::to_string).collect(),
         })
     }
 
-    /// The lines of text in `image`: each with what was read of it when it
-    /// is short enough to be a whitelisted word (`longest` characters).
-    pub fn find(&self, image: &Image, longest: usize) -> Result<Vec<Line>, String> {
+    /// The lines of text in `image`, tightened ([`tighten`]), each with
+    /// what was read of it when it fits the recogniser's window (no wider
+    /// than its width-to-height ratio, with a tenth to spare): a longer
+    /// line cannot be a listed word and is not read.
+    pub fn find(&self, image: &Image) -> Result<Vec<Line>, String> {
         use rayon::prelude::*;
+        let rec_w = recognize::input_width(&self.rec);
         let boxes = detect::detect(&self.det, image)?;
         boxes
             .into_par_iter()
             .map(|b| {
-                // The grown box is about one line-height plus its margin
-                // high; a character is at most about one height wide.
-                let could_be_listed = b.width() <= b.height() * (longest + 1);
-                let reading = if could_be_listed {
+                let b = tighten(image, b);
+                let fits = b.width() * recognize::REC_H * 10 <= rec_w * b.height() * 11;
+                let reading = if fits {
                     Some(recognize::read(&self.rec, &self.alphabet, image, &b)?)
                 } else {
                     None
@@ -356,7 +367,6 @@ pub fn search(
         .and_then(|e| e.to_int::<u16>().ok())
         == Some(1);
     let frames = frames_to_search(g.frames);
-    let longest = whitelist.longest();
     let mut found = Found {
         frames_searched: frames.len(),
         ..Found::default()
@@ -378,7 +388,7 @@ pub fn search(
             height: g.rows,
             rgb,
         };
-        for line in models.find(&image, longest)? {
+        for line in models.find(&image)? {
             let listed = line
                 .reading
                 .as_ref()
@@ -386,7 +396,7 @@ pub fn search(
             match listed {
                 Some(r) => found.kept.push(r.text.trim().to_string()),
                 None => {
-                    let b = tighten(&image, line.area);
+                    let b = line.area;
                     let region = Region {
                         x: b.x0 as i32,
                         y: b.y0 as i32,

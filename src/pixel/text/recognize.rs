@@ -1,5 +1,6 @@
 //! Reading a line of text: PP-OCRv4's recogniser (a CTC network) reads a
-//! crop scaled to [`REC_H`] pixels high and at most [`REC_W`] wide; each of
+//! crop scaled to [`REC_H`] pixels high and at most as wide as the model's
+//! fixed input ([`REC_W`] as `scripts/make_text_models.sh` makes it); each of
 //! its output columns gives a probability to each character of its
 //! alphabet (`keys.txt`, with the CTC blank first and a space last), and
 //! the greedy path, with repeats and blanks dropped, is the text.
@@ -12,7 +13,17 @@ use super::detect::TextBox;
 use crate::onnx::SessionPool;
 
 pub const REC_H: usize = 48;
-pub const REC_W: usize = 320;
+/// The input width `scripts/make_text_models.sh` fixes: short lines only
+/// (a line must fit to be kept), at half the cost of PaddleOCR's 320.
+pub const REC_W: usize = 160;
+
+/// The input width of `model` (its declared shape, else [`REC_W`]).
+pub fn input_width(model: &SessionPool) -> usize {
+    match model.input_shape() {
+        [_, _, _, w] if *w > 0 => *w as usize,
+        _ => REC_W,
+    }
+}
 
 /// Text read from a box, with the mean probability of its characters.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +40,7 @@ pub fn read(
     image: &Image,
     b: &TextBox,
 ) -> Result<Reading, String> {
+    let rec_w = input_width(model);
     let crop = image.crop(b.x0, b.y0, b.x1, b.y1);
     if crop.width == 0 || crop.height == 0 {
         return Ok(Reading {
@@ -40,7 +52,7 @@ pub fn read(
         ((REC_H as f32 * crop.width as f32 / crop.height as f32).ceil() as usize).clamp(1, REC_W);
     let scaled = crop.resized(width, REC_H);
     // (v / 255 - 0.5) / 0.5 in BGR order; zeros (mid-grey) to the right.
-    let mut input = Array4::<f32>::zeros((1, 3, REC_H, REC_W));
+    let mut input = Array4::<f32>::zeros((1, 3, REC_H, rec_w));
     for row in 0..REC_H {
         for col in 0..width {
             let at = (row * width + col) * 3;
