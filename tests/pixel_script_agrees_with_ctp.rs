@@ -7,8 +7,8 @@
 //! registry, so CI cannot run it).
 //!
 //! Where CTP passes a file it cannot clean unchanged (RLE, JPEG 2000, a
-//! JPEG its bundled codec fails on, 1-bit pixels), we decode and clean it,
-//! or quarantine it: those files are checked against the expectation
+//! JPEG its bundled codec fails on, 1-bit pixels), we decode and clean it
+//! (JPEG 2000 through the pure-Rust openjp2), or quarantine it: those files are checked against the expectation
 //! stated here, never against CTP's unchanged pixels.
 
 mod common;
@@ -180,7 +180,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "burned-in text cleaned from the pixels (pixel script, text detector): 15 files"
+            "burned-in text cleaned from the pixels (pixel script, text detector): 16 files"
         ),
         "{stderr}"
     );
@@ -191,7 +191,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
-    assert_eq!(previews.len(), 15, "{previews:?}");
+    assert_eq!(previews.len(), 16, "{previews:?}");
     let ct = std::fs::read(dir.path().join("preview/test_files/CT_small.dcm.png")).unwrap();
     assert!(ct.starts_with(b"\x89PNG\r\n\x1a\n"));
     let golden = golden();
@@ -259,9 +259,32 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
                     .get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
                     .is_none()
             );
-        } else if rel.contains("jp2k") || rel.contains("liver") {
-            // JPEG 2000 (not decoded by this build) and 1-bit pixels: CTP
-            // passes them with their text; we refuse them.
+        } else if rel.contains("jp2k") {
+            // JPEG 2000: CTP passes it with its text; decoded here (the
+            // pure-Rust openjp2), cleaned and written native.
+            let file = dicom_object::open_file(&written).unwrap();
+            assert_eq!(
+                file.meta().transfer_syntax().trim_end_matches('\0'),
+                "1.2.840.10008.1.2.1",
+                "{rel}"
+            );
+            let (mut expected, original) = decoded(&input.join(rel));
+            let meta = meta_of(&original);
+            let values = Values {
+                ds: &original,
+                meta: &meta,
+            };
+            let (_, signature) = script.matching(&values).unwrap();
+            let geometry = dicom_anonymizer::pixel::geometry(&file);
+            let changed =
+                dicom_anonymizer::pixel::blank::blank(&mut expected, &geometry, &signature.regions)
+                    .unwrap();
+            assert!(changed > 0, "{rel}");
+            assert_eq!(pixel_bytes(&file), expected, "{rel}");
+            compared += 1;
+        } else if rel.contains("liver") {
+            // 1-bit pixels: CTP passes them with their text; we refuse
+            // them.
             assert!(
                 quarantined.exists(),
                 "{rel} ({status}) should be quarantined"
@@ -317,7 +340,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
             compared += 1;
         }
     }
-    assert_eq!(compared, 15);
+    assert_eq!(compared, 16);
 
     // Read from a prefix (as large files are): native pixel data that end
     // the file are blanked frame by frame as they are copied, the others
@@ -335,7 +358,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     );
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
-        stderr.contains("cleaned from the pixels (pixel script, text detector): 15 files"),
+        stderr.contains("cleaned from the pixels (pixel script, text detector): 16 files"),
         "{stderr}"
     );
     let streamed: usize = stderr

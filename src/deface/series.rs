@@ -76,7 +76,7 @@ impl std::fmt::Display for NotAVolume {
             NotAVolume::MultiFrame => f.write_str("multi-frame images are not assembled yet"),
             NotAVolume::Compressed(ts) => write!(
                 f,
-                "compressed pixel data (transfer syntax {ts}) that this build cannot decode (it decodes RLE Lossless and JPEG)"
+                "compressed pixel data (transfer syntax {ts}) that this build cannot decode (it decodes RLE Lossless, JPEG baseline, extended and lossless, and JPEG 2000)"
             ),
             NotAVolume::UnsupportedPixels(why) => write!(f, "unsupported pixel data: {why}"),
             NotAVolume::Unreadable(why) => write!(f, "unreadable slice: {why}"),

@@ -1,6 +1,9 @@
 //! Encapsulated (compressed) pixel data decoded into native form, for the
-//! stages that edit pixels (defacing, pixel cleaning): RLE Lossless and the
-//! JPEG processes this build decodes (dicom-pixeldata). The decoded values
+//! stages that edit pixels (defacing, pixel cleaning): RLE Lossless, the
+//! JPEG processes this build decodes (8-bit baseline and extended, and
+//! lossless) and JPEG 2000 (the pure-Rust openjp2), through
+//! dicom-pixeldata; not JPEG-LS (its decoder, CharLS, is C++) nor 12-bit
+//! JPEG extended. The decoded values
 //! replace the pixel data as little-endian bytes; colour images are RGB
 //! with interleaved samples afterwards, as the decoder gives them, and the
 //! data set says so.
