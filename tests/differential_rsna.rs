@@ -172,6 +172,9 @@ fn run_ours(script: &Path, input: &Path, output: &Path) -> Outcomes {
         // Headers only: the RSNA tool does not deface (the high-level
         // policy asks for it; tests/anonymize_defaces_heads.rs covers that).
         .arg("--no-deface")
+        // Nor does its engine search pixels for burned-in text (the high
+        // level asks for it; tests/pixel_text_detector.rs covers that).
+        .args(["--pixel-text", "off"])
         .output()
         .expect("run dicom-anonymizer");
     assert!(
