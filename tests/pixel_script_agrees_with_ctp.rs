@@ -341,6 +341,36 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
         }
     }
     assert_eq!(compared, 16);
+    // The store records, for each cleaned file, the regions blanked.
+    let cleaned_in = |out: &Path| -> BTreeMap<String, String> {
+        let conn = rusqlite::Connection::open(out.join(".anonymizer/store.sqlite")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT source, detail FROM files WHERE reason = 'pixels cleaned'")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let check_recorded = |recorded: BTreeMap<String, String>| {
+        assert_eq!(recorded.len(), 16, "{recorded:?}");
+        for (source, detail) in recorded {
+            let original = dicom_object::open_file(input.join(&source)).unwrap();
+            let meta = meta_of(&original);
+            let values = Values {
+                ds: &original,
+                meta: &meta,
+            };
+            let (_, signature) = script.matching(&values).unwrap();
+            let regions = dicom_anonymizer::pixel::script::regions_text(&signature.regions);
+            assert!(regions.starts_with('('), "{source}: {regions}");
+            assert!(
+                detail.contains(&format!("regions {regions} ")),
+                "{source}: {detail}"
+            );
+        }
+    };
+    check_recorded(cleaned_in(&output));
 
     // Read from a prefix (as large files are): native pixel data that end
     // the file are blanked frame by frame as they are copied, the others
@@ -371,6 +401,7 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
         streamed >= 5,
         "blanked as copied: {streamed} files\n{stderr}"
     );
+    check_recorded(cleaned_in(&prefix));
     for rel in &rels {
         let (a, b) = (output.join(rel), prefix.join(rel));
         assert_eq!(a.exists(), b.exists(), "{rel}");

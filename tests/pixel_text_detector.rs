@@ -344,3 +344,99 @@ fn burned_in_text_over_real_frames_is_cleaned_and_listed_words_stay() {
         assert!(pct(c.listed_changed, c.listed) <= 20.0, "{mode}");
     }
 }
+
+/// Compressed files are searched frame by frame without being rewritten
+/// when nothing is found: a JPEG 2000 secondary capture with text in it
+/// (pydicom's GDCMJ2K_TextGBR) is decoded, cleaned and written native, the
+/// regions recorded in the store; RLE and JPEG secondary captures with no
+/// text keep their bitstream.
+#[test]
+fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
+    let Some(corpus) = common::reference::pydicom_corpus() else {
+        return;
+    };
+    let models = common::reference::text_models().expect("the text detector's models");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let text = "GDCMJ2K_TextGBR.dcm";
+    let plain = [
+        "SC_rgb_rle.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "SC_jpeg_no_color_transform.dcm",
+    ];
+    for name in std::iter::once(text).chain(plain) {
+        std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
+    }
+    let output = dir.path().join("out");
+    let out = common::cli::anonymize(
+        &input,
+        &output,
+        &[
+            "--script",
+            "high",
+            "--no-deface",
+            "--site-id",
+            "99",
+            "--text-models",
+            models.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(pixel script, text detector): 1 files"),
+        "{stderr}"
+    );
+    let pixel_data = |path: &Path| {
+        let f = dicom_object::open_file(path).unwrap();
+        let ts = f
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string();
+        (ts, f.get(tags::PIXEL_DATA).unwrap().value().clone())
+    };
+    for name in plain {
+        let (ts_in, before) = pixel_data(&input.join(name));
+        let (ts_out, after) = pixel_data(&output.join(name));
+        assert_eq!(ts_in, ts_out, "{name}");
+        assert!(matches!(after, Value::PixelSequence(_)), "{name}");
+        assert!(before == after, "{name}: the bitstream changed");
+    }
+    let (ts, after) = pixel_data(&output.join(text));
+    assert_eq!(ts, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+    let Value::Primitive(after) = after else {
+        panic!("{text}: still encapsulated")
+    };
+    let mut original = dicom_object::open_file(input.join(text))
+        .unwrap()
+        .into_inner();
+    let ts_in = dicom_object::open_file(input.join(text))
+        .unwrap()
+        .meta()
+        .transfer_syntax()
+        .to_string();
+    dicom_anonymizer::dicom_file::native::decode_to_native(&mut original, &ts_in).unwrap();
+    let Value::Primitive(before) = original.get(tags::PIXEL_DATA).unwrap().value() else {
+        panic!()
+    };
+    let (before, after) = (before.to_bytes(), after.to_bytes());
+    assert_eq!(before.len(), after.len());
+    let changed = before
+        .iter()
+        .zip(after.iter())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(changed > 10_000, "{changed} bytes changed");
+    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
+    let detail: String = conn
+        .query_row("SELECT detail FROM files WHERE source = ?1", [text], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        detail.contains("text detector (a secondary capture)") && detail.contains("regions ("),
+        "{detail}"
+    );
+}

@@ -267,9 +267,10 @@ fn anonymize_object(
         }
         crate::pixel::mark_cleaned(&mut obj);
         cleaned = Some(format!(
-            "signature {} (line {}): blanked in each of {} frame(s) or plane(s) as the pixel data were copied",
+            "signature {} (line {}): regions {} blanked in each of {} frame(s) or plane(s) as the pixel data were copied",
             n + 1,
             signature.line,
+            crate::pixel::script::regions_text(&signature.regions),
             blanker.units()
         ));
         streamed = Some(blanker);
@@ -288,23 +289,14 @@ fn anonymize_object(
                     format!("searched for burned-in text ({why}), but {e}"),
                 )
             };
-            // Compressed pixel data are searched decoded, on a copy: a file
-            // in which no text is found is written as it came.
-            let mut copy = None;
-            if crate::dicom_file::native::is_encapsulated(&obj) {
-                let mut c = obj.clone();
-                crate::dicom_file::native::decode_to_native(&mut c, &ts)
-                    .map_err(|e| fail(e.to_string()))?;
-                copy = Some(c);
-            }
             let found = crate::pixel::text::search(
                 &stage.models,
                 &stage.whitelist,
-                copy.as_ref().unwrap_or(&obj),
+                &mut obj,
+                &ts,
                 modality,
             )
             .map_err(fail)?;
-            drop(copy);
             if !found.regions.is_empty() {
                 said.push(format!(
                     "text detector ({why}): {} line(s) of text found in {} frame(s) searched{}",
@@ -350,7 +342,12 @@ fn anonymize_object(
                         warnings.push("no pixel preview: this pixel layout is not rendered".into());
                     }
                 }
-                cleaned = Some(format!("{}: {}", said.join("; "), c.describe()));
+                cleaned = Some(format!(
+                    "{}: regions {} in every frame; {}",
+                    said.join("; "),
+                    crate::pixel::script::regions_text(&regions),
+                    c.describe()
+                ));
             }
             Ok(None) => {}
             Err(e) => {

@@ -11,7 +11,7 @@
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
+use dicom_object::{FileDicomObject, InMemDicomObject};
 
 /// The transfer syntax decoded pixel data is written with.
 pub const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
@@ -59,26 +59,14 @@ pub fn decode_to_native(
         transfer_syntax: ts.clone(),
         reason,
     };
-    let text = |tag| {
-        obj.get(tag)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-            .unwrap_or_default()
-    };
-    let meta = dicom_object::meta::FileMetaTableBuilder::new()
-        .transfer_syntax(ts.as_str())
-        .media_storage_sop_class_uid(text(tags::SOP_CLASS_UID))
-        .media_storage_sop_instance_uid(text(tags::SOP_INSTANCE_UID))
-        .build()
-        .map_err(|e| refuse(e.to_string()))?;
-    let file = obj.clone().with_exact_meta(meta);
-    let decoded = file
-        .decode_pixel_data()
-        .map_err(|e| refuse(e.to_string()))?;
-    let bytes = decoded.data().to_vec();
-    let samples = decoded.samples_per_pixel();
-    let photometric = decoded.photometric_interpretation().as_str().to_string();
-    drop(decoded);
+    let decoded = with_file(obj, &ts, |file| {
+        file.decode_pixel_data().map(|d| {
+            let samples = d.samples_per_pixel();
+            let photometric = d.photometric_interpretation().as_str().to_string();
+            (d.into_data(), samples, photometric)
+        })
+    })?;
+    let (bytes, samples, photometric) = decoded.map_err(|e| refuse(e.to_string()))?;
     obj.put(DataElement::new(
         tags::PIXEL_DATA,
         if vr == VR::OB { VR::OB } else { VR::OW },
@@ -97,4 +85,77 @@ pub fn decode_to_native(
         ));
     }
     Ok(Some(EXPLICIT_VR_LITTLE_ENDIAN.to_string()))
+}
+
+/// Run `f` on `obj` seen as a file of `transfer_syntax` (what
+/// dicom-pixeldata's decoders take), without copying it: the data set is
+/// moved into the file and back.
+pub fn with_file<T>(
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+    f: impl FnOnce(&FileDicomObject<InMemDicomObject>) -> T,
+) -> Result<T, Undecodable> {
+    let ts = transfer_syntax.trim_end_matches('\0');
+    let text = |tag| {
+        obj.get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default()
+    };
+    let meta = dicom_object::meta::FileMetaTableBuilder::new()
+        .transfer_syntax(ts)
+        .media_storage_sop_class_uid(text(tags::SOP_CLASS_UID))
+        .media_storage_sop_instance_uid(text(tags::SOP_INSTANCE_UID))
+        .build()
+        .map_err(|e| Undecodable {
+            transfer_syntax: ts.to_string(),
+            reason: e.to_string(),
+        })?;
+    let file = std::mem::replace(obj, InMemDicomObject::new_empty()).with_exact_meta(meta);
+    let result = f(&file);
+    *obj = file.into_inner();
+    Ok(result)
+}
+
+/// One frame decoded: native little-endian bytes, samples interleaved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedFrame {
+    pub bytes: Vec<u8>,
+    pub rows: usize,
+    pub columns: usize,
+    pub samples: usize,
+    pub bits_allocated: usize,
+    pub photometric: String,
+}
+
+/// Frame `frame` (from 0) of the encapsulated pixel data of `obj`,
+/// decoded alone.
+pub fn decode_frame(
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+    frame: usize,
+) -> Result<DecodedFrame, Undecodable> {
+    use dicom_pixeldata::PixelDecoder;
+    let ts = transfer_syntax.trim_end_matches('\0').to_string();
+    let decoded = with_file(obj, &ts, |file| {
+        file.decode_pixel_data_frame(frame as u32).map(|d| {
+            let rows = d.rows() as usize;
+            let columns = d.columns() as usize;
+            let samples = usize::from(d.samples_per_pixel());
+            let bits_allocated = usize::from(d.bits_allocated());
+            let photometric = d.photometric_interpretation().as_str().to_string();
+            DecodedFrame {
+                bytes: d.into_data(),
+                rows,
+                columns,
+                samples,
+                bits_allocated,
+                photometric,
+            }
+        })
+    })?;
+    decoded.map_err(|e| Undecodable {
+        transfer_syntax: ts,
+        reason: format!("frame {}: {e}", frame + 1),
+    })
 }

@@ -28,6 +28,22 @@ pub struct Region {
     pub height: i32,
 }
 
+impl std::fmt::Display for Region {
+    /// As a pixel script writes it: `(x,y,w,h)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({},{},{},{})", self.x, self.y, self.width, self.height)
+    }
+}
+
+/// The regions as a pixel script writes them, separated by spaces.
+pub fn regions_text(regions: &[Region]) -> String {
+    regions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One `{condition}` and the regions after it.
 #[derive(Debug, Clone)]
 pub struct Signature {

@@ -162,11 +162,7 @@ fn background(
         edge.push(read(frame, at(y * columns + x0, s), width));
         edge.push(read(frame, at(y * columns + x1 - 1, s), width));
     }
-    edge.sort_by(f32::total_cmp);
-    let median = edge[edge.len() / 2];
-    let mut dev: Vec<f32> = edge.iter().map(|v| (v - median).abs()).collect();
-    dev.sort_by(f32::total_cmp);
-    (median, dev[dev.len() / 2])
+    super::edge_stats(&mut edge)
 }
 
 #[cfg(test)]

@@ -77,9 +77,8 @@ const MODALITIES_AT_RISK: &[&str] = &[
 /// `None`.
 pub fn at_risk(obj: &InMemDicomObject) -> Option<String> {
     let text = |tag| {
-        obj.get(tag)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+        crate::interpreter::values::string_of(obj, tag)
+            .map(|s| s.trim_end_matches('\0').to_string())
             .unwrap_or_default()
     };
     if text(tags::BURNED_IN_ANNOTATION).eq_ignore_ascii_case("YES") {
@@ -288,13 +287,7 @@ pub fn tighten(image: &Image, b: detect::TextBox) -> detect::TextBox {
         edge.push(luma(b.x0, y));
         edge.push(luma(b.x1 - 1, y));
     }
-    let median = |v: &mut Vec<f32>| {
-        v.sort_by(f32::total_cmp);
-        v[v.len() / 2]
-    };
-    let background = median(&mut edge);
-    let mut deviations: Vec<f32> = edge.iter().map(|v| (v - background).abs()).collect();
-    let mad = median(&mut deviations);
+    let (background, mad) = edge_stats(&mut edge);
     if mad > 8.0 {
         return b;
     }
@@ -322,6 +315,17 @@ pub fn tighten(image: &Image, b: detect::TextBox) -> detect::TextBox {
     }
 }
 
+/// The median of `values` (a box's edge) and the median absolute
+/// deviation from it: the background under a box and how even it is.
+/// `values` is reordered; it must not be empty.
+pub(crate) fn edge_stats(values: &mut [f32]) -> (f32, f32) {
+    values.sort_by(f32::total_cmp);
+    let median = values[values.len() / 2];
+    let mut deviations: Vec<f32> = values.iter().map(|v| (v - median).abs()).collect();
+    deviations.sort_by(f32::total_cmp);
+    (median, deviations[deviations.len() / 2])
+}
+
 /// What the detector found in one file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Found {
@@ -343,46 +347,87 @@ pub fn frames_to_search(n: usize) -> Vec<usize> {
     v
 }
 
-/// Search the native pixel data of `obj` (a file of `modality`) for text;
-/// the regions to clean and the words kept.
+/// Search the pixel data of `obj` (a file of `modality`, written in
+/// `transfer_syntax`) for text; the regions to clean and the words kept.
+/// Encapsulated pixel data are decoded frame by frame, only the frames
+/// searched, and left as they are: a file in which nothing is found is
+/// written as it came, and nothing is held decoded but those frames.
 pub fn search(
     models: &TextModels,
     whitelist: &Whitelist,
-    obj: &InMemDicomObject,
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
     modality: &str,
 ) -> Result<Found, String> {
     let g = super::geometry(obj);
-    let Some(element) = obj.get(tags::PIXEL_DATA) else {
+    if obj.get(tags::PIXEL_DATA).is_none() {
         return Ok(Found::default());
-    };
-    let Value::Primitive(value) = element.value() else {
-        return Err("the pixel data are still encapsulated".into());
-    };
+    }
     if g.rows == 0 || g.columns == 0 {
         return Err("the image has no Rows or Columns".into());
     }
-    let bytes = value.to_bytes();
     let signed = obj
         .get(tags::PIXEL_REPRESENTATION)
         .and_then(|e| e.to_int::<u16>().ok())
         == Some(1);
+    let encapsulated = crate::dicom_file::native::is_encapsulated(obj);
     let frames = frames_to_search(g.frames);
     let mut found = Found {
         frames_searched: frames.len(),
         ..Found::default()
     };
-    for f in frames {
-        let rgb = super::frames::frame_rgb(&bytes, &g, signed, f).ok_or_else(|| {
-            format!(
-                "frame {} of {}×{} ({}, {} bits allocated, {} sample(s)) cannot be read for the text detector",
-                f + 1,
-                g.columns,
-                g.rows,
-                g.photometric,
-                g.bits_allocated,
-                g.samples
-            )
-        })?;
+    let unreadable = |f: usize, g: &super::blank::Geometry| {
+        format!(
+            "frame {} of {}×{} ({}, {} bits allocated, {} sample(s)) cannot be read for the text detector",
+            f + 1,
+            g.columns,
+            g.rows,
+            g.photometric,
+            g.bits_allocated,
+            g.samples
+        )
+    };
+    let mut images = Vec::with_capacity(frames.len());
+    if encapsulated {
+        for &f in &frames {
+            let d = crate::dicom_file::native::decode_frame(obj, transfer_syntax, f)
+                .map_err(|e| e.to_string())?;
+            let one = super::blank::Geometry {
+                rows: d.rows,
+                columns: d.columns,
+                frames: 1,
+                samples: d.samples,
+                planar: 0,
+                bits_allocated: d.bits_allocated,
+                photometric: d.photometric,
+            };
+            if (one.rows, one.columns) != (g.rows, g.columns) {
+                return Err(format!(
+                    "frame {} decodes to {}×{}, not the {}×{} the header gives",
+                    f + 1,
+                    one.columns,
+                    one.rows,
+                    g.columns,
+                    g.rows
+                ));
+            }
+            images.push(
+                super::frames::frame_rgb(&d.bytes, &one, signed, 0)
+                    .ok_or_else(|| unreadable(f, &one))?,
+            );
+        }
+    } else {
+        let Some(Value::Primitive(value)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
+            return Err("the pixel data are neither native nor encapsulated".into());
+        };
+        let bytes = value.to_bytes();
+        for &f in &frames {
+            images.push(
+                super::frames::frame_rgb(&bytes, &g, signed, f).ok_or_else(|| unreadable(f, &g))?,
+            );
+        }
+    }
+    for rgb in images {
         let image = Image {
             width: g.columns,
             height: g.rows,

@@ -87,19 +87,6 @@ impl Whitelist {
                 }
         })
     }
-
-    /// The longest literal, in characters: a line the detector finds
-    /// much longer than this cannot be on the list (patterns count as 8).
-    pub fn longest(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|e| match &e.word {
-                Word::Literal(w) => w.chars().count(),
-                Word::Pattern(_) => 8,
-            })
-            .max()
-            .unwrap_or(0)
-    }
 }
 
 /// Lower case, single spaces, trimmed.
