@@ -439,4 +439,53 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         detail.contains("text detector (a secondary capture)") && detail.contains("regions ("),
         "{detail}"
     );
+    // `explain` searches the file as `anonymize` did, and finds the same.
+    let explained = std::process::Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .args([
+            "explain",
+            "--script",
+            "high",
+            "--format",
+            "json",
+            "--text-models",
+        ])
+        .arg(&models)
+        .arg(input.join(text))
+        .output()
+        .unwrap();
+    assert!(explained.status.success(), "{explained:?}");
+    let json: serde_json::Value = serde_json::from_slice(&explained.stdout).unwrap();
+    let t = &json["text_detector"];
+    assert_eq!(t["searched"], true, "{t}");
+    let regions: Vec<String> = t["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v: Vec<String> = r
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            format!("({})", v.join(","))
+        })
+        .collect();
+    assert!(!regions.is_empty());
+    assert!(
+        detail.contains(&format!("regions {} in every frame", regions.join(" "))),
+        "{detail}\nexplain: {t}"
+    );
+    // A file not at risk is not searched, and explain says so.
+    let not = std::process::Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+        .args(["explain", "--script", "high", "--text-models"])
+        .arg(&models)
+        .arg(corpus.join("test_files/CT_small.dcm"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&not.stdout);
+    assert!(
+        said.contains("text detector: not searched (the file is not at risk)"),
+        "{said}"
+    );
 }

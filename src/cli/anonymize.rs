@@ -323,7 +323,7 @@ pub struct StageArgs {
 
 /// The text stage `stages` and the script's PIXEL_TEXT ask for, with its
 /// models and whitelist loaded; `None` when it is off.
-fn text_stage(
+pub(super) fn text_stage(
     stages: &StageArgs,
     asked: crate::pixel::text::Scope,
 ) -> Result<Option<crate::pixel::text::TextStage>, String> {

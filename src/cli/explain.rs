@@ -93,6 +93,19 @@ pub struct ExplainArgs {
     /// and the pixels its regions blank.
     #[arg(long, value_name = "FILE")]
     pixel_script: Option<PathBuf>,
+    /// Which files the burned-in text detector searches (`at-risk`, `all`,
+    /// `off`); default: the script's PIXEL_TEXT. A file it searches is
+    /// searched here, and the lines found and words kept are shown.
+    #[arg(long, value_enum, value_name = "SCOPE")]
+    pixel_text: Option<crate::pixel::text::Scope>,
+    /// Words the text detector leaves, beside the bundled list (as for
+    /// `anonymize`).
+    #[arg(long, value_name = "FILE")]
+    pixel_whitelist: Option<PathBuf>,
+    /// The text detector's models. Default: $DICOM_ANONYMIZER_TEXT_MODELS,
+    /// else .cache/text-models in the source tree.
+    #[arg(long, value_name = "DIR")]
+    text_models: Option<PathBuf>,
     #[command(flatten)]
     settings: PreviewSettings,
 }
@@ -116,7 +129,10 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         Ok(s) => s,
         Err(m) => return usage(m),
     };
-    let obj = file.into_inner();
+    let mut stages = stages;
+    let ts = file.meta().transfer_syntax().to_string();
+    let mut obj = file.into_inner();
+    text_detector(args, loaded.pixel_text(), &mut obj, &ts, &mut stages);
     let explainer = Explainer {
         rules: &loaded.rules,
         project: &project,
@@ -271,4 +287,109 @@ fn pixel_stages(
         }
     }
     Ok(stages)
+}
+
+/// What the burned-in text detector does with the file: whether it is
+/// searched and why, and if so the lines found (cleaned in every frame)
+/// and the whitelisted words kept. The file is searched as `anonymize`
+/// searches it; missing models are said, not fatal, here.
+fn text_detector(
+    args: &ExplainArgs,
+    asked: crate::pixel::text::Scope,
+    obj: &mut dicom_object::InMemDicomObject,
+    transfer_syntax: &str,
+    stages: &mut Stages,
+) {
+    use serde_json::json;
+    let scope = args.pixel_text.unwrap_or(asked);
+    let why = obj
+        .get(dicom_dictionary_std::tags::PIXEL_DATA)
+        .and_then(|_| scope.why_searched(obj));
+    let Some(why) = why else {
+        let said = if obj.get(dicom_dictionary_std::tags::PIXEL_DATA).is_none() {
+            "no pixel data"
+        } else if scope == crate::pixel::text::Scope::Off {
+            "off"
+        } else {
+            "the file is not at risk"
+        };
+        stages
+            .text
+            .push(format!("text detector: not searched ({said})"));
+        // In JSON only when asked for, so that the output of a file no
+        // stage speaks of stays the list of elements.
+        if args.pixel_text.is_some() {
+            stages.json.insert(
+                "text_detector".into(),
+                json!({ "searched": false, "why": said }),
+            );
+        }
+        return;
+    };
+    let stage_args = super::anonymize::StageArgs {
+        pixel_text: Some(scope),
+        pixel_whitelist: args.pixel_whitelist.clone(),
+        text_models: args.text_models.clone(),
+        ..Default::default()
+    };
+    let modality = crate::interpreter::values::string_of(obj, dicom_dictionary_std::tags::MODALITY)
+        .unwrap_or_default();
+    let found = super::anonymize::text_stage(&stage_args, scope).and_then(|stage| {
+        let stage = stage.expect("the scope is not off");
+        crate::pixel::text::search(
+            &stage.models,
+            &stage.whitelist,
+            obj,
+            transfer_syntax,
+            &modality,
+        )
+    });
+    match found {
+        Err(e) => {
+            stages.text.push(format!(
+                "text detector: searched ({why}), but {e} (anonymize quarantines such a file as Pixel_Clean_Error, or stops when the models are missing)"
+            ));
+            stages.json.insert(
+                "text_detector".into(),
+                json!({ "searched": true, "why": why, "error": e }),
+            );
+        }
+        Ok(found) => {
+            let regions: Vec<[i32; 4]> = found
+                .regions
+                .iter()
+                .map(|r| [r.x, r.y, r.width, r.height])
+                .collect();
+            let mut line = format!(
+                "text detector: searched ({why}), {} frame(s): ",
+                found.frames_searched
+            );
+            if found.regions.is_empty() {
+                line.push_str("no text to clean");
+            } else {
+                line.push_str(&format!(
+                    "{} line(s) of text cleaned in every frame: {}",
+                    found.regions.len(),
+                    crate::pixel::script::regions_text(&found.regions)
+                ));
+            }
+            if !found.kept.is_empty() {
+                line.push_str(&format!(
+                    "; whitelisted words kept: {}",
+                    found.kept.join(" ")
+                ));
+            }
+            stages.text.push(line);
+            stages.json.insert(
+                "text_detector".into(),
+                json!({
+                    "searched": true,
+                    "why": why,
+                    "frames_searched": found.frames_searched,
+                    "regions": regions,
+                    "kept": found.kept,
+                }),
+            );
+        }
+    }
 }

@@ -118,7 +118,15 @@ impl TextStage {
         if !pixels_follow {
             obj.get(tags::PIXEL_DATA)?;
         }
-        match self.scope {
+        self.scope.why_searched(obj)
+    }
+}
+
+impl Scope {
+    /// Why a file with pixel data, `obj` as it arrived, is searched under
+    /// this scope, or `None` when it is not.
+    pub fn why_searched(self, obj: &InMemDicomObject) -> Option<String> {
+        match self {
             Scope::Off => None,
             Scope::All => Some("every file is searched (--pixel-text all)".into()),
             Scope::AtRisk => at_risk(obj),
