@@ -55,7 +55,12 @@ fn a_head_series_received_is_defaced_whole_as_anonymize_defaces_it() {
     let files = files_under(&input);
 
     let served = tmp.path().join("served");
-    let mut server = Server::start_with(&served, "high", &["--series-quiet", "1"]);
+    let qa = tmp.path().join("qa");
+    let mut server = Server::start_with(
+        &served,
+        "high",
+        &["--series-quiet", "1", "--deface-qa", qa.to_str().unwrap()],
+    );
     // The head in two associations: its series stays held in between.
     let (first, second) = files.split_at(files.len() / 2);
     for part in [first, second] {
@@ -74,7 +79,7 @@ fn a_head_series_received_is_defaced_whole_as_anonymize_defaces_it() {
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     assert_eq!(
-        log.matches("serve: deface: ").count(),
+        log.matches("serve: deface: series").count(),
         1,
         "the head series is judged once, whole: {log}"
     );
@@ -114,4 +119,25 @@ fn a_head_series_received_is_defaced_whole_as_anonymize_defaces_it() {
             "{rel} differs between serve and anonymize"
         );
     }
+    // One QA sheet, for the head, named after its series' output folder.
+    let sheets = files_under(&qa);
+    assert_eq!(sheets.len(), 1, "{sheets:?}\n{log}");
+    assert!(log.contains("serve: deface: QA sheet "), "{log}");
+    let sheet = sheets[0]
+        .strip_prefix(&qa)
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let sheet = PathBuf::from(sheet.strip_suffix(".png").expect("a .png"));
+    let head_folder = a
+        .keys()
+        .map(|rel| Path::new(rel).parent().unwrap().to_path_buf())
+        .filter(|folder| *folder == sheet)
+        .count();
+    assert_eq!(head_folder, 90, "{sheet:?} is not the head's output folder");
+    let png = std::fs::read(&sheets[0]).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sheets[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }

@@ -115,7 +115,19 @@ fn scenario(store: &mut Store) -> Vec<String> {
             "2026-11-29T00:00:00",
         )
         .unwrap();
-    log.push(format!("{:?}", sorted(store.done_files().unwrap())));
+    let done = sorted(store.done_files().unwrap());
+    log.push(format!("{done:?}"));
+    // One by one, the same; a file not done (or unknown) has none.
+    for (source, output) in &done {
+        assert_eq!(store.output_of(source).unwrap().as_ref(), Some(output));
+    }
+    log.push(format!(
+        "{:?}",
+        store.output_of("no/such/file.dcm").unwrap()
+    ));
+    for (source, _, _) in store.quarantined().unwrap() {
+        assert_eq!(store.output_of(&source).unwrap(), None, "{source}");
+    }
     log.push(format!("{:?}", store.quarantined().unwrap()));
     let mut integers = store.integers().unwrap();
     integers.sort();

@@ -215,7 +215,7 @@ impl AnonymizeArgs {
             tail_copy_min: None,
             stages: run.stages.clone(),
             pixel_preview: None,
-            deface_qa: None,
+            deface_qa: run.deface_qa.clone(),
         }
     }
 }
@@ -267,6 +267,12 @@ pub struct RunArgs {
     /// written valid. Pinned in the store: a project keeps one form.
     #[arg(long)]
     pub rsna_exact: bool,
+    /// Write the QA sheet of each head series defaced (surface renders
+    /// before and after, slices with the removed voxels tinted) as
+    /// DIR/<the series' output folder>.png, owner-only, for a reviewer.
+    /// Only with a script that defaces (DEFACE=yes: the high level).
+    #[arg(long, value_name = "DIR")]
+    pub deface_qa: Option<PathBuf>,
     #[command(flatten)]
     pub stages: StageArgs,
 }

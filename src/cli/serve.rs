@@ -208,6 +208,7 @@ impl Receiving {
                 Ok(model) => Some(Defacer {
                     arrivals: Arrivals::new(settings.series_quiet),
                     model,
+                    qa: run.deface_qa.clone(),
                 }),
                 Err(e) => return Err(usage(e)),
             }
@@ -374,7 +375,7 @@ fn process(
             None => pending,
         };
         if !now.is_empty() {
-            batches.push((now, None));
+            batches.push((now, None, None));
         }
         if let Some(d) = &mut defacer {
             for series in d.arrivals.complete(done) {
@@ -382,13 +383,16 @@ fn process(
             }
         }
         if !batches.is_empty() {
-            for (files, plan) in batches {
+            for (files, plan, sheet) in batches {
                 prepared.engine.deface = plan;
                 let outcome = run_batch(prepared, files);
                 prepared.engine.deface = None;
                 match outcome {
                     Ok(q) => {
                         quarantined |= q;
+                        if let (Some(sheet), Some(d)) = (sheet, &defacer) {
+                            d.write_sheet(prepared, sheet);
+                        }
                         failing = None;
                         if let Some(f) = &mut forward {
                             f.due = true;
@@ -435,13 +439,32 @@ fn lower_priority() {
 }
 
 /// Spooled files (path, key) to anonymize together, with the deface plan
-/// for them when they are a complete series that may be a head.
-type Batch = (Vec<(PathBuf, String)>, Option<DefacePlan>);
+/// for them when they are a complete series that may be a head, and the
+/// QA sheet owed for it once it is anonymized.
+type Batch = (
+    Vec<(PathBuf, String)>,
+    Option<DefacePlan>,
+    Option<OwedSheet>,
+);
 
-/// Defacing on arrival: the head series held until complete, and the model.
+/// Defacing on arrival: the head series held until complete, the model,
+/// and where QA sheets go (`--deface-qa`).
 pub(super) struct Defacer {
     arrivals: Arrivals,
     model: &'static FaceMaskModel,
+    qa: Option<PathBuf>,
+}
+
+/// The QA sheet of a series defaced on arrival, written once its files
+/// are anonymized: it is named after the series' output folder (the
+/// anonymized patient, study and series), which is known only then.
+pub(super) struct OwedSheet {
+    /// The key of one of the series' files.
+    key: String,
+    first: dicom_object::InMemDicomObject,
+    volume: crate::deface::volume::Volume,
+    mask: crate::deface::face_mask::FaceMask,
+    modality: crate::deface::canonical::Modality,
 }
 
 impl Defacer {
@@ -453,8 +476,71 @@ impl Defacer {
             judge_series(&series.first, paths, self.model, &Settings::default());
         eprintln!("serve: deface: {report}");
         let mut plan = DefacePlan::new();
-        add_to_plan(&mut plan, &report, defaced);
-        (series.files, Some(plan))
+        add_to_plan(&mut plan, &report, defaced.as_ref());
+        let sheet = match (&self.qa, defaced) {
+            (Some(_), Some(d)) => {
+                let key = d
+                    .slices
+                    .first()
+                    .and_then(|s| series.files.iter().find(|(p, _)| *p == s.path))
+                    .or(series.files.first())
+                    .map(|(_, k)| k.clone());
+                key.map(|key| OwedSheet {
+                    key,
+                    first: series.first,
+                    volume: d.volume,
+                    mask: d.mask,
+                    modality: d.modality,
+                })
+            }
+            _ => None,
+        };
+        (series.files, Some(plan), sheet)
+    }
+
+    /// Write `sheet` under `--deface-qa`, named after its series' output
+    /// folder; said and skipped when its file was not anonymized.
+    fn write_sheet(&self, prepared: &Prepared, sheet: OwedSheet) {
+        let Some(dir) = &self.qa else { return };
+        let output = match prepared.store.output_of(&sheet.key) {
+            Ok(Some(o)) => PathBuf::from(o),
+            Ok(None) => {
+                eprintln!("serve: deface: no QA sheet: the series' files were not anonymized");
+                return;
+            }
+            Err(e) => {
+                eprintln!("serve: deface: no QA sheet: {e}");
+                return;
+            }
+        };
+        let output = output
+            .strip_prefix(&prepared.options.output)
+            .map(Path::to_path_buf)
+            .unwrap_or(output);
+        let folder = output.parent().unwrap_or(Path::new(""));
+        let subject = folder
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .unwrap_or_default();
+        let path = if folder.as_os_str().is_empty() {
+            dir.join(format!("{}.png", sheet.key.replace(['/', '\\'], "_")))
+        } else {
+            // Appended: series folders are UIDs, full of dots.
+            let mut name = dir.join(folder).into_os_string();
+            name.push(".png");
+            PathBuf::from(name)
+        };
+        match crate::deface::qa::write(
+            &path,
+            &sheet.volume,
+            &sheet.mask,
+            sheet.modality,
+            &crate::deface::qa::Caption::new(&subject, Some(&sheet.first)),
+        ) {
+            Ok(_) => eprintln!("serve: deface: QA sheet {}", path.display()),
+            Err(e) => eprintln!("serve: deface: QA sheet not written: {e}"),
+        }
     }
 }
 

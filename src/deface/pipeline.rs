@@ -229,7 +229,7 @@ pub fn judge_series(
 }
 
 /// What the batch does with the files of one judged series, added to `plan`.
-pub fn add_to_plan(plan: &mut DefacePlan, report: &SeriesReport, defaced: Option<Defaced>) {
+pub fn add_to_plan(plan: &mut DefacePlan, report: &SeriesReport, defaced: Option<&Defaced>) {
     match (&report.outcome, defaced) {
         (SeriesOutcome::Defaced { .. }, Some(d)) => {
             for (path, e) in d.edits() {
@@ -258,7 +258,7 @@ pub fn plan_tree(
     let mut plan = DefacePlan::new();
     deface_tree(root, model, settings, |r, defaced| {
         report(r, defaced.as_ref());
-        add_to_plan(&mut plan, r, defaced);
+        add_to_plan(&mut plan, r, defaced.as_ref());
     })?;
     Ok(plan)
 }

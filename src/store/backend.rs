@@ -39,6 +39,9 @@ pub trait Backend: Send {
     /// Files finished by earlier runs: source → output.
     fn done_files(&mut self) -> BackendResult<HashMap<String, String>>;
 
+    /// The output of the file done from `source`, if it is done.
+    fn output_of(&mut self, source: &str) -> BackendResult<Option<String>>;
+
     /// Capture a batch of files in order, each file all or nothing, the
     /// batch in one transaction. `memo` describes committed rows; the
     /// backend adds what it commits.

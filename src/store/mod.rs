@@ -213,6 +213,11 @@ impl Store {
         self.with(|b| b.done_files())
     }
 
+    /// The output of the file done from `source` (its key), if it is done.
+    pub fn output_of(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.with(|b| b.output_of(source))
+    }
+
     /// Capture the identities of a batch of files, in order, in one
     /// transaction; each file in a savepoint of its own, so a file that
     /// fails (a lookup miss, an integrity error) leaves no trace.

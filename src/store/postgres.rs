@@ -260,6 +260,17 @@ impl Backend for PgBackend {
             .collect())
     }
 
+    fn output_of(&mut self, source: &str) -> BackendResult<Option<String>> {
+        self.retrying(|client| {
+            client
+                .query_opt(
+                    "SELECT output FROM files WHERE source = $1 AND status = 'done'",
+                    &[&source],
+                )
+                .map(|row| row.and_then(|r| r.get::<_, Option<String>>(0)))
+        })
+    }
+
     fn capture_all(
         &mut self,
         ids: &[Identity],

@@ -214,6 +214,19 @@ impl Backend for SqliteBackend {
             .collect())
     }
 
+    fn output_of(&mut self, source: &str) -> BackendResult<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT output FROM files WHERE source = ?1 AND status = 'done'",
+                [source],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(text)
+    }
+
     fn capture_all(
         &mut self,
         ids: &[Identity],
