@@ -476,6 +476,53 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         detail.contains(&format!("regions {} in every frame", regions.join(" "))),
         "{detail}\nexplain: {t}"
     );
+    // What cannot be decoded here (JPEG-LS; 12-bit JPEG extended) but must
+    // be searched is quarantined with the reason, never passed.
+    let refused = dir.path().join("refused");
+    std::fs::create_dir_all(&refused).unwrap();
+    for name in ["MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"] {
+        std::fs::copy(corpus.join("test_files").join(name), refused.join(name)).unwrap();
+    }
+    let out_refused = dir.path().join("out-refused");
+    let out = common::cli::anonymize(
+        &refused,
+        &out_refused,
+        &[
+            "--script",
+            "high",
+            "--no-deface",
+            "--pixel-text",
+            "all",
+            "--site-id",
+            "99",
+            "--text-models",
+            models.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let conn = rusqlite::Connection::open(out_refused.join(".anonymizer/store.sqlite")).unwrap();
+    for (name, ts) in [
+        ("MR_small_jpeg_ls_lossless.dcm", "1.2.840.10008.1.2.4.80"),
+        ("JPGExtended.dcm", "1.2.840.10008.1.2.4.51"),
+    ] {
+        assert!(
+            out_refused
+                .join("quarantine/Pixel_Clean_Error")
+                .join(name)
+                .is_file(),
+            "{name}"
+        );
+        assert!(!out_refused.join(name).exists(), "{name}");
+        let detail: String = conn
+            .query_row("SELECT detail FROM files WHERE source = ?1", [name], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(
+            detail.contains("searched for burned-in text") && detail.contains(ts),
+            "{name}: {detail}"
+        );
+    }
     // A file not at risk is not searched, and explain says so.
     let not = std::process::Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
         .args(["explain", "--script", "high", "--text-models"])
