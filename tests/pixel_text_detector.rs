@@ -345,6 +345,48 @@ fn burned_in_text_over_real_frames_is_cleaned_and_listed_words_stay() {
     }
 }
 
+/// Copy `names` from pydicom's corpus into `dir/in-<tag>` and run
+/// `anonymize --script high` (no defacing, `extra` added) on them into
+/// `dir/out-<tag>`: the input, the output and the run.
+fn high_level_on(
+    corpus: &Path,
+    dir: &Path,
+    tag: &str,
+    names: &[&str],
+    extra: &[&str],
+) -> (PathBuf, PathBuf, std::process::Output) {
+    let models = common::reference::text_models().expect("the text detector's models");
+    let input = dir.join(format!("in-{tag}"));
+    std::fs::create_dir_all(&input).unwrap();
+    for name in names {
+        std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
+    }
+    let output = dir.join(format!("out-{tag}"));
+    let mut args = vec![
+        "--script",
+        "high",
+        "--no-deface",
+        "--site-id",
+        "99",
+        "--text-models",
+        models.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = common::cli::anonymize(&input, &output, &args);
+    (input, output, out)
+}
+
+/// The detail the store of `output` records for `source`.
+fn detail_of(output: &Path, source: &str) -> String {
+    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
+    conn.query_row(
+        "SELECT detail FROM files WHERE source = ?1",
+        [source],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 /// Compressed files are searched frame by frame without being rewritten
 /// when nothing is found: a JPEG 2000 secondary capture with text in it
 /// (pydicom's GDCMJ2K_TextGBR) is decoded, cleaned and written native, the
@@ -357,31 +399,14 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
     };
     let models = common::reference::text_models().expect("the text detector's models");
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
     let text = "GDCMJ2K_TextGBR.dcm";
     let plain = [
         "SC_rgb_rle.dcm",
         "SC_rgb_jpeg_dcmtk.dcm",
         "SC_jpeg_no_color_transform.dcm",
     ];
-    for name in std::iter::once(text).chain(plain) {
-        std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
-    }
-    let output = dir.path().join("out");
-    let out = common::cli::anonymize(
-        &input,
-        &output,
-        &[
-            "--script",
-            "high",
-            "--no-deface",
-            "--site-id",
-            "99",
-            "--text-models",
-            models.to_str().unwrap(),
-        ],
-    );
+    let names: Vec<&str> = std::iter::once(text).chain(plain).collect();
+    let (input, output, out) = high_level_on(&corpus, dir.path(), "found", &names, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -429,12 +454,7 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         .filter(|(a, b)| a != b)
         .count();
     assert!(changed > 10_000, "{changed} bytes changed");
-    let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
-    let detail: String = conn
-        .query_row("SELECT detail FROM files WHERE source = ?1", [text], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let detail = detail_of(&output, text);
     assert!(
         detail.contains("text detector (a secondary capture)") && detail.contains("regions ("),
         "{detail}"
@@ -478,29 +498,14 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
     );
     // What cannot be decoded here (JPEG-LS; 12-bit JPEG extended) but must
     // be searched is quarantined with the reason, never passed.
-    let refused = dir.path().join("refused");
-    std::fs::create_dir_all(&refused).unwrap();
-    for name in ["MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"] {
-        std::fs::copy(corpus.join("test_files").join(name), refused.join(name)).unwrap();
-    }
-    let out_refused = dir.path().join("out-refused");
-    let out = common::cli::anonymize(
-        &refused,
-        &out_refused,
-        &[
-            "--script",
-            "high",
-            "--no-deface",
-            "--pixel-text",
-            "all",
-            "--site-id",
-            "99",
-            "--text-models",
-            models.to_str().unwrap(),
-        ],
+    let (_, out_refused, out) = high_level_on(
+        &corpus,
+        dir.path(),
+        "refused",
+        &["MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"],
+        &["--pixel-text", "all"],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let conn = rusqlite::Connection::open(out_refused.join(".anonymizer/store.sqlite")).unwrap();
     for (name, ts) in [
         ("MR_small_jpeg_ls_lossless.dcm", "1.2.840.10008.1.2.4.80"),
         ("JPGExtended.dcm", "1.2.840.10008.1.2.4.51"),
@@ -513,11 +518,7 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
             "{name}"
         );
         assert!(!out_refused.join(name).exists(), "{name}");
-        let detail: String = conn
-            .query_row("SELECT detail FROM files WHERE source = ?1", [name], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let detail = detail_of(&out_refused, name);
         assert!(
             detail.contains("searched for burned-in text") && detail.contains(ts),
             "{name}: {detail}"
