@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use rayon::prelude::*;
+
 use super::canonical::{self, Canonical, GRID, Intensities, Modality, OUT_GRID};
 use super::model::FaceMaskModel;
 use super::resample::{Affine, apply, inverse, mul, trilinear};
@@ -130,17 +132,22 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
     let [nx, ny, nz] = volume.dims;
     let last = (OUT_GRID - 1) as f64;
     let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + OUT_GRID * (j + OUT_GRID * k)]);
-    let mut removed = Vec::with_capacity(nx * ny * nz);
-    for k in 0..nz {
-        for j in 0..ny {
-            let start = apply(&to_grid, [0.0, j as f64, k as f64]);
+    let mut removed = vec![false; nx * ny * nz];
+    // Slice by slice, in parallel: each voxel's value depends on its
+    // position alone.
+    removed
+        .par_chunks_mut((nx * ny).max(1))
+        .enumerate()
+        .for_each(|(k, slice)| {
             let step = [to_grid[0][0], to_grid[1][0], to_grid[2][0]];
-            for i in 0..nx {
-                let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).clamp(0.0, last));
-                removed.push(trilinear([OUT_GRID; 3], u, g) > f64::from(threshold));
+            for (j, row) in slice.chunks_mut(nx.max(1)).enumerate() {
+                let start = apply(&to_grid, [0.0, j as f64, k as f64]);
+                for (i, voxel) in row.iter_mut().enumerate() {
+                    let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).clamp(0.0, last));
+                    *voxel = trilinear([OUT_GRID; 3], u, g) > f64::from(threshold);
+                }
             }
-        }
-    }
+        });
     FaceMask {
         dims: volume.dims,
         removed,
@@ -288,6 +295,10 @@ pub fn dilate(dims: [usize; 3], mask: &[bool], radius: [usize; 3]) -> Vec<bool> 
     out
 }
 
+/// `mask` grown by `r` voxels both ways along `axis`. Every pass reads and
+/// writes whole rows in memory order (a window count per row position,
+/// slid along the axis), never strided lines: the volume's slices are
+/// large, and a column walk through them misses the cache at every step.
 fn dilate_axis(dims: [usize; 3], mask: &[bool], axis: usize, r: usize) -> Vec<bool> {
     let [nx, ny, nz] = dims;
     let (len, stride) = match axis {
@@ -295,17 +306,34 @@ fn dilate_axis(dims: [usize; 3], mask: &[bool], axis: usize, r: usize) -> Vec<bo
         1 => (ny, nx),
         _ => (nz, nx * ny),
     };
+    let block = len * stride;
     let mut out = vec![false; mask.len()];
-    let mut prefix = vec![0u32; len + 1];
-    let starts = (0..nx * ny * nz).filter(|&n| (n / stride) % len == 0);
-    for s in starts {
-        for t in 0..len {
-            prefix[t + 1] = prefix[t] + u32::from(mask[s + t * stride]);
+    if block == 0 {
+        return out;
+    }
+    let mut count = vec![0u32; stride];
+    for (src, dst) in mask.chunks(block).zip(out.chunks_mut(block)) {
+        let row = |t: usize| &src[t * stride..(t + 1) * stride];
+        count.fill(0);
+        for t in 0..=r.min(len - 1) {
+            for (c, &m) in count.iter_mut().zip(row(t)) {
+                *c += u32::from(m);
+            }
         }
         for t in 0..len {
-            let a = t.saturating_sub(r);
-            let b = (t + r + 1).min(len);
-            out[s + t * stride] = prefix[b] > prefix[a];
+            for (o, &c) in dst[t * stride..(t + 1) * stride].iter_mut().zip(&count) {
+                *o = c > 0;
+            }
+            if t + r + 1 < len {
+                for (c, &m) in count.iter_mut().zip(row(t + r + 1)) {
+                    *c += u32::from(m);
+                }
+            }
+            if t >= r {
+                for (c, &m) in count.iter_mut().zip(row(t - r)) {
+                    *c -= u32::from(m);
+                }
+            }
         }
     }
     out
@@ -340,6 +368,42 @@ mod tests {
         let count = d.iter().filter(|&&x| x).count();
         assert_eq!(count, 5 * 3);
         assert!(d[at(1, 1, 1)] && d[at(5, 3, 1)] && !d[at(0, 2, 1)] && !d[at(3, 2, 0)]);
+    }
+
+    #[test]
+    fn dilation_equals_the_box_it_defines() {
+        // Pseudo-random masks against the definition: a voxel is set when
+        // any voxel within the radius along each axis is.
+        let dims = [9, 6, 5];
+        let [nx, ny, nz] = dims;
+        let mut seed = 7u64;
+        for radius in [[0, 0, 0], [1, 0, 2], [3, 2, 1], [9, 7, 6]] {
+            let mask: Vec<bool> = (0..nx * ny * nz)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 33).is_multiple_of(11)
+                })
+                .collect();
+            let got = dilate(dims, &mask, radius);
+            for k in 0..nz {
+                for j in 0..ny {
+                    for i in 0..nx {
+                        let near =
+                            |c: usize, r: usize, n: usize| c.saturating_sub(r)..(c + r + 1).min(n);
+                        let want = near(k, radius[2], nz).any(|kk| {
+                            near(j, radius[1], ny).any(|jj| {
+                                near(i, radius[0], nx).any(|ii| mask[ii + nx * (jj + ny * kk)])
+                            })
+                        });
+                        assert_eq!(
+                            got[i + nx * (j + ny * k)],
+                            want,
+                            "{radius:?} at {i},{j},{k}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
