@@ -481,15 +481,7 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            let v: Vec<String> = r
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.to_string())
-                .collect();
-            format!("({})", v.join(","))
-        })
+        .map(|r| format!("({},{},{},{})", r["x"], r["y"], r["width"], r["height"]))
         .collect();
     assert!(!regions.is_empty());
     assert!(

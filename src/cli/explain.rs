@@ -355,10 +355,11 @@ fn text_detector(
             );
         }
         Ok(found) => {
-            let regions: Vec<[i32; 4]> = found
+            // As `pixel_script`'s regions are given.
+            let regions: Vec<serde_json::Value> = found
                 .regions
                 .iter()
-                .map(|r| [r.x, r.y, r.width, r.height])
+                .map(|r| json!({ "x": r.x, "y": r.y, "width": r.width, "height": r.height }))
                 .collect();
             let mut line = format!(
                 "text detector: searched ({why}), {} frame(s): ",

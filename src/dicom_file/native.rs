@@ -136,8 +136,7 @@ pub fn decode_frame(
     frame: usize,
 ) -> Result<DecodedFrame, Undecodable> {
     use dicom_pixeldata::PixelDecoder;
-    let ts = transfer_syntax.trim_end_matches('\0').to_string();
-    let decoded = with_file(obj, &ts, |file| {
+    let decoded = with_file(obj, transfer_syntax, |file| {
         file.decode_pixel_data_frame(frame as u32).map(|d| {
             let rows = d.rows() as usize;
             let columns = d.columns() as usize;
@@ -155,7 +154,7 @@ pub fn decode_frame(
         })
     })?;
     decoded.map_err(|e| Undecodable {
-        transfer_syntax: ts,
+        transfer_syntax: transfer_syntax.trim_end_matches('\0').to_string(),
         reason: format!("frame {}: {e}", frame + 1),
     })
 }
