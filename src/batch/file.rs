@@ -9,7 +9,7 @@ use dicom_object::InMemDicomObject;
 
 use super::layout::{self, Layout};
 use super::quarantine::Reason;
-use super::{Engine, FilterAction, FilterStage, Interpreter, Options};
+use super::{Engine, FilterAction, FilterStage, Interpreter, Options, stream};
 use crate::deface::pipeline::Defacing;
 use crate::dicom_file::{self, ReadError};
 use crate::filter::condition::Values;
@@ -29,7 +29,7 @@ pub const REQUIRED: [(dicom_core::Tag, &str); 4] = [
 ];
 
 /// The required attributes `obj` lacks or has empty.
-fn missing_required(obj: &InMemDicomObject) -> Vec<&'static str> {
+pub(super) fn missing_required(obj: &InMemDicomObject) -> Vec<&'static str> {
     REQUIRED
         .iter()
         .filter(|(tag, _)| string_of(obj, *tag).is_none_or(|v| v.is_empty()))
@@ -42,31 +42,68 @@ pub(super) enum Scanned {
     NotDicom,
     Unreadable(String),
     Quarantine(Reason, String),
-    /// The identity, and the whole data set when the file is small enough
-    /// to keep (so it is read and parsed once).
-    Accepted(Identity, Option<Box<dicom_object::DefaultDicomObject>>),
+    /// The identity, and the file's content when it is small enough to
+    /// keep (so it is read once).
+    Accepted(Identity, Option<Read>),
     /// The filter script (`--filter`) does not pass it, and it is skipped.
     Filtered,
 }
 
-/// Files up to this size are parsed whole by the first step and kept for
+/// A small file's content, kept from the first step for the third.
+pub(super) enum Read {
+    /// Parsed whole.
+    Object(Box<dicom_object::DefaultDicomObject>),
+    /// Located for the streaming path ([`stream`]).
+    Stream(Box<stream::Prepared>),
+}
+
+/// Files up to this size are read whole by the first step and kept for
 /// the third; larger ones are read up to their pixel data, then again.
 const KEEP_PARSED: u64 = 1 << 20;
 
-pub(super) fn scan(path: &Path, rel: &str, rsna: bool, filter: Option<&FilterStage>) -> Scanned {
+/// Read and judge one file. With `stream` (the RSNA dialect's rules, and
+/// whether `QUARANTINE_INVALID` applies, when nothing else needs the data
+/// set), a small file that qualifies is prepared for the streaming path
+/// instead of parsed.
+pub(super) fn scan(
+    path: &Path,
+    rel: &str,
+    rsna: bool,
+    filter: Option<&FilterStage>,
+    stream: Option<(&rsna::RsnaRules, bool)>,
+) -> Scanned {
     let mut whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
-    let read = match whole {
-        true => match dicom_file::open(path, None) {
+    let bytes = match whole {
+        true => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return Scanned::Unreadable(e.to_string()),
+        },
+        false => None,
+    };
+    let bytes = match (bytes, stream) {
+        (Some(bytes), Some((rules, gate))) => match stream::prepare(bytes, rules, gate) {
+            Ok(prepared) => {
+                return match judge(prepared.values(), rel, rsna) {
+                    Ok(identity) => Scanned::Accepted(identity, Some(Read::Stream(prepared))),
+                    Err((reason, why)) => Scanned::Quarantine(reason, why),
+                };
+            }
+            Err(bytes) => Some(bytes),
+        },
+        (bytes, _) => bytes,
+    };
+    let read = match bytes {
+        Some(bytes) => match dicom_file::parse(&bytes, None) {
             // A file broken after its header is judged on its header first
             // (a duplicate is skipped, not quarantined), as the reference does.
             Err(ReadError::Malformed(_)) => {
                 whole = false;
-                dicom_file::open(path, Some(tags::PIXEL_DATA))
+                dicom_file::parse(&bytes, Some(tags::PIXEL_DATA))
             }
             other => other,
         },
         // Read from a prefix where the file allows: not held whole.
-        false => dicom_file::tail::open_until_pixel_data(path),
+        None => dicom_file::tail::open_until_pixel_data(path),
     };
     let mut obj = match read {
         Ok(obj) => obj,
@@ -95,12 +132,21 @@ pub(super) fn scan(path: &Path, rel: &str, rsna: bool, filter: Option<&FilterSta
             };
         }
     }
-    let missing = missing_required(&obj);
+    match judge(&obj, rel, rsna) {
+        Ok(identity) => Scanned::Accepted(identity, whole.then(|| Read::Object(Box::new(obj)))),
+        Err((reason, why)) => Scanned::Quarantine(reason, why),
+    }
+}
+
+/// The file's identity, from its data set as read (`obj`), unless it
+/// lacks an attribute the RSNA dialect requires.
+fn judge(obj: &InMemDicomObject, rel: &str, rsna: bool) -> Result<Identity, (Reason, String)> {
+    let missing = missing_required(obj);
     if rsna && !missing.is_empty() {
-        return Scanned::Quarantine(
+        return Err((
             Reason::MissingAttributes,
             format!("missing {}", missing.join(", ")),
-        );
+        ));
     }
     let text = |tag| {
         obj.get(tag).map(|e| {
@@ -110,16 +156,15 @@ pub(super) fn scan(path: &Path, rel: &str, rsna: bool, filter: Option<&FilterSta
                 .unwrap_or_default()
         })
     };
-    let identity = Identity {
+    Ok(Identity {
         source: rel.to_string(),
         patient_id: text(tags::PATIENT_ID),
         study_date: text(tags::STUDY_DATE),
-        study_uid: string_of(&obj, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
-        series_uid: string_of(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-        sop_instance_uid: string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        study_uid: string_of(obj, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+        series_uid: string_of(obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        sop_instance_uid: string_of(obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         accession_number: text(tags::ACCESSION_NUMBER),
-    };
-    Scanned::Accepted(identity, whole.then(|| Box::new(obj)))
+    })
 }
 
 /// What anonymizing one file came to.
@@ -143,7 +188,7 @@ pub(super) fn anonymize_file(
     path: &Path,
     rel: &str,
     subject: Option<&Subject>,
-    parsed: Option<Box<dicom_object::DefaultDicomObject>>,
+    parsed: Option<Read>,
     engine: &Engine,
     options: &Options,
 ) -> Result<FileOutcome, (Reason, String)> {
@@ -151,6 +196,25 @@ pub(super) fn anonymize_file(
         .deface
         .as_ref()
         .is_some_and(|plan| plan.get(path).is_some());
+    let parsed = match parsed {
+        Some(Read::Stream(mut prepared)) => {
+            if let (false, Interpreter::Rsna(rules), Some(subject)) =
+                (defaced, &engine.interpreter, subject)
+                && let Some(outcome) =
+                    stream::anonymize(&mut prepared, rel, subject, engine, rules, options)?
+            {
+                return Ok(outcome);
+            }
+            // The whole data set's path, from the bytes already read.
+            Some(Box::new(
+                prepared
+                    .into_object()
+                    .map_err(|e| (Reason::DicomReadError, e.to_string()))?,
+            ))
+        }
+        Some(Read::Object(obj)) => Some(obj),
+        None => None,
+    };
     let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= options.tail_copy_min);
     if !defaced
         && large
@@ -231,13 +295,7 @@ fn anonymize_object(
             rsna::anonymize(&mut obj, rules, &engine.project, subject, &mut uids)
                 .map_err(|e| storage(e.to_string()))?;
             // The reference cannot store a data set that lost a required UID.
-            let missing = missing_required(&obj);
-            if !missing.is_empty() {
-                return Err(storage(format!(
-                    "the script removes required attributes: {}",
-                    missing.join(", ")
-                )));
-            }
+            required_kept(&obj)?;
         }
         (Interpreter::Rsna(_), None) => return Err(storage("no captured identity".into())),
         (Interpreter::Ctp(ctp_engine), _) => {
@@ -379,33 +437,7 @@ fn anonymize_object(
         Some(Defacing::Refused(why)) => return Err((Reason::DefaceError, why.clone())),
         None => {}
     }
-    if let Some(before) = before {
-        let broken = before.violations(&obj);
-        if !broken.is_empty() {
-            return Err((
-                Reason::InvalidOutput,
-                format!(
-                    "the script would make the object invalid: {}",
-                    broken.join(", ")
-                ),
-            ));
-        }
-    }
-    let value = |tag| string_of(&obj, tag).filter(|v| !v.is_empty());
-    let out_rel = match options.layout {
-        Layout::Preserve => input_tree::rel_path(rel),
-        Layout::Rsna => layout::rsna_path(
-            &value(tags::PATIENT_ID).unwrap_or_else(|| {
-                crate::functions::rsna::ptid::format(&engine.project.site_id, 0)
-            }),
-            &value(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
-            &value(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-            &value(tags::SOP_INSTANCE_UID).unwrap_or_default(),
-        ),
-    };
-    if let Some(why) = reserved_output(&options.output, &options.store, &out_rel) {
-        return Err(storage(format!("its output {why}")));
-    }
+    let out_rel = output_path(&obj, before.as_ref(), rel, &engine.project, options)?;
     if let Some(tail) = tail {
         if !dicom_file::tail::is_probe(&obj, tail) {
             return Ok(None);
@@ -444,6 +476,60 @@ fn anonymize_object(
         cleaned,
         staged,
     )))
+}
+
+/// The reference cannot store a data set that lost a required UID.
+pub(super) fn required_kept(obj: &InMemDicomObject) -> Result<(), (Reason, String)> {
+    let missing = missing_required(obj);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err((
+        Reason::StorageError,
+        format!(
+            "the script removes required attributes: {}",
+            missing.join(", ")
+        ),
+    ))
+}
+
+/// Where an anonymized object goes under the output (its relative path by
+/// the layout), once it passes `QUARANTINE_INVALID`'s comparison with the
+/// input (`before`), unless that path is one the output keeps for itself.
+pub(super) fn output_path(
+    obj: &InMemDicomObject,
+    before: Option<&crate::validity::gate::Before>,
+    rel: &str,
+    project: &rsna::Project,
+    options: &Options,
+) -> Result<std::path::PathBuf, (Reason, String)> {
+    if let Some(before) = before {
+        let broken = before.violations(obj);
+        if !broken.is_empty() {
+            return Err((
+                Reason::InvalidOutput,
+                format!(
+                    "the script would make the object invalid: {}",
+                    broken.join(", ")
+                ),
+            ));
+        }
+    }
+    let value = |tag| string_of(obj, tag).filter(|v| !v.is_empty());
+    let out_rel = match options.layout {
+        Layout::Preserve => input_tree::rel_path(rel),
+        Layout::Rsna => layout::rsna_path(
+            &value(tags::PATIENT_ID)
+                .unwrap_or_else(|| crate::functions::rsna::ptid::format(&project.site_id, 0)),
+            &value(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+            &value(tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        ),
+    };
+    if let Some(why) = reserved_output(&options.output, &options.store, &out_rel) {
+        return Err((Reason::StorageError, format!("its output {why}")));
+    }
+    Ok(out_rel)
 }
 
 /// Why an output at `out_rel` under `output` would overwrite the output's

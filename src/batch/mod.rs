@@ -22,6 +22,7 @@
 mod file;
 pub mod layout;
 pub mod quarantine;
+mod stream;
 
 use file::{FileOutcome, Scanned, anonymize_file, scan};
 pub use file::{REQUIRED, reserved_output};
@@ -79,6 +80,9 @@ pub struct Options {
     /// Where to write a PNG of each file whose burned-in text was cleaned
     /// (`--pixel-preview`).
     pub pixel_preview: Option<PathBuf>,
+    /// Anonymize small files from their bytes where they qualify (see
+    /// [`stream`]); off: every file through dicom-rs's object model.
+    pub streaming: bool,
 }
 
 /// The script and the project settings, ready to apply.
@@ -195,6 +199,8 @@ pub struct Summary {
     /// Files anonymized whose pixel data was copied as bytes, not decoded
     /// (large files; see [`crate::dicom_file::tail`]).
     pub pixel_copied: usize,
+    /// Files anonymized from their bytes, element by element ([`stream`]).
+    pub streamed: usize,
     pub elapsed: Duration,
 }
 
@@ -321,6 +327,19 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
     );
 
     let rsna_mode = matches!(engine.interpreter, Interpreter::Rsna(_));
+    // The streaming path applies the header script alone: nothing else may
+    // need the data set (defaced files are sent on from the third step).
+    let stream_rules = match &engine.interpreter {
+        Interpreter::Rsna(rules)
+            if options.streaming
+                && engine.filter.is_none()
+                && engine.pixel_script.is_none()
+                && engine.text.is_none() =>
+        {
+            Some((rules, engine.valid_output))
+        }
+        _ => None,
+    };
     std::thread::scope(|scope| -> Result<(), BatchError> {
         // The previous chunk, being synced and renamed.
         let mut previous: Option<Finishing> = None;
@@ -335,10 +354,12 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     chunk
                         .par_iter()
                         .map(|(path, rel)| {
-                            guard(|| scan(path, rel, rsna_mode, engine.filter.as_ref()))
-                                .unwrap_or_else(|panic| {
-                                    Scanned::Quarantine(Reason::DicomReadError, panic)
-                                })
+                            guard(|| {
+                                scan(path, rel, rsna_mode, engine.filter.as_ref(), stream_rules)
+                            })
+                            .unwrap_or_else(|panic| {
+                                Scanned::Quarantine(Reason::DicomReadError, panic)
+                            })
                         })
                         .collect()
                 });
@@ -387,6 +408,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .unzip();
                 let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
                 let pixel_copied = staged.iter().filter(|s| s.pixel_copied).count();
+                let streamed = staged.iter().filter(|s| s.streamed).count();
                 let output = &options.output;
                 let durability = options.durability;
                 let renaming = scope.spawn(move || sync_and_rename(output, staged, durability));
@@ -399,6 +421,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     records,
                     integers,
                     pixel_copied,
+                    streamed,
                 });
             }
             bar.inc_length(hidden.len() as u64);
@@ -428,11 +451,7 @@ enum Plan {
     Duplicate(String),
     /// Anonymize, with the captured subject (RSNA), the SOPInstanceUID
     /// and the data set when the scan kept it.
-    Anonymize(
-        Option<Subject>,
-        String,
-        Option<Box<dicom_object::DefaultDicomObject>>,
-    ),
+    Anonymize(Option<Subject>, String, Option<file::Read>),
 }
 
 /// What became of one file: its record, the UIDs it mapped, why it was
@@ -603,6 +622,7 @@ struct Finishing<'scope> {
     records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)>,
     integers: Vec<(String, String, u64)>,
     pixel_copied: usize,
+    streamed: usize,
 }
 
 impl Finishing<'_> {
@@ -612,6 +632,7 @@ impl Finishing<'_> {
             .join()
             .map_err(|_| BatchError::Io("the thread renaming outputs panicked".into()))??;
         summary.pixel_copied += self.pixel_copied;
+        summary.streamed += self.streamed;
         let mut uids = Vec::new();
         let mut file_records = Vec::with_capacity(self.records.len());
         for (r, u, reason) in self.records {

@@ -133,6 +133,11 @@ pub struct AnonymizeArgs {
     /// 16 MiB); for tests, which compare both paths.
     #[arg(long, value_name = "BYTES", hide = true)]
     tail_copy_min: Option<u64>,
+    /// Read every file into dicom-rs's object model, never anonymizing a
+    /// small file element by element from its bytes (the streaming path,
+    /// which writes the same bytes faster): for comparing the two.
+    #[arg(long)]
+    no_streaming: bool,
 }
 
 /// Pin `--rsna-exact` in the store. A store that holds studies from before
@@ -182,6 +187,7 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: false,
             tail_copy_min: None,
+            no_streaming: false,
             stages: StageArgs::default(),
             pixel_preview: None,
             deface_qa: None,
@@ -213,6 +219,7 @@ impl AnonymizeArgs {
             single_machine: false,
             spool: true,
             tail_copy_min: None,
+            no_streaming: false,
             stages: run.stages.clone(),
             pixel_preview: None,
             deface_qa: run.deface_qa.clone(),
@@ -725,6 +732,7 @@ pub fn prepare(args: &AnonymizeArgs) -> Result<Prepared, ExitCode> {
         shard: args.shard,
         tail_copy_min: args.tail_copy_min.unwrap_or(batch::TAIL_COPY_MIN),
         pixel_preview: args.pixel_preview.clone(),
+        streaming: !args.no_streaming,
     };
     Ok(Prepared {
         engine,
@@ -764,6 +772,12 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
         eprintln!(
             "burned-in text cleaned from the pixels (pixel script, text detector): {} files",
             summary.pixel_cleaned
+        );
+    }
+    if summary.streamed > 0 {
+        eprintln!(
+            "anonymized from their bytes, element by element: {} files (the streaming path)",
+            summary.streamed
         );
     }
     if summary.pixel_copied > 0 {

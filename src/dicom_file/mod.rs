@@ -25,6 +25,7 @@ use crate::interpreter::values::string_of;
 pub mod bounded;
 pub mod native;
 pub mod tail;
+pub mod walk;
 
 /// Why a file could not be read.
 #[derive(Debug)]
@@ -192,7 +193,7 @@ fn inflate(deflated: &[u8]) -> Result<Vec<u8>, ReadError> {
 /// dicom-rs reads it: dicom-rs allocates each value's declared length
 /// before reading it. As dicom-rs, the elements after the group length
 /// are read for as many bytes as it says, whatever their tags.
-fn check_meta_lengths(from_meta: &[u8]) -> Result<(), ReadError> {
+pub(crate) fn check_meta_lengths(from_meta: &[u8]) -> Result<(), ReadError> {
     let u16_at = |i: usize| u16::from_le_bytes([from_meta[i], from_meta[i + 1]]);
     // `DICM`, then (0002,0000) UL 4: the group's length.
     let end = match from_meta.get(4..20) {
@@ -240,7 +241,7 @@ fn long_length(vr: dicom_core::VR) -> bool {
 /// encapsulated syntax) was written in implicit VR: its first element has
 /// no valid VR where the VR belongs (pydicom notices and reads such files
 /// so).
-fn explicit_le_written_implicit(ts: &TransferSyntax, data: &[u8]) -> bool {
+pub(crate) fn explicit_le_written_implicit(ts: &TransferSyntax, data: &[u8]) -> bool {
     let explicit_le =
         ts.uid() == uids::EXPLICIT_VR_LITTLE_ENDIAN || ts.is_encapsulated_pixel_data();
     explicit_le
@@ -250,7 +251,7 @@ fn explicit_le_written_implicit(ts: &TransferSyntax, data: &[u8]) -> bool {
 }
 
 /// `UN`, two reserved bytes, and the undefined length.
-const UN_UNDEFINED_LENGTH: &[u8] = b"UN\0\0\xff\xff\xff\xff";
+pub(crate) const UN_UNDEFINED_LENGTH: &[u8] = b"UN\0\0\xff\xff\xff\xff";
 
 /// Our implementation class UID (a UUID-derived `2.25` UID) and version
 /// name, written in the file meta group of every output.
@@ -341,6 +342,8 @@ pub struct Staged {
     pub path: PathBuf,
     /// Its pixel data was copied from the input as bytes ([`tail`]).
     pub pixel_copied: bool,
+    /// It was written by the streaming path (`batch::stream`).
+    pub streamed: bool,
 }
 
 impl Staged {
@@ -404,6 +407,7 @@ fn stage_with(
             temp: tmp,
             path: path.to_path_buf(),
             pixel_copied: false,
+            streamed: false,
         }),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);

@@ -201,8 +201,54 @@ pub fn anonymize(
         subject,
     };
     walker.walk(obj, None, uid_log)?;
-    write_deidentification_elements(obj, project);
+    for element in deidentification_elements(project) {
+        obj.put(element);
+    }
     Ok(())
+}
+
+/// What [`anonymize`] does to one top-level element, `tag` of `obj`, for a
+/// reader that meets the data set's elements one at a time: the private
+/// elements inside it removed, a UN VR the dictionary knows resolved,
+/// then its rule applied (it is removed when it has none) and its items
+/// walked. `obj` holds the element and what decoding it needs (the
+/// character set); nothing else in it is touched. A missing PatientID
+/// is added before its rule applies, as [`anonymize`] adds it, when `tag`
+/// is PatientID and `obj` has none.
+pub fn anonymize_element(
+    obj: &mut InMemDicomObject,
+    tag: Tag,
+    rules: &RsnaRules,
+    project: &Project,
+    subject: &Subject,
+    uid_log: &mut UidLog,
+) -> Result<(), ElementError> {
+    if tag.group() % 2 == 1 {
+        obj.remove_element(tag);
+        return Ok(());
+    }
+    if let Ok(element) = obj.take_element(tag) {
+        let mut single = InMemDicomObject::from_element_iter([element]);
+        remove_private(&mut single);
+        resolve_unknown_vrs(&mut single);
+        if let Ok(element) = single.take_element(tag) {
+            obj.put(element);
+        }
+    } else if tag == tags::PATIENT_ID {
+        obj.put(DataElement::new(
+            tags::PATIENT_ID,
+            VR::LO,
+            PrimitiveValue::Empty,
+        ));
+    } else {
+        return Ok(());
+    }
+    let walker = Walker {
+        rules,
+        project,
+        subject,
+    };
+    walker.walk_one(obj, tag, None, uid_log)
 }
 
 /// `Dataset.remove_private_tags()`: every odd group, at every depth.
@@ -245,25 +291,37 @@ impl Walker<'_> {
     ) -> Result<(), ElementError> {
         let tags: Vec<Tag> = obj.tags().collect();
         for tag in tags {
-            let path = ElementPath { parent, tag };
-            let Some(rule) = self.rules.get(tag) else {
-                obj.remove_element(tag);
-                continue;
-            };
-            self.apply(obj, tag, rule, &path, uid_log)?;
-            let mut result = Ok(());
-            obj.update_value(tag, |v| {
-                if let Some(items) = v.items_mut() {
-                    for (i, item) in items.iter_mut().enumerate() {
-                        if result.is_ok() {
-                            result = self.walk(item, Some((&path, i)), uid_log);
-                        }
-                    }
-                }
-            });
-            result?;
+            self.walk_one(obj, tag, parent, uid_log)?;
         }
         Ok(())
+    }
+
+    /// One element of `obj`: its rule applied (removed when it has none),
+    /// then its items walked.
+    fn walk_one(
+        &self,
+        obj: &mut InMemDicomObject,
+        tag: Tag,
+        parent: Option<(&ElementPath, usize)>,
+        uid_log: &mut UidLog,
+    ) -> Result<(), ElementError> {
+        let path = ElementPath { parent, tag };
+        let Some(rule) = self.rules.get(tag) else {
+            obj.remove_element(tag);
+            return Ok(());
+        };
+        self.apply(obj, tag, rule, &path, uid_log)?;
+        let mut result = Ok(());
+        obj.update_value(tag, |v| {
+            if let Some(items) = v.items_mut() {
+                for (i, item) in items.iter_mut().enumerate() {
+                    if result.is_ok() {
+                        result = self.walk(item, Some((&path, i)), uid_log);
+                    }
+                }
+            }
+        });
+        result
     }
 
     /// `_anonymize_element` for one element that has a rule.
@@ -461,14 +519,9 @@ impl Walker<'_> {
     }
 }
 
-/// The elements the RSNA tool writes after applying the script.
-fn write_deidentification_elements(obj: &mut InMemDicomObject, project: &Project) {
-    obj.put(text_element(tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES"));
-    obj.put(text_element(
-        tags::DEIDENTIFICATION_METHOD,
-        VR::LO,
-        DEIDENTIFICATION_METHOD,
-    ));
+/// The elements the RSNA tool writes after applying the script (each
+/// replaces an element of the same tag).
+pub fn deidentification_elements(project: &Project) -> Vec<DataElement<InMemDicomObject>> {
     let items: Vec<InMemDicomObject> = DEIDENTIFICATION_METHODS
         .iter()
         .map(|(code, meaning)| {
@@ -479,26 +532,22 @@ fn write_deidentification_elements(obj: &mut InMemDicomObject, project: &Project
             ])
         })
         .collect();
-    obj.put(DataElement::new(
-        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
-        VR::SQ,
-        DataSetSequence::from(items),
-    ));
-    obj.put(text_element(
-        Tag(0x0013, 0x0010),
-        VR::LO,
-        PRIVATE_BLOCK_NAME,
-    ));
-    obj.put(text_element(
-        Tag(0x0013, 0x1001),
-        VR::SH,
-        project.site_id.clone(),
-    ));
-    obj.put(text_element(
-        Tag(0x0013, 0x1003),
-        VR::SH,
-        project.project_name.clone(),
-    ));
+    vec![
+        text_element(tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES"),
+        text_element(
+            tags::DEIDENTIFICATION_METHOD,
+            VR::LO,
+            DEIDENTIFICATION_METHOD,
+        ),
+        DataElement::new(
+            tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(items),
+        ),
+        text_element(Tag(0x0013, 0x0010), VR::LO, PRIVATE_BLOCK_NAME),
+        text_element(Tag(0x0013, 0x1001), VR::SH, project.site_id.clone()),
+        text_element(Tag(0x0013, 0x1003), VR::SH, project.project_name.clone()),
+    ]
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@ pub mod burned_text;
 pub mod cli;
 pub mod head_phantom;
 pub mod limits;
+pub mod mutations;
 pub mod orthanc;
 pub mod peers;
 pub mod png;
