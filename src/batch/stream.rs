@@ -238,11 +238,14 @@ fn encoding_of(ts: &TransferSyntax) -> Encoding {
 }
 
 impl Prepared {
-    /// The file read whole, for the whole data set's path.
+    /// The file read whole, for the whole data set's path: as its first
+    /// step reads it (UN VRs the dictionary knows resolved).
     pub(super) fn into_object(
         self,
     ) -> Result<dicom_object::DefaultDicomObject, dicom_file::ReadError> {
-        dicom_file::parse(&self.bytes, None)
+        let mut obj = dicom_file::parse(&self.bytes, None)?;
+        resolve_unknown_vrs(&mut obj);
+        Ok(obj)
     }
 
     /// The elements decoded, as the file arrived (its identity).
