@@ -14,8 +14,10 @@
 //! ~30 s after many files are deleted).
 //!
 //! Then one large file (`LARGE_FRAMES` frames of 512×512 16-bit pixels,
-//! 524 MB): our wall time and peak memory (the child's maximum resident
-//! set) beside `cp`'s.
+//! 524 MB), in `LARGE_ROUNDS` alternating rounds: our wall time and peak
+//! memory (the child's maximum resident set), durable as by default and
+//! with `--sync none`, beside `cp`'s and beside `cp` followed by `sync` of
+//! the copy (the guarantee ours gives by default).
 //!
 //! `ANONYMIZE_BENCH_DIR=DIR` builds the trees under `DIR` and keeps them
 //! (for profiling `anonymize` on `DIR/in` afterwards).
@@ -35,6 +37,8 @@ const FILES: usize = 2000;
 const RSNA_FILES: usize = 300;
 const ROUNDS: usize = 5;
 const LARGE_FRAMES: usize = 1000;
+/// Rounds of the large file (each writes 524 MB four times).
+const LARGE_ROUNDS: usize = 3;
 
 /// gdcmanon's edits: the identifying attributes a header de-identification
 /// touches at the top level (2 replaced, 3 emptied, 14 removed).
@@ -434,22 +438,67 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
         obj.write_to_file(&path).unwrap();
     }
     let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
-    let (copy, _) = measure(&mut cp(&path, &root.join("large-copy.dcm")));
     let out = root.join("large-out");
-    let (run, log) = measure(&mut ours(&input, &out, script));
-    assert!(log.contains("anonymized 1 files"), "{log}");
-    let copied = log.contains("pixel data copied as bytes, not decoded: 1 files");
+    let copied_to = root.join("large-copy.dcm");
+    // Alternating rounds, as above: ours (durable, as by default), ours
+    // with `--sync none`, `cp`, and `cp` then `sync` of the copy (the same
+    // guarantee as ours by default).
+    let mut runs: [Vec<Cost>; 4] = Default::default();
+    let mut copied = true;
+    for round in 0..LARGE_ROUNDS {
+        for (i, sync) in [(0, None), (1, Some("none"))] {
+            let _ = std::fs::remove_dir_all(&out);
+            let mut cmd = ours(&input, &out, script);
+            if let Some(how) = sync {
+                cmd.args(["--sync", how]);
+            }
+            let (run, log) = measure(&mut cmd);
+            assert!(log.contains("anonymized 1 files"), "{log}");
+            copied &= log.contains("pixel data copied as bytes, not decoded: 1 files");
+            runs[i].push(run);
+        }
+        let _ = std::fs::remove_file(&copied_to);
+        runs[2].push(measure(&mut cp(&path, &copied_to)).0);
+        let _ = std::fs::remove_file(&copied_to);
+        let mut synced = Command::new("sh");
+        synced
+            .arg("-c")
+            .arg(r#"cp "$1" "$2" && sync "$2""#)
+            .arg("sh")
+            .arg(&path)
+            .arg(&copied_to);
+        runs[3].push(measure(&mut synced).0);
+        println!(
+            "large file, round {round}: wall s: ours {:.2}; ours --sync none {:.2}; cp {:.2}; cp + sync {:.2}",
+            runs[0][round].wall, runs[1][round].wall, runs[2][round].wall, runs[3][round].wall
+        );
+    }
+    let median = |costs: &[Cost], f: fn(&Cost) -> f64| {
+        let mut v: Vec<f64> = costs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let wall = |i: usize| median(&runs[i], |c| c.wall);
+    let peak = |i: usize| median(&runs[i], |c| c.peak_mb);
     println!(
-        "one {size:.0} MB file ({LARGE_FRAMES} frames): dicom-anonymizer {:.2} s, peak {:.0} MB ({}); cp {:.2} s, peak {:.0} MB",
-        run.wall,
-        run.peak_mb,
+        "one {size:.0} MB file ({LARGE_FRAMES} frames), medians of {LARGE_ROUNDS}: dicom-anonymizer {:.2} s, peak {:.0} MB ({}); with --sync none {:.2} s; cp {:.2} s, peak {:.0} MB; cp + sync {:.2} s",
+        wall(0),
+        peak(0),
         if copied {
             "pixel data copied as bytes"
         } else {
             "read whole"
         },
-        copy.wall,
-        copy.peak_mb
+        wall(1),
+        wall(2),
+        peak(2),
+        wall(3),
+    );
+    println!(
+        "  large file: ours {:.1}x cp, {:.1}x cp + sync; --sync none {:.1}x cp",
+        wall(0) / wall(2),
+        wall(0) / wall(3),
+        wall(1) / wall(2)
     );
     let _ = std::fs::remove_dir_all(&input);
     let _ = std::fs::remove_dir_all(&out);

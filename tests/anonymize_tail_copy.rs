@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 
 /// A tree of synthetic files beside the corpus: pixel data of several
@@ -54,25 +54,35 @@ fn synthetic(dir: &Path) {
             .unwrap();
         file.write_to_file(&path).unwrap();
     }
-    // Pixel bytes that look like a UN sequence header: the whole-file
-    // reader refuses the file, and so must the copy.
-    let path = dir.join("syn/un_pattern.dcm");
-    common::synthetic::ct_file(&path, 9, 0, 9);
-    let mut obj = dicom_object::open_file(&path).unwrap().into_inner();
-    let mut pixels = vec![0u8; 4096];
-    pixels[1000..1008].copy_from_slice(b"UN\0\0\xff\xff\xff\xff");
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U8(pixels.into()),
-    ));
-    obj.with_meta(
-        dicom_object::meta::FileMetaTableBuilder::new()
-            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
-    )
-    .unwrap()
-    .write_to_file(&path)
-    .unwrap();
+    // Pixel bytes that look like a UN sequence header: pixel values to
+    // both readers (un_pattern.dcm); the same bytes in an element before
+    // the pixel data: refused by both (un_header.dcm).
+    for (name, in_header) in [("un_pattern.dcm", false), ("un_header.dcm", true)] {
+        let path = dir.join("syn").join(name);
+        common::synthetic::ct_file(&path, 9, 0, 9);
+        let mut obj = dicom_object::open_file(&path).unwrap().into_inner();
+        let mut pixels = vec![0u8; 4096];
+        pixels[1000..1008].copy_from_slice(b"UN\0\0\xff\xff\xff\xff");
+        if in_header {
+            obj.put(DataElement::new(
+                Tag(0x0009, 0x1010),
+                VR::OB,
+                PrimitiveValue::U8(pixels[996..1012].to_vec().into()),
+            ));
+        }
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U8(pixels.into()),
+        ));
+        obj.with_meta(
+            dicom_object::meta::FileMetaTableBuilder::new()
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
+        )
+        .unwrap()
+        .write_to_file(&path)
+        .unwrap();
+    }
 }
 
 /// The output tree and the quarantine report of one run.
@@ -173,6 +183,10 @@ fn copying_pixel_data_as_bytes_changes_no_output() {
             .collect();
         assert!(differing.is_empty(), "{name}: {differing:?} differ");
         assert_eq!(whole_report, tail_report, "{name}: the same quarantine");
+        assert!(
+            whole_report.contains("un_header.dcm") && !whole_report.contains("un_pattern.dcm"),
+            "{name}: {whole_report}"
+        );
         let n = copied(&tail_log);
         println!(
             "{name}: {} outputs, {n} with their pixel data copied as bytes",

@@ -17,7 +17,10 @@
 //! the rename. A file recorded as done whose output exists is skipped on a
 //! later run, so a killed run resumes where its last commit left it; one
 //! recorded as done whose rename did not survive a crash has no output,
-//! and is done again. The renames of the whole run are synced at its end.
+//! and is done again. The renames are made durable once at the end of the
+//! run under `--sync filesystem` (one `syncfs`), after each chunk's
+//! renames under `--sync files` (each directory that gained a name, up to
+//! the output root), and not at all under `--sync none`.
 
 mod file;
 pub mod layout;
@@ -432,9 +435,13 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
             None => Ok(()),
         }
     })?;
-    // The renames of the whole run.
-    dicom_file::sync_filesystem(&options.output, &[])
-        .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", options.output.display())))?;
+    // The renames of the whole run (`files` synced each chunk's
+    // directories after its renames; `none` promises nothing).
+    if options.durability == dicom_file::Durability::Filesystem {
+        dicom_file::sync_filesystem(&options.output, &[]).map_err(|e| {
+            BatchError::Io(format!("cannot sync {}: {e}", options.output.display()))
+        })?;
+    }
     bar.finish_and_clear();
     let rows = store.quarantined()?;
     quarantine::write_report(&options.output, &rows)
@@ -678,10 +685,28 @@ fn sync_and_rename(
     }
     dicom_file::make_durable(durability, output, &staged)
         .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", output.display())))?;
+    let mut directories = std::collections::BTreeSet::new();
     for s in staged {
         let path = s.path.clone();
         s.commit()
             .map_err(|e| BatchError::Io(format!("cannot rename into {}: {e}", path.display())))?;
+        // Its directory and those above it, up to the output root: a
+        // directory this run created is a new name in its parent.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(output)) {
+            if !directories.insert(d.to_path_buf()) {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    if durability == dicom_file::Durability::Files {
+        // The renames: each directory that gained a name, synced.
+        for dir in &directories {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| BatchError::Io(format!("cannot sync {}: {e}", dir.display())))?;
+        }
     }
     Ok(())
 }

@@ -35,10 +35,8 @@ use dicom_core::header::Header;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{StandardDataDictionary, tags, uids};
 use dicom_encoding::TransferSyntax;
-use dicom_encoding::TransferSyntaxIndex;
 use dicom_encoding::transfer_syntax::{Codec, Endianness};
-use dicom_object::{FileMetaTable, InMemDicomObject};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_object::InMemDicomObject;
 
 use super::file::{FileOutcome, output_path, required_kept};
 use super::quarantine::Reason;
@@ -185,24 +183,22 @@ fn located(
     bytes: &[u8],
     rules: &RsnaRules,
 ) -> Option<(usize, &'static TransferSyntax, Vec<Located>, bool)> {
-    let form = dicom_file::sniff(&bytes[..bytes.len().min(132)])?;
-    let from_meta = match form {
-        Form::Part10 => &bytes[128..],
-        Form::NoPreamble => bytes,
+    let meta_at = match dicom_file::sniff(&bytes[..bytes.len().min(132)])? {
+        Form::Part10 => 128,
+        Form::NoPreamble => 0,
         Form::Raw(_) => return None,
     };
-    if memchr::memmem::find(bytes, dicom_file::UN_UNDEFINED_LENGTH).is_some() {
-        return None;
-    }
-    dicom_file::check_meta_lengths(from_meta).ok()?;
-    let mut rest = from_meta;
-    let meta = FileMetaTable::from_reader(&mut rest).ok()?;
-    let ts = TransferSyntaxRegistry.get(meta.transfer_syntax().trim_end_matches('\0'))?;
-    if matches!(ts.codec(), Codec::Dataset(_)) || dicom_file::explicit_le_written_implicit(ts, rest)
+    let opening = dicom_file::open_meta(bytes, meta_at).ok()?;
+    let (ts, rest) = (opening.ts, opening.data);
+    // The whole-file reader decides about these bytes (they may be in
+    // the pixel data), and about deflate.
+    if memchr::memmem::find(rest, dicom_file::UN_UNDEFINED_LENGTH).is_some()
+        || matches!(ts.codec(), Codec::Dataset(_))
+        || opening.written_implicit
     {
         return None;
     }
-    let data_start = bytes.len() - rest.len();
+    let data_start = opening.origin as usize;
     let elements = walk::elements(rest, encoding_of(ts)).ok()?;
     // The character set must reach the output as it is, and not switch
     // to code extensions (which the whole data set's path transcodes).
@@ -363,10 +359,7 @@ pub(super) fn anonymize(
     let meta = dicom_file::fresh_meta(&obj, prepared.ts.uid()).map_err(storage)?;
     let target = options.output.join(&out_rel);
     let staged = dicom_file::stage(&target, |out| {
-        out.write_all(&[0; 128])?;
-        out.write_all(b"DICM")?;
-        meta.write(&mut *out)
-            .map_err(|e| std::io::Error::other(bounded::error_chain(&e)))?;
+        dicom_file::write_file_start(&meta, out)?;
         for bytes in &written {
             out.write_all(bytes)?;
         }

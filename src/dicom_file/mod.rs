@@ -14,16 +14,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use dicom_core::Tag;
 use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::TransferSyntaxIndex;
 use dicom_encoding::transfer_syntax::Codec;
-use dicom_encoding::{TransferSyntax, TransferSyntaxIndex};
 use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::interpreter::values::string_of;
+pub(crate) use opening::{
+    Opening, UN_UNDEFINED_LENGTH, native_pixel_header, open_meta, refuse_un_sequences, registered,
+};
 
 pub mod bounded;
 pub mod native;
+mod opening;
 pub mod tail;
 pub mod walk;
 
@@ -96,29 +100,18 @@ pub fn open(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject, ReadE
 /// beyond [`bounded::MAX_DEPTH`].
 pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, ReadError> {
     let form = sniff(&bytes[..bytes.len().min(132)]).ok_or(ReadError::NotDicom)?;
-    // dicom-rs 0.10 reads an explicit-VR UN element of undefined length (a
-    // sequence encoded as UN) as a sequence in explicit VR: refuse it.
-    if memchr::memmem::find(bytes, UN_UNDEFINED_LENGTH).is_some() {
-        return Err(ReadError::Malformed(
-            "a UN element of undefined length (a sequence encoded as UN) is not supported".into(),
-        ));
-    }
-    let malformed = |e: &dyn std::error::Error| ReadError::Malformed(bounded::error_chain(e));
-    let registered = |uid: &str| {
-        TransferSyntaxRegistry
-            .get(uid)
-            .ok_or_else(|| ReadError::Malformed(format!("unknown transfer syntax {uid}")))
-    };
     let mut obj = match form {
         Form::Part10 | Form::NoPreamble => {
-            let from_meta = &bytes[if form == Form::Part10 { 128 } else { 0 }..];
-            check_meta_lengths(from_meta)?;
-            let mut rest = from_meta;
-            let mut meta = FileMetaTable::from_reader(&mut rest).map_err(|e| malformed(&e))?;
-            let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
-            let ts = registered(&ts_uid)?;
+            let opening = open_meta(bytes, if form == Form::Part10 { 128 } else { 0 })?;
+            let read_as = opening.read_as();
+            let Opening {
+                mut meta,
+                ts,
+                data: rest,
+                origin,
+                ..
+            } = opening;
             let inflated;
-            let origin = (bytes.len() - rest.len()) as u64;
             let (data, ts, origin) = match ts.codec() {
                 Codec::Dataset(Some(_)) => {
                     // Deflated: inflated here, within a bound, and read as
@@ -129,27 +122,27 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
                 }
                 Codec::Dataset(None) => {
                     return Err(ReadError::Malformed(format!(
-                        "transfer syntax {ts_uid} ({}) cannot be decoded",
+                        "transfer syntax {} ({}) cannot be decoded",
+                        ts.uid(),
                         ts.name()
                     )));
                 }
-                _ if explicit_le_written_implicit(ts, rest) => {
-                    // Read as pydicom does: implicit VR little endian,
-                    // whatever the meta group says (dicom-rs would take
-                    // value lengths from the wrong bytes).
-                    let implicit = registered(uids::IMPLICIT_VR_LITTLE_ENDIAN)?;
-                    (rest, implicit, Some(origin))
-                }
-                _ => (rest, ts, Some(origin)),
+                // Read as pydicom does: implicit VR little endian when the
+                // data set was written so, whatever the meta group says
+                // (dicom-rs would take value lengths from the wrong bytes).
+                _ => (rest, read_as, Some(origin)),
             };
+            refuse_un_sequences(data, ts, origin)?;
             let obj =
                 bounded::read_dataset(data, ts, until, origin).map_err(ReadError::Malformed)?;
             fill_meta_uids(&mut meta, &obj);
             obj.with_exact_meta(meta)
         }
         Form::Raw(ts_uid) => {
-            let obj = bounded::read_dataset(bytes, registered(ts_uid)?, until, Some(0))
-                .map_err(ReadError::Malformed)?;
+            let ts = registered(ts_uid)?;
+            refuse_un_sequences(bytes, ts, Some(0))?;
+            let obj =
+                bounded::read_dataset(bytes, ts, until, Some(0)).map_err(ReadError::Malformed)?;
             let class = string_of(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
             let instance = string_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default();
             let meta = FileMetaTableBuilder::new()
@@ -157,7 +150,7 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
                 .media_storage_sop_instance_uid(instance)
                 .transfer_syntax(ts_uid)
                 .build()
-                .map_err(|e| malformed(&e))?;
+                .map_err(|e| ReadError::Malformed(bounded::error_chain(&e)))?;
             obj.with_exact_meta(meta)
         }
     };
@@ -188,70 +181,6 @@ fn inflate(deflated: &[u8]) -> Result<Vec<u8>, ReadError> {
     }
     Ok(out)
 }
-
-/// The file meta group (explicit VR little endian), walked before
-/// dicom-rs reads it: dicom-rs allocates each value's declared length
-/// before reading it. As dicom-rs, the elements after the group length
-/// are read for as many bytes as it says, whatever their tags.
-pub(crate) fn check_meta_lengths(from_meta: &[u8]) -> Result<(), ReadError> {
-    let u16_at = |i: usize| u16::from_le_bytes([from_meta[i], from_meta[i + 1]]);
-    // `DICM`, then (0002,0000) UL 4: the group's length.
-    let end = match from_meta.get(4..20) {
-        Some(h) if h[..8] == *b"\x02\x00\x00\x00UL\x04\x00" => {
-            16 + u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize
-        }
-        _ => return Ok(()), // dicom-rs refuses such a meta group outright
-    };
-    let mut at = 16;
-    while at < end && from_meta.len() >= at + 8 {
-        let tag = Tag(u16_at(at), u16_at(at + 2));
-        let vr = [from_meta[at + 4], from_meta[at + 5]];
-        // dicom-rs reads a VR it does not know as UN: a 4-byte length.
-        let (len, header) = match dicom_core::VR::from_binary(vr) {
-            Some(vr) if !long_length(vr) => (u32::from(u16_at(at + 6)), 8),
-            _ => {
-                let Some(l) = from_meta.get(at + 8..at + 12) else {
-                    break;
-                };
-                (u32::from_le_bytes([l[0], l[1], l[2], l[3]]), 12)
-            }
-        };
-        let left = from_meta.len() - (at + header);
-        if len as usize > left {
-            return Err(ReadError::Malformed(format!(
-                "file meta element {tag} declares {len} bytes at byte {} of the meta group, but only {left} remain",
-                at + header
-            )));
-        }
-        at += header + len as usize;
-    }
-    Ok(())
-}
-
-/// Whether explicit VR uses a 4-byte length for this VR.
-fn long_length(vr: dicom_core::VR) -> bool {
-    use dicom_core::VR::*;
-    matches!(
-        vr,
-        OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV
-    )
-}
-
-/// Whether a data set declared in `ts` (explicit VR little endian, or an
-/// encapsulated syntax) was written in implicit VR: its first element has
-/// no valid VR where the VR belongs (pydicom notices and reads such files
-/// so).
-pub(crate) fn explicit_le_written_implicit(ts: &TransferSyntax, data: &[u8]) -> bool {
-    let explicit_le =
-        ts.uid() == uids::EXPLICIT_VR_LITTLE_ENDIAN || ts.is_encapsulated_pixel_data();
-    explicit_le
-        && data.len() >= 8
-        && u16::from_le_bytes([data[0], data[1]]) != 0xFFFE
-        && dicom_core::VR::from_binary([data[4], data[5]]).is_none()
-}
-
-/// `UN`, two reserved bytes, and the undefined length.
-pub(crate) const UN_UNDEFINED_LENGTH: &[u8] = b"UN\0\0\xff\xff\xff\xff";
 
 /// Our implementation class UID (a UUID-derived `2.25` UID) and version
 /// name, written in the file meta group of every output.
@@ -584,6 +513,14 @@ fn write_error(e: &(dyn std::error::Error + 'static)) -> std::io::Error {
     std::io::Error::new(kind, bounded::error_chain(e))
 }
 
+/// What comes before a Part 10 file's data set: an empty preamble, `DICM`
+/// and the file meta group.
+pub(crate) fn write_file_start(meta: &FileMetaTable, out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(&[0; 128])?;
+    out.write_all(b"DICM")?;
+    meta.write(&mut *out).map_err(|e| write_error(&e))
+}
+
 /// Preamble, meta group, and the data set deflated as one stream.
 ///
 /// dicom-rs deflates element by element, and flate2 prepares a 32 KiB
@@ -592,9 +529,7 @@ fn write_error(e: &(dyn std::error::Error + 'static)) -> std::io::Error {
 /// goes through a buffer instead, at the same compression level (fast).
 fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Result<()> {
     use std::io::Error;
-    out.write_all(&[0; 128])?;
-    out.write_all(b"DICM")?;
-    obj.meta().write(&mut *out).map_err(|e| write_error(&e))?;
+    write_file_start(obj.meta(), out)?;
     // Encoded as explicit VR little endian, deflated here (the deflated
     // transfer syntax would make dicom-rs deflate it once more).
     let ts = TransferSyntaxRegistry

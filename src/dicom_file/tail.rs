@@ -15,12 +15,12 @@ use std::path::Path;
 
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::meta::FileMetaTable;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
-use super::{Form, ReadError, Staged, UN_UNDEFINED_LENGTH, bounded, sniff, stage};
-use dicom_encoding::TransferSyntaxIndex;
+use super::{
+    Form, Opening, ReadError, Staged, UN_UNDEFINED_LENGTH, bounded, native_pixel_header, open_meta,
+    sniff, stage,
+};
 
 /// The pixel data a header read left in the file.
 #[derive(Debug, Clone, Copy)]
@@ -78,8 +78,10 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
         file.read_exact(&mut prefix).map_err(ReadError::Io)?;
         match header_from(&prefix, size)? {
             Step::Done(None) => return Ok(None),
-            Step::Done(Some((header, rest_from))) => {
-                if has_pattern_after(&mut file, rest_from)? {
+            Step::Done(Some((header, scan_from))) => {
+                if let Some(from) = scan_from
+                    && has_pattern_after(&mut file, from)?
+                {
                     // The whole-file reader refuses such a file; let it.
                     return Ok(None);
                 }
@@ -93,95 +95,88 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
 
 enum Step {
     /// The header, and where the bytes not yet checked for the pattern
-    /// the whole-file reader refuses begin.
-    Done(Option<(Box<Header>, u64)>),
+    /// the whole-file reader refuses begin (`None`: none need be).
+    Done(Option<(Box<Header>, Option<u64>)>),
     /// The prefix ended before the pixel data.
     Longer,
 }
 
 fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
-    let start = match sniff(&prefix[..prefix.len().min(132)]) {
+    let meta_at = match sniff(&prefix[..prefix.len().min(132)]) {
         Some(Form::Part10) => 128,
         Some(Form::NoPreamble) => 0,
         _ => return Ok(Step::Done(None)),
     };
-    if memchr::memmem::find(prefix, UN_UNDEFINED_LENGTH).is_some() {
-        return Ok(Step::Done(None));
-    }
-    let from_meta = &prefix[start..];
-    if super::check_meta_lengths(from_meta).is_err() {
-        return Ok(Step::Done(None));
-    }
-    let mut rest = from_meta;
-    let Ok(mut meta) = FileMetaTable::from_reader(&mut rest) else {
-        return Ok(Step::Longer);
+    let shorter = (prefix.len() as u64) < size;
+    let opening = match open_meta(prefix, meta_at) {
+        Ok(opening) => opening,
+        Err(_) if shorter => return Ok(Step::Longer),
+        Err(_) => return Ok(Step::Done(None)),
     };
-    let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
-    let explicit = match ts_uid.as_str() {
+    let explicit = match opening.ts.uid() {
         uids::EXPLICIT_VR_LITTLE_ENDIAN => true,
         uids::IMPLICIT_VR_LITTLE_ENDIAN => false,
         _ => return Ok(Step::Done(None)),
     };
-    let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
-        return Ok(Step::Done(None));
-    };
-    if super::explicit_le_written_implicit(ts, rest) {
+    if opening.written_implicit {
         return Ok(Step::Done(None));
     }
-    let origin = (prefix.len() - rest.len()) as u64;
+    let Opening {
+        mut meta,
+        ts,
+        data: rest,
+        origin,
+        ..
+    } = opening;
+    // The first bytes of an undefined-length UN header, if any: the
+    // whole-file reader refuses the file unless they lie in the value of
+    // the pixel data it copies ([`super::refuse_un_sequences`]).
+    let pattern = memchr::memmem::find(rest, UN_UNDEFINED_LENGTH);
     let Ok((obj, stopped)) =
         bounded::read_dataset_until(rest, ts, Some(tags::PIXEL_DATA), Some(origin))
     else {
-        return Ok(Step::Longer);
-    };
-    let Some(at) = stopped else {
-        return Ok(if (prefix.len() as u64) < size {
+        return Ok(if shorter {
             Step::Longer
         } else {
             Step::Done(None)
         });
     };
+    let Some(at) = stopped else {
+        return Ok(if shorter {
+            Step::Longer
+        } else {
+            Step::Done(None)
+        });
+    };
+    let tail = pixel_tail(&rest[at as usize..], explicit, origin + at, size);
+    let scan_from = match (&tail, pattern) {
+        (Some(t), Some(p)) if origin + (p as u64) < t.value_offset => {
+            return Ok(Step::Done(None));
+        }
+        // Nothing after the copied value: the pixel data ends the file.
+        (Some(_), _) => None,
+        (None, Some(_)) => return Ok(Step::Done(None)),
+        (None, None) => {
+            Some(origin + (rest.len() as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1))
+        }
+    };
     // As the whole-file reader.
     super::fill_meta_uids(&mut meta, &obj);
     let mut obj: DefaultDicomObject = obj.with_exact_meta(meta);
     crate::charset::decode_in_place(&mut obj);
-    let checked = (prefix.len() as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1);
-    let tail = pixel_tail(&rest[at as usize..], explicit, origin + at, size);
-    Ok(Step::Done(Some((Box::new(Header { obj, tail }), checked))))
+    Ok(Step::Done(Some((
+        Box::new(Header { obj, tail }),
+        scan_from,
+    ))))
 }
 
 /// The pixel data element at the start of `element` (at `offset` in a
 /// file of `size` bytes), when it is native, of defined length, and the
 /// file's last element.
 fn pixel_tail(element: &[u8], explicit: bool, offset: u64, size: u64) -> Option<Tail> {
-    let header_len = if explicit { 12 } else { 8 };
-    if element.len() < header_len || element[..4] != [0xE0, 0x7F, 0x10, 0x00] {
-        return None;
-    }
-    let (vr, len) = if explicit {
-        let vr = VR::from_binary([element[4], element[5]])?;
-        if element[6..8] != [0, 0] {
-            return None;
-        }
-        (
-            vr,
-            u32::from_le_bytes([element[8], element[9], element[10], element[11]]),
-        )
-    } else {
-        (
-            VR::OW,
-            u32::from_le_bytes([element[4], element[5], element[6], element[7]]),
-        )
-    };
+    let (vr, len, header_len) = native_pixel_header(element, explicit, false)?;
     let value_offset = offset + header_len as u64;
-    if !matches!(vr, VR::OB | VR::OW)
-        || len == u32::MAX
-        || len % 2 == 1
-        || value_offset + u64::from(len) != size
-    {
-        return None;
-    }
-    Some(Tail {
+    (value_offset + u64::from(len) == size).then_some(Tail {
         value_offset,
         len,
         vr,
