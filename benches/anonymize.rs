@@ -13,8 +13,9 @@
 //! swings by 2× or more (ext4's inode allocator, for one, slows down for
 //! ~30 s after many files are deleted).
 //!
-//! Then one large file (`LARGE_FRAMES` frames of 512×512 16-bit pixels,
-//! 524 MB), in `LARGE_ROUNDS` alternating rounds: our wall time and peak
+//! Then two large files of `LARGE_FRAMES` frames of 512×512 16-bit pixels
+//! (524 MB), one native, one with a fragment per frame (as a compressed
+//! series has), each in `LARGE_ROUNDS` alternating rounds: our wall time and peak
 //! memory (the child's maximum resident set), durable as by default and
 //! with `--sync none`, beside `cp`'s and beside `cp` followed by `sync` of
 //! the copy (the guarantee ours gives by default).
@@ -378,12 +379,18 @@ fn main() {
     );
     println!("streaming path: {streamed} (of {FILES})");
 
-    large_file(&root, &script, &sources);
+    large_file(&root, &script, &sources, false);
+    large_file(&root, &script, &sources, true);
 }
 
 /// One file of `LARGE_FRAMES` 512×512 16-bit frames: our time and peak
 /// memory beside `cp`'s.
-fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomObject]) {
+fn large_file(
+    root: &Path,
+    script: &Path,
+    sources: &[dicom_object::DefaultDicomObject],
+    encapsulated: bool,
+) {
     let input = root.join("large-in");
     std::fs::create_dir_all(&input).unwrap();
     let path = input.join("multiframe.dcm");
@@ -413,11 +420,29 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
         ] {
             obj.put(DataElement::new(tag, vr, value));
         }
-        obj.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U8(pixels.into()),
-        ));
+        if encapsulated {
+            // One fragment per frame, as a JPEG-compressed series has
+            // (bytes standing for the compressed frames: nothing decodes
+            // them here).
+            let fragments: Vec<Vec<u8>> = pixels.chunks(frame).map(<[u8]>::to_vec).collect();
+            drop(pixels);
+            let offsets: Vec<u32> = (0..LARGE_FRAMES as u32)
+                .map(|f| f * (frame as u32 + 8))
+                .collect();
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                dicom_core::value::Value::PixelSequence(
+                    dicom_core::value::PixelFragmentSequence::new(offsets, fragments),
+                ),
+            ));
+        } else {
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U8(pixels.into()),
+            ));
+        }
         // The pixel data last, as scanners write it (CT_small.dcm has a
         // trailing padding element).
         let after: Vec<_> = obj
@@ -431,8 +456,11 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
         let obj = obj
             .into_inner()
             .with_meta(
-                dicom_object::meta::FileMetaTableBuilder::new()
-                    .transfer_syntax(dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN),
+                dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(if encapsulated {
+                    dicom_dictionary_std::uids::JPEG_BASELINE8_BIT
+                } else {
+                    dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN
+                }),
             )
             .unwrap();
         obj.write_to_file(&path).unwrap();
@@ -440,6 +468,11 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
     let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     let out = root.join("large-out");
     let copied_to = root.join("large-copy.dcm");
+    let kind = if encapsulated {
+        "encapsulated"
+    } else {
+        "native"
+    };
     // Alternating rounds, as above: ours (durable, as by default), ours
     // with `--sync none`, `cp`, and `cp` then `sync` of the copy (the same
     // guarantee as ours by default).
@@ -469,7 +502,7 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
             .arg(&copied_to);
         runs[3].push(measure(&mut synced).0);
         println!(
-            "large file, round {round}: wall s: ours {:.2}; ours --sync none {:.2}; cp {:.2}; cp + sync {:.2}",
+            "large {kind} file, round {round}: wall s: ours {:.2}; ours --sync none {:.2}; cp {:.2}; cp + sync {:.2}",
             runs[0][round].wall, runs[1][round].wall, runs[2][round].wall, runs[3][round].wall
         );
     }
@@ -481,7 +514,7 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
     let wall = |i: usize| median(&runs[i], |c| c.wall);
     let peak = |i: usize| median(&runs[i], |c| c.peak_mb);
     println!(
-        "one {size:.0} MB file ({LARGE_FRAMES} frames), medians of {LARGE_ROUNDS}: dicom-anonymizer {:.2} s, peak {:.0} MB ({}); with --sync none {:.2} s; cp {:.2} s, peak {:.0} MB; cp + sync {:.2} s",
+        "one {size:.0} MB {kind} file ({LARGE_FRAMES} frames), medians of {LARGE_ROUNDS}: dicom-anonymizer {:.2} s, peak {:.0} MB ({}); with --sync none {:.2} s; cp {:.2} s, peak {:.0} MB; cp + sync {:.2} s",
         wall(0),
         peak(0),
         if copied {
@@ -495,7 +528,7 @@ fn large_file(root: &Path, script: &Path, sources: &[dicom_object::DefaultDicomO
         wall(3),
     );
     println!(
-        "  large file: ours {:.1}x cp, {:.1}x cp + sync; --sync none {:.1}x cp",
+        "  large {kind} file: ours {:.1}x cp, {:.1}x cp + sync; --sync none {:.1}x cp",
         wall(0) / wall(2),
         wall(0) / wall(3),
         wall(1) / wall(2)

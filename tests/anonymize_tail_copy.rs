@@ -18,8 +18,9 @@ use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 
 /// A tree of synthetic files beside the corpus: pixel data of several
-/// sizes in both little-endian syntaxes, and a file with pixel data the
-/// whole-file reader refuses (an undefined-length UN header inside it).
+/// sizes in both little-endian syntaxes, encapsulated pixel data, and the
+/// bytes of an undefined-length UN header in pixel data (read) and before
+/// it (refused).
 fn synthetic(dir: &Path) {
     for (n, (ts, frames)) in [
         (uids::EXPLICIT_VR_LITTLE_ENDIAN, 1),
@@ -54,6 +55,42 @@ fn synthetic(dir: &Path) {
             .unwrap();
         file.write_to_file(&path).unwrap();
     }
+    // Encapsulated pixel data: an offset table and one fragment per frame
+    // (bytes standing for JPEG data; nothing decodes them here), one of
+    // them holding the bytes of a UN sequence header.
+    let path = dir.join("syn/fragments.dcm");
+    common::synthetic::ct_file(&path, 7, 0, 7);
+    let mut obj = dicom_object::open_file(&path).unwrap().into_inner();
+    let fragments: Vec<Vec<u8>> = (0..3u8)
+        .map(|f| {
+            let mut bytes: Vec<u8> = (0..6000u32)
+                .map(|i| (i as u8).wrapping_mul(f + 3))
+                .collect();
+            if f == 1 {
+                bytes[100..108].copy_from_slice(b"UN\0\0\xff\xff\xff\xff");
+            }
+            bytes
+        })
+        .collect();
+    obj.put(DataElement::new(
+        tags::NUMBER_OF_FRAMES,
+        VR::IS,
+        PrimitiveValue::from("3"),
+    ));
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        dicom_core::value::Value::PixelSequence(dicom_core::value::PixelFragmentSequence::new(
+            vec![0, 6008, 12016],
+            fragments,
+        )),
+    ));
+    obj.with_meta(
+        dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(uids::JPEG_BASELINE8_BIT),
+    )
+    .unwrap()
+    .write_to_file(&path)
+    .unwrap();
     // Pixel bytes that look like a UN sequence header: pixel values to
     // both readers (un_pattern.dcm); the same bytes in an element before
     // the pixel data: refused by both (un_header.dcm).
@@ -184,7 +221,9 @@ fn copying_pixel_data_as_bytes_changes_no_output() {
         assert!(differing.is_empty(), "{name}: {differing:?} differ");
         assert_eq!(whole_report, tail_report, "{name}: the same quarantine");
         assert!(
-            whole_report.contains("un_header.dcm") && !whole_report.contains("un_pattern.dcm"),
+            whole_report.contains("un_header.dcm")
+                && !whole_report.contains("un_pattern.dcm")
+                && !whole_report.contains("fragments.dcm"),
             "{name}: {whole_report}"
         );
         let n = copied(&tail_log);

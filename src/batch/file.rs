@@ -320,7 +320,7 @@ fn anonymize_object(
             // The whole data set's path says why it cannot be cleaned.
             return Ok(None);
         };
-        if (blanker.unit_bytes() * blanker.units()) as u64 > u64::from(tail.len) {
+        if tail.encapsulated || (blanker.unit_bytes() * blanker.units()) as u64 > tail.len {
             return Ok(None);
         }
         crate::pixel::mark_cleaned(&mut obj);

@@ -22,7 +22,8 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::interpreter::values::string_of;
 pub(crate) use opening::{
-    Opening, UN_UNDEFINED_LENGTH, native_pixel_header, open_meta, refuse_un_sequences, registered,
+    ENCAPSULATED_HEADER, Opening, UN_UNDEFINED_LENGTH, is_encapsulated_pixel_header, item_at,
+    native_pixel_header, open_meta, refuse_un_sequences, registered,
 };
 
 pub mod bounded;

@@ -75,9 +75,10 @@ pub(crate) const UN_UNDEFINED_LENGTH: &[u8] = b"UN\0\0\xff\xff\xff\xff";
 /// the elements inside (and maybe after) it wrong.
 ///
 /// The header's bytes ([`UN_UNDEFINED_LENGTH`]) are looked for in every
-/// byte of the data set but the value of its top-level pixel data when
-/// that is native (OB or OW of defined length): those bytes are never read
-/// as elements, and pixel values may hold any bytes. The first occurrence
+/// byte of the data set but the value of its top-level pixel data, native
+/// (OB or OW of defined length) or encapsulated (well-formed fragments):
+/// those bytes are never read as elements, and pixel values may hold any
+/// bytes. The first occurrence
 /// decides where the header is read from: when it lies in the pixel
 /// value, no element header before it can be a UN of undefined length.
 pub(crate) fn refuse_un_sequences(
@@ -88,7 +89,7 @@ pub(crate) fn refuse_un_sequences(
     let Some(first) = memchr::memmem::find(data, UN_UNDEFINED_LENGTH) else {
         return Ok(());
     };
-    let in_pixels = native_pixel_value(data, ts, origin).is_some_and(|value| {
+    let in_pixels = pixel_value(data, ts, origin).is_some_and(|value| {
         value.start <= first
             && memchr::memmem::find(&data[value.end..], UN_UNDEFINED_LENGTH).is_none()
     });
@@ -101,23 +102,52 @@ pub(crate) fn refuse_un_sequences(
     }
 }
 
-/// Where the value of the top-level native pixel data of `data` lies.
-fn native_pixel_value(
-    data: &[u8],
-    ts: &TransferSyntax,
-    origin: Option<u64>,
-) -> Option<Range<usize>> {
+/// Where the value of the top-level pixel data of `data` lies, when it is
+/// native, or encapsulated in fragments that are well formed (up to and
+/// with its sequence delimiter).
+fn pixel_value(data: &[u8], ts: &TransferSyntax, origin: Option<u64>) -> Option<Range<usize>> {
     let (_, stopped) =
         bounded::read_dataset_until(data, ts, Some(tags::PIXEL_DATA), origin).ok()?;
     let at = usize::try_from(stopped?).ok()?;
     let explicit = ts.uid() != uids::IMPLICIT_VR_LITTLE_ENDIAN;
     let big = ts.endianness() == dicom_encoding::transfer_syntax::Endianness::Big;
-    let (_, len, header) = native_pixel_header(data.get(at..)?, explicit, big)?;
+    let element = data.get(at..)?;
+    if explicit && !big && is_encapsulated_pixel_header(element) {
+        let start = at + ENCAPSULATED_HEADER.len();
+        let end = super::walk::fragments_end(|a| item_at(data, a), start as u64, data.len() as u64)
+            .ok()?;
+        return Some(start..usize::try_from(end).ok()?);
+    }
+    let (_, len, header) = native_pixel_header(element, explicit, big)?;
     let start = at + header;
     let end = start
         .checked_add(len as usize)
         .filter(|&e| e <= data.len())?;
     Some(start..end)
+}
+
+/// The tag and length of the item header at `at` in `data` (little
+/// endian).
+pub(crate) fn item_at(data: &[u8], at: u64) -> Result<(Tag, u32), String> {
+    let h = usize::try_from(at)
+        .ok()
+        .and_then(|a| data.get(a..a.checked_add(8)?))
+        .ok_or_else(|| format!("an item header at byte {at} past the end"))?;
+    Ok((
+        Tag(
+            u16::from_le_bytes([h[0], h[1]]),
+            u16::from_le_bytes([h[2], h[3]]),
+        ),
+        u32::from_le_bytes([h[4], h[5], h[6], h[7]]),
+    ))
+}
+
+/// The header of encapsulated pixel data in explicit VR little endian.
+pub(crate) const ENCAPSULATED_HEADER: &[u8] = b"\xe0\x7f\x10\x00OB\0\0\xff\xff\xff\xff";
+
+/// Whether `element` starts with encapsulated pixel data's header.
+pub(crate) fn is_encapsulated_pixel_header(element: &[u8]) -> bool {
+    element.starts_with(ENCAPSULATED_HEADER)
 }
 
 /// The pixel data element whose header starts `element`, when native:
@@ -325,16 +355,41 @@ mod tests {
         assert!(check(&[name(), un_sequence()].concat(), explicit).is_err());
     }
 
+    /// Encapsulated pixel data: an offset table of `table` bytes, then one
+    /// fragment holding the pattern.
+    fn encapsulated(table: u32) -> Vec<u8> {
+        let mut out = name();
+        out.extend_from_slice(ENCAPSULATED_HEADER);
+        out.extend_from_slice(b"\xfe\xff\x00\xe0");
+        out.extend_from_slice(&table.to_le_bytes());
+        out.extend_from_slice(&vec![0; table as usize]);
+        out.extend_from_slice(b"\xfe\xff\x00\xe0\x40\x00\x00\x00");
+        out.extend_from_slice(&pixels_holding_the_pattern());
+        out.extend_from_slice(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00");
+        out
+    }
+
     #[test]
-    fn encapsulated_pixel_data_holding_the_pattern_is_refused() {
-        let mut encapsulated = name();
-        encapsulated.extend_from_slice(&PIXELS);
-        encapsulated.extend_from_slice(b"OB\0\0\xff\xff\xff\xff");
-        encapsulated.extend_from_slice(b"\xfe\xff\x00\xe0\x00\x00\x00\x00");
-        encapsulated.extend_from_slice(b"\xfe\xff\x00\xe0\x40\x00\x00\x00");
-        encapsulated.extend_from_slice(&pixels_holding_the_pattern());
-        encapsulated.extend_from_slice(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00");
-        assert!(check(&encapsulated, uids::JPEG_BASELINE8_BIT).is_err());
+    fn the_pattern_inside_well_formed_fragments_is_pixel_values() {
+        let jpeg = uids::JPEG_BASELINE8_BIT;
+        assert!(check(&encapsulated(0), jpeg).is_ok());
+        assert!(check(&encapsulated(8), jpeg).is_ok());
+        // An offset table dicom-rs would read short: refused.
+        assert!(check(&encapsulated(6), jpeg).is_err());
+        // A fragment running past the end: refused.
+        let cut = encapsulated(0);
+        assert!(check(&cut[..cut.len() - 12], jpeg).is_err());
+        // Elements after the delimiter are looked at.
+        let after = [
+            encapsulated(0),
+            element(
+                [0xFC, 0xFF, 0xFC, 0xFF],
+                b"OB",
+                &pixels_holding_the_pattern(),
+            ),
+        ]
+        .concat();
+        assert!(check(&after, jpeg).is_err());
     }
 
     #[test]

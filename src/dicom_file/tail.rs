@@ -1,13 +1,17 @@
 //! Large files without holding their pixel data: the header is read from a
 //! prefix of the file, and the pixel data, when it is the file's last
-//! element, native (defined length) and in little endian, is copied from
-//! the input to the output in chunks, never decoded nor held whole.
+//! element, in little endian, and native (defined length) or encapsulated
+//! (well-formed fragments), is copied from the input to the output in
+//! chunks, never decoded nor held whole.
 //!
 //! The output is the same, byte for byte, as reading the whole file and
 //! writing it back (`tests/anonymize_tail_copy.rs` runs both over a
 //! corpus): the header is written by the same encoder, and the pixel data
 //! element by the same rule (tag, VR, two zero bytes, length, in explicit
-//! VR; tag and length in implicit VR), followed by the input's value bytes.
+//! VR; tag and length in implicit VR; tag, OB, two zero bytes and the
+//! undefined length when encapsulated), followed by the input's value
+//! bytes (for fragments: their items and delimiter, which dicom-rs writes
+//! back as it read them when the walk accepts them).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -15,6 +19,7 @@ use std::path::Path;
 
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::transfer_syntax::Endianness;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use super::{
@@ -27,9 +32,13 @@ use super::{
 pub struct Tail {
     /// Where the value starts in the file.
     pub value_offset: u64,
-    pub len: u32,
+    /// The value's bytes, to the end of the file.
+    pub len: u64,
     pub vr: VR,
     pub explicit: bool,
+    /// Fragments (items, then the sequence delimiter), copied as they
+    /// are: the element's length is undefined.
+    pub encapsulated: bool,
 }
 
 /// The header prefix is read at this size first, then four times larger,
@@ -41,7 +50,9 @@ const MAX_PREFIX: usize = 64 << 20;
 /// The data set of `path` up to its pixel data, and where that pixel data
 /// is, when the file qualifies: a Part 10 file in explicit or implicit VR
 /// little endian whose last element is native pixel data (OB or OW) of
-/// defined length. `Ok(None)`: it does not (read it whole instead).
+/// defined length, or in an encapsulated syntax whose last element is
+/// pixel data in fragments. `Ok(None)`: it does not (read it whole
+/// instead).
 pub fn open_header(path: &Path) -> Result<Option<(DefaultDicomObject, Tail)>, ReadError> {
     Ok(read_header(path)?.and_then(|h| Some((h.obj, h.tail?))))
 }
@@ -78,12 +89,27 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
         file.read_exact(&mut prefix).map_err(ReadError::Io)?;
         match header_from(&prefix, size)? {
             Step::Done(None) => return Ok(None),
-            Step::Done(Some((header, scan_from))) => {
-                if let Some(from) = scan_from
-                    && has_pattern_after(&mut file, from)?
+            Step::Done(Some((mut header, pattern))) => {
+                if header.tail.is_some_and(|t| t.encapsulated)
+                    && !fragments_fill(&mut file, header.tail.as_ref(), size)
                 {
-                    // The whole-file reader refuses such a file; let it.
-                    return Ok(None);
+                    header.tail = None;
+                }
+                // The whole-file reader refuses a file holding the bytes
+                // of an undefined-length UN header anywhere but in its
+                // pixel data's value ([`super::refuse_un_sequences`]);
+                // when the pixel data is not copied, let it decide.
+                match (&header.tail, pattern) {
+                    (Some(t), Some(p)) if p < t.value_offset => return Ok(None),
+                    (Some(_), _) => {}
+                    (None, Some(_)) => return Ok(None),
+                    (None, None) => {
+                        let from =
+                            (want as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1);
+                        if has_pattern_after(&mut file, from)? {
+                            return Ok(None);
+                        }
+                    }
                 }
                 return Ok(Some(*header));
             }
@@ -93,9 +119,25 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
     }
 }
 
+/// Whether the encapsulated pixel data of `tail` is well-formed fragments
+/// ending with the file (`size` bytes), read item header by item header.
+fn fragments_fill(file: &mut File, tail: Option<&Tail>, size: u64) -> bool {
+    let Some(tail) = tail else {
+        return false;
+    };
+    let item_at = |at: u64| {
+        let mut h = [0u8; 8];
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| file.read_exact(&mut h))
+            .map_err(|e| format!("an item header at byte {at}: {e}"))?;
+        super::item_at(&h, 0)
+    };
+    super::walk::fragments_end(item_at, tail.value_offset, size) == Ok(size)
+}
+
 enum Step {
-    /// The header, and where the bytes not yet checked for the pattern
-    /// the whole-file reader refuses begin (`None`: none need be).
+    /// The header, and where in the file the prefix first holds the bytes
+    /// of an undefined-length UN header, if it does.
     Done(Option<(Box<Header>, Option<u64>)>),
     /// The prefix ended before the pixel data.
     Longer,
@@ -116,6 +158,12 @@ fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
     let explicit = match opening.ts.uid() {
         uids::EXPLICIT_VR_LITTLE_ENDIAN => true,
         uids::IMPLICIT_VR_LITTLE_ENDIAN => false,
+        // JPEG, JPEG-LS, JPEG 2000, RLE…: explicit VR little endian.
+        _ if opening.ts.is_encapsulated_pixel_data()
+            && opening.ts.endianness() == Endianness::Little =>
+        {
+            true
+        }
         _ => return Ok(Step::Done(None)),
     };
     if opening.written_implicit {
@@ -149,38 +197,37 @@ fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
         });
     };
     let tail = pixel_tail(&rest[at as usize..], explicit, origin + at, size);
-    let scan_from = match (&tail, pattern) {
-        (Some(t), Some(p)) if origin + (p as u64) < t.value_offset => {
-            return Ok(Step::Done(None));
-        }
-        // Nothing after the copied value: the pixel data ends the file.
-        (Some(_), _) => None,
-        (None, Some(_)) => return Ok(Step::Done(None)),
-        (None, None) => {
-            Some(origin + (rest.len() as u64).saturating_sub(UN_UNDEFINED_LENGTH.len() as u64 - 1))
-        }
-    };
+    let pattern = pattern.map(|p| origin + p as u64);
     // As the whole-file reader.
     super::fill_meta_uids(&mut meta, &obj);
     let mut obj: DefaultDicomObject = obj.with_exact_meta(meta);
     crate::charset::decode_in_place(&mut obj);
-    Ok(Step::Done(Some((
-        Box::new(Header { obj, tail }),
-        scan_from,
-    ))))
+    Ok(Step::Done(Some((Box::new(Header { obj, tail }), pattern))))
 }
 
 /// The pixel data element at the start of `element` (at `offset` in a
 /// file of `size` bytes), when it is native, of defined length, and the
-/// file's last element.
+/// file's last element; or encapsulated (its fragments, which must end
+/// with the file, are walked by the caller).
 fn pixel_tail(element: &[u8], explicit: bool, offset: u64, size: u64) -> Option<Tail> {
+    if explicit && super::is_encapsulated_pixel_header(element) {
+        let value_offset = offset + super::ENCAPSULATED_HEADER.len() as u64;
+        return Some(Tail {
+            value_offset,
+            len: size.checked_sub(value_offset)?,
+            vr: VR::OB,
+            explicit,
+            encapsulated: true,
+        });
+    }
     let (vr, len, header_len) = native_pixel_header(element, explicit, false)?;
     let value_offset = offset + header_len as u64;
     (value_offset + u64::from(len) == size).then_some(Tail {
         value_offset,
-        len,
+        len: u64::from(len),
         vr,
         explicit,
+        encapsulated: false,
     })
 }
 
@@ -211,22 +258,32 @@ fn has_pattern_after(file: &mut File, from: u64) -> Result<bool, ReadError> {
 /// so that rules and checks see the element; [`is_probe`] tells whether
 /// the script left it as it was.
 pub fn probe(tail: &Tail) -> dicom_core::DataElement<InMemDicomObject> {
-    dicom_core::DataElement::new(
-        tags::PIXEL_DATA,
-        tail.vr,
-        dicom_core::PrimitiveValue::U8(vec![0x5A, 0xA5].into()),
-    )
+    use dicom_core::value::{PixelFragmentSequence, Value};
+    let value = if tail.encapsulated {
+        Value::PixelSequence(PixelFragmentSequence::new(Vec::new(), vec![PROBE.to_vec()]))
+    } else {
+        Value::Primitive(dicom_core::PrimitiveValue::U8(PROBE.to_vec().into()))
+    };
+    dicom_core::DataElement::new(tags::PIXEL_DATA, tail.vr, value)
 }
+
+const PROBE: [u8; 2] = [0x5A, 0xA5];
 
 /// Whether `obj` holds the probe unchanged, as its last element.
 pub fn is_probe(obj: &InMemDicomObject, tail: &Tail) -> bool {
     let last = obj.iter().last();
     last.is_some_and(|e| {
+        let value = e.value();
         e.header().tag == tags::PIXEL_DATA
             && e.header().vr == tail.vr
-            && e.value()
-                .to_bytes()
-                .is_ok_and(|b| b.as_ref() == [0x5A, 0xA5])
+            && if tail.encapsulated {
+                value.offset_table().is_some_and(|t| t.is_empty())
+                    && value
+                        .fragments()
+                        .is_some_and(|f| f.len() == 1 && f[0] == PROBE)
+            } else {
+                value.to_bytes().is_ok_and(|b| b.as_ref() == PROBE)
+            }
     })
 }
 
@@ -259,7 +316,14 @@ pub fn stage_with_tail(
             header.extend_from_slice(&tail.vr.to_bytes());
             header.extend_from_slice(&[0, 0]);
         }
-        header.extend_from_slice(&tail.len.to_le_bytes());
+        let len = match (tail.encapsulated, u32::try_from(tail.len)) {
+            (true, _) => u32::MAX,
+            (false, Ok(len)) => len,
+            (false, Err(_)) => {
+                return Err(std::io::Error::other("pixel data of more than 4 GiB"));
+            }
+        };
+        header.extend_from_slice(&len.to_le_bytes());
         out.write_all(&header)?;
         let mut input = File::open(source)?;
         input.seek(SeekFrom::Start(tail.value_offset))?;
@@ -267,7 +331,7 @@ pub fn stage_with_tail(
         if let Some(edit) = edit {
             let mut unit = vec![0u8; edit.unit_bytes];
             for n in 0..edit.units {
-                if edited + unit.len() as u64 > u64::from(tail.len) {
+                if edited + unit.len() as u64 > tail.len {
                     break;
                 }
                 input.read_exact(&mut unit)?;
@@ -276,9 +340,9 @@ pub fn stage_with_tail(
                 edited += unit.len() as u64;
             }
         }
-        let rest = u64::from(tail.len) - edited;
+        let rest = tail.len - edited;
         let copied = edited + std::io::copy(&mut input.take(rest), out)?;
-        if copied != u64::from(tail.len) {
+        if copied != tail.len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!(

@@ -248,16 +248,50 @@ impl Walker<'_> {
 
     /// Encapsulated pixel data from `at`: defined-length items up to the
     /// sequence delimiter; where it ends.
-    fn fragments(&self, mut at: usize) -> Result<usize, String> {
-        loop {
-            let (tag, len) = self.item_header(at)?;
-            at += 8;
-            match tag {
-                ITEM if len != u32::MAX && len % 2 == 0 => at = self.fits(at, len, tag)?,
-                SEQUENCE_END if len == 0 => return Ok(at),
-                _ => return Err(format!("{tag} (length {len}) in encapsulated pixel data")),
+    fn fragments(&self, at: usize) -> Result<usize, String> {
+        let end = fragments_end(
+            |a| self.item_header(a as usize),
+            at as u64,
+            self.data.len() as u64,
+        )?;
+        Ok(end as usize)
+    }
+}
+
+/// Where encapsulated pixel data whose value starts at `at` ends (after
+/// its sequence delimiter), within `size` bytes, reading each item's tag
+/// and length with `item_at`. Refused: an item of undefined or odd length
+/// or longer than the bytes left, an offset table whose length is not a
+/// multiple of 4 (dicom-rs reads `len / 4` offsets from it and skips any
+/// remainder), anything but an item or the delimiter (of length 0).
+pub fn fragments_end(
+    mut item_at: impl FnMut(u64) -> Result<(Tag, u32), String>,
+    mut at: u64,
+    size: u64,
+) -> Result<u64, String> {
+    let mut first = true;
+    loop {
+        let (tag, len) = item_at(at)?;
+        at += 8;
+        match tag {
+            ITEM if first && len % 4 != 0 => {
+                return Err(format!("an offset table of {len} bytes"));
             }
+            ITEM if len != u32::MAX && len % 2 == 0 => {
+                at = at
+                    .checked_add(u64::from(len))
+                    .filter(|&e| e <= size)
+                    .ok_or_else(|| {
+                        format!(
+                            "a fragment declares {len} bytes at byte {at}, but only {} remain",
+                            size.saturating_sub(at)
+                        )
+                    })?;
+            }
+            SEQUENCE_END if len == 0 => return Ok(at),
+            _ => return Err(format!("{tag} (length {len}) in encapsulated pixel data")),
         }
+        first = false;
     }
 }
 
