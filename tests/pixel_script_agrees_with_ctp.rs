@@ -358,7 +358,8 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     check_recorded(cleaned_in(&output));
 
     // Read from a prefix (as large files are): native pixel data that end
-    // the file are blanked frame by frame as they are copied, the others
+    // the file are blanked frame by frame as they are copied, compressed
+    // ones decoded, blanked and written one frame at a time, the others
     // read whole; the same outputs, byte for byte.
     let prefix = dir.path().join("prefix");
     let again = ctp_run(
@@ -385,6 +386,17 @@ fn blanked_pixels_are_ctps_and_what_ctp_cannot_clean_is_decoded_or_quarantined()
     assert!(
         streamed >= 5,
         "blanked as copied: {streamed} files\n{stderr}"
+    );
+    // Compressed ones: decoded, blanked and written one frame at a time.
+    let framewise: usize = stderr
+        .split("compressed pixel data decoded and cleaned frame by frame: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        framewise >= 3,
+        "decoded frame by frame: {framewise} files\n{stderr}"
     );
     check_recorded(cleaned_in(&prefix));
     for rel in &rels {

@@ -315,12 +315,42 @@ fn anonymize_object(
     // Large native files: the regions are blanked frame by frame as the
     // pixel data are copied (see below); the header says so now.
     let mut streamed = None;
-    if let (Some(tail), Some((n, signature))) = (tail, &signature) {
+    // Large compressed files: each frame decoded from its fragments,
+    // blanked and written native as the pixel data are read.
+    let mut framewise = None;
+    if let (Some(tail), Some((n, signature))) = (tail, &signature)
+        && tail.encapsulated
+    {
+        let frames = crate::pixel::geometry(&obj).frames;
+        let Some((cleaner, fragments)) = dicom_file::tail::frame_fragments(path, tail, frames)
+            .ok()
+            .and_then(|fragments| {
+                let first = dicom_file::tail::read_frame(path, &fragments[0]).ok()?;
+                let cleaner =
+                    crate::pixel::FrameCleaner::new(&mut obj, &ts, first, &signature.regions)
+                        .ok()?;
+                Some((cleaner, fragments))
+            })
+        else {
+            // The whole data set's path decodes it, or says why not.
+            return Ok(None);
+        };
+        ts = cleaner.cleaned.transfer_syntax.clone();
+        // As the whole data set's path says it.
+        cleaned = Some(format!(
+            "signature {} (line {}): regions {} in every frame; {}",
+            n + 1,
+            signature.line,
+            crate::pixel::script::regions_text(&signature.regions),
+            cleaner.cleaned.describe()
+        ));
+        framewise = Some((cleaner, fragments));
+    } else if let (Some(tail), Some((n, signature))) = (tail, &signature) {
         let Ok(blanker) = crate::pixel::blanker(&obj, &signature.regions) else {
             // The whole data set's path says why it cannot be cleaned.
             return Ok(None);
         };
-        if tail.encapsulated || (blanker.unit_bytes() * blanker.units()) as u64 > tail.len {
+        if (blanker.unit_bytes() * blanker.units()) as u64 > tail.len {
             return Ok(None);
         }
         crate::pixel::mark_cleaned(&mut obj);
@@ -464,9 +494,27 @@ fn anonymize_object(
         units: b.units(),
         apply: &apply,
     });
-    let staged = match tail {
-        Some(tail) => dicom_file::tail::stage_with_tail(&target, &file, path, tail, edit.as_ref()),
-        None => dicom_file::stage_dicom(&target, &file),
+    let staged = match (tail, framewise) {
+        (Some(_), Some((cleaner, frames))) => {
+            let decode = |n: usize, fragments: Vec<Vec<u8>>| {
+                cleaner.frame(n, fragments).map_err(std::io::Error::other)
+            };
+            let plan = dicom_file::tail::FrameDecode {
+                frames,
+                frame_bytes: cleaner.frame_bytes(),
+                decode: &decode,
+            };
+            match dicom_file::tail::stage_decoded(&target, &file, path, &plan) {
+                Ok(staged) => Ok(staged),
+                // A frame that does not decode as the first did: the whole
+                // data set's path decodes them all, or says why not.
+                Err(_) => return Ok(None),
+            }
+        }
+        (Some(tail), None) => {
+            dicom_file::tail::stage_with_tail(&target, &file, path, tail, edit.as_ref())
+        }
+        (None, _) => dicom_file::stage_dicom(&target, &file),
     }
     .map_err(|e| storage(format!("cannot write the output: {e}")))?;
     Ok(Some(FileOutcome::Written(

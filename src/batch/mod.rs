@@ -202,6 +202,9 @@ pub struct Summary {
     /// Files anonymized whose pixel data was copied as bytes, not decoded
     /// (large files; see [`crate::dicom_file::tail`]).
     pub pixel_copied: usize,
+    /// Files anonymized whose compressed pixel data were decoded and
+    /// cleaned one frame at a time (large files).
+    pub pixel_framewise: usize,
     /// Files anonymized from their bytes, element by element ([`stream`]).
     pub streamed: usize,
     pub elapsed: Duration,
@@ -411,6 +414,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .unzip();
                 let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
                 let pixel_copied = staged.iter().filter(|s| s.pixel_copied).count();
+                let pixel_framewise = staged.iter().filter(|s| s.pixel_framewise).count();
                 let streamed = staged.iter().filter(|s| s.streamed).count();
                 let output = &options.output;
                 let durability = options.durability;
@@ -424,6 +428,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     records,
                     integers,
                     pixel_copied,
+                    pixel_framewise,
                     streamed,
                 });
             }
@@ -629,6 +634,7 @@ struct Finishing<'scope> {
     records: Vec<(FileRecord, rsna::UidLog, Option<Reason>)>,
     integers: Vec<(String, String, u64)>,
     pixel_copied: usize,
+    pixel_framewise: usize,
     streamed: usize,
 }
 
@@ -639,6 +645,7 @@ impl Finishing<'_> {
             .join()
             .map_err(|_| BatchError::Io("the thread renaming outputs panicked".into()))??;
         summary.pixel_copied += self.pixel_copied;
+        summary.pixel_framewise += self.pixel_framewise;
         summary.streamed += self.streamed;
         let mut uids = Vec::new();
         let mut file_records = Vec::with_capacity(self.records.len());

@@ -786,6 +786,12 @@ fn report(summary: &batch::Summary, output: &Path) -> ExitCode {
             summary.pixel_copied
         );
     }
+    if summary.pixel_framewise > 0 {
+        eprintln!(
+            "compressed pixel data decoded and cleaned frame by frame: {} files (large files)",
+            summary.pixel_framewise
+        );
+    }
     if summary.quarantined_total() > 0 {
         let by_reason: Vec<String> = summary
             .quarantined

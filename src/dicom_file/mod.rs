@@ -272,6 +272,9 @@ pub struct Staged {
     pub path: PathBuf,
     /// Its pixel data was copied from the input as bytes ([`tail`]).
     pub pixel_copied: bool,
+    /// Its encapsulated pixel data were decoded (and cleaned) one frame
+    /// at a time as they were read ([`tail::stage_decoded`]).
+    pub pixel_framewise: bool,
     /// It was written by the streaming path (`batch::stream`).
     pub streamed: bool,
 }
@@ -337,6 +340,7 @@ fn stage_with(
             temp: tmp,
             path: path.to_path_buf(),
             pixel_copied: false,
+            pixel_framewise: false,
             streamed: false,
         }),
         Err(e) => {

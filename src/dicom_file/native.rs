@@ -72,6 +72,13 @@ pub fn decode_to_native(
         if vr == VR::OB { VR::OB } else { VR::OW },
         PrimitiveValue::U8(bytes.into()),
     ));
+    describe_decoded(obj, usize::from(samples), photometric);
+    Ok(Some(EXPLICIT_VR_LITTLE_ENDIAN.to_string()))
+}
+
+/// What a data set says of its decoded pixel data: colour images are as
+/// the decoder gave them (`photometric`), with interleaved samples.
+pub fn describe_decoded(obj: &mut InMemDicomObject, samples: usize, photometric: String) {
     if samples > 1 {
         obj.put(DataElement::new(
             tags::PHOTOMETRIC_INTERPRETATION,
@@ -84,7 +91,50 @@ pub fn decode_to_native(
             PrimitiveValue::from(0u16),
         ));
     }
-    Ok(Some(EXPLICIT_VR_LITTLE_ENDIAN.to_string()))
+}
+
+/// The attributes a decoder reads besides the pixel data.
+const IMAGE_PIXEL: [dicom_core::Tag; 11] = [
+    tags::SOP_CLASS_UID,
+    tags::SOP_INSTANCE_UID,
+    tags::SAMPLES_PER_PIXEL,
+    tags::PHOTOMETRIC_INTERPRETATION,
+    tags::PLANAR_CONFIGURATION,
+    tags::ROWS,
+    tags::COLUMNS,
+    tags::BITS_ALLOCATED,
+    tags::BITS_STORED,
+    tags::HIGH_BIT,
+    tags::PIXEL_REPRESENTATION,
+];
+
+/// One frame of encapsulated pixel data decoded from its fragments alone,
+/// with the image attributes of `header` (a data set without its pixel
+/// data, or with a stand-in for them): as [`decode_frame`] decodes that
+/// frame of the whole pixel data.
+pub fn decode_fragments(
+    header: &InMemDicomObject,
+    transfer_syntax: &str,
+    fragments: Vec<Vec<u8>>,
+) -> Result<DecodedFrame, Undecodable> {
+    use dicom_core::value::PixelFragmentSequence;
+    let mut one = InMemDicomObject::new_empty();
+    for tag in IMAGE_PIXEL {
+        if let Some(e) = header.get(tag) {
+            one.put(e.clone());
+        }
+    }
+    one.put(DataElement::new(
+        tags::NUMBER_OF_FRAMES,
+        VR::IS,
+        PrimitiveValue::from("1"),
+    ));
+    one.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::PixelSequence(PixelFragmentSequence::new(Vec::new(), fragments)),
+    ));
+    decode_frame(&mut one, transfer_syntax, 0)
 }
 
 /// Run `f` on `obj` seen as a file of `transfer_syntax` (what

@@ -122,17 +122,107 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
 /// Whether the encapsulated pixel data of `tail` is well-formed fragments
 /// ending with the file (`size` bytes), read item header by item header.
 fn fragments_fill(file: &mut File, tail: Option<&Tail>, size: u64) -> bool {
-    let Some(tail) = tail else {
-        return false;
-    };
+    tail.is_some_and(|tail| items(file, tail, size).is_ok())
+}
+
+/// Where each item of the encapsulated pixel data of `tail` holds its
+/// value (offset in the file, length), the offset table first, when the
+/// items are well formed and end with the file (`size` bytes).
+fn items(file: &mut File, tail: &Tail, size: u64) -> Result<Vec<(u64, u32)>, String> {
+    let mut found = Vec::new();
     let item_at = |at: u64| {
         let mut h = [0u8; 8];
         file.seek(SeekFrom::Start(at))
             .and_then(|_| file.read_exact(&mut h))
             .map_err(|e| format!("an item header at byte {at}: {e}"))?;
-        super::item_at(&h, 0)
+        let (tag, len) = super::item_at(&h, 0)?;
+        if tag == super::walk::ITEM {
+            found.push((at + 8, len));
+        }
+        Ok((tag, len))
     };
-    super::walk::fragments_end(item_at, tail.value_offset, size) == Ok(size)
+    match super::walk::fragments_end(item_at, tail.value_offset, size)? {
+        end if end == size => Ok(found),
+        end => Err(format!(
+            "the pixel data end at byte {end}, before the file's end"
+        )),
+    }
+}
+
+/// The fragments of each of `frames` frames of the encapsulated pixel
+/// data of `tail` in `path`: one fragment per frame, all of them for one
+/// frame, or as the basic offset table groups them; `Err` when none of
+/// these says which fragments make a frame.
+pub fn frame_fragments(
+    path: &Path,
+    tail: &Tail,
+    frames: usize,
+) -> Result<Vec<Vec<(u64, u32)>>, String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let found = items(&mut file, tail, size)?;
+    let Some(((table_at, table_len), fragments)) = found.split_first() else {
+        return Err("no offset table item".into());
+    };
+    if fragments.is_empty() {
+        return Err("no fragments".into());
+    }
+    if frames == fragments.len() {
+        return Ok(fragments.iter().map(|f| vec![*f]).collect());
+    }
+    if frames == 1 {
+        return Ok(vec![fragments.to_vec()]);
+    }
+    // The offset table: each frame's first fragment item, from the first
+    // fragment's item header.
+    let mut table = vec![0u8; *table_len as usize];
+    file.seek(SeekFrom::Start(*table_at))
+        .and_then(|_| file.read_exact(&mut table))
+        .map_err(|e| e.to_string())?;
+    let offsets: Vec<u64> = table
+        .chunks_exact(4)
+        .map(|c| u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect();
+    if offsets.len() != frames || offsets.first() != Some(&0) || !offsets.is_sorted() {
+        return Err(format!(
+            "{} fragments for {frames} frames, and an offset table of {} entries",
+            fragments.len(),
+            offsets.len()
+        ));
+    }
+    let first_item = fragments[0].0 - 8;
+    let mut grouped: Vec<Vec<(u64, u32)>> = vec![Vec::new(); frames];
+    for &(at, len) in fragments {
+        let offset = at - 8 - first_item;
+        let frame = offsets.partition_point(|&o| o <= offset) - 1;
+        grouped[frame].push((at, len));
+    }
+    if grouped
+        .iter()
+        .zip(&offsets)
+        .any(|(g, &o)| g.first().is_none_or(|f| f.0 - 8 - first_item != o))
+    {
+        return Err("the offset table does not point at fragment items".into());
+    }
+    Ok(grouped)
+}
+
+/// Read the values of `fragments` from `file`.
+fn read_fragments(file: &mut File, fragments: &[(u64, u32)]) -> std::io::Result<Vec<Vec<u8>>> {
+    fragments
+        .iter()
+        .map(|&(at, len)| {
+            let mut value = vec![0u8; len as usize];
+            file.seek(SeekFrom::Start(at))?;
+            file.read_exact(&mut value)?;
+            Ok(value)
+        })
+        .collect()
+}
+
+/// The values of one frame's fragments (see [`frame_fragments`]).
+pub fn read_frame(path: &Path, fragments: &[(u64, u32)]) -> std::io::Result<Vec<Vec<u8>>> {
+    read_fragments(&mut File::open(path)?, fragments)
 }
 
 enum Step {
@@ -297,6 +387,60 @@ pub struct UnitEdit<'a> {
     pub apply: &'a dyn Fn(usize, &mut [u8]),
 }
 
+/// Encapsulated pixel data written native, one frame at a time: each
+/// frame's fragments (see [`frame_fragments`]) are read and passed to
+/// `decode`, which gives the frame's `frame_bytes` native bytes.
+pub struct FrameDecode<'a> {
+    pub frames: Vec<Vec<(u64, u32)>>,
+    pub frame_bytes: usize,
+    pub decode: &'a dyn Fn(usize, Vec<Vec<u8>>) -> std::io::Result<Vec<u8>>,
+}
+
+/// Write `obj` (without pixel data) under a temporary name beside `path`,
+/// then the pixel data element decoded by `decode` as
+/// [`FrameDecode`] says, as OB (what the whole data set's path writes
+/// decoded encapsulated pixel data as).
+pub fn stage_decoded(
+    path: &Path,
+    obj: &DefaultDicomObject,
+    source: &Path,
+    decode: &FrameDecode,
+) -> std::io::Result<Staged> {
+    let total = decode
+        .frames
+        .len()
+        .checked_mul(decode.frame_bytes)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| n % 2 == 0 && *n != u32::MAX)
+        .ok_or_else(|| std::io::Error::other("decoded pixel data of odd length or over 4 GiB"))?;
+    let obj = &*super::encoded_for_writing(obj);
+    let mut input = File::open(source)?;
+    stage(path, |out| {
+        obj.write_all(&mut *out)
+            .map_err(|e| super::write_error(&e))?;
+        let mut header = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
+        header.extend_from_slice(&total.to_le_bytes());
+        out.write_all(&header)?;
+        for (n, fragments) in decode.frames.iter().enumerate() {
+            let frame = (decode.decode)(n, read_fragments(&mut input, fragments)?)?;
+            if frame.len() != decode.frame_bytes {
+                return Err(std::io::Error::other(format!(
+                    "frame {} decoded to {} bytes, not {}",
+                    n + 1,
+                    frame.len(),
+                    decode.frame_bytes
+                )));
+            }
+            out.write_all(&frame)?;
+        }
+        Ok(())
+    })
+    .map(|staged| Staged {
+        pixel_framewise: true,
+        ..staged
+    })
+}
+
 /// Write `obj` (without pixel data) under a temporary name beside `path`,
 /// then the pixel data element with the value copied from `source`
 /// (changed by `edit` on the way, when given).
@@ -359,4 +503,69 @@ pub fn stage_with_tail(
         pixel_copied: true,
         ..staged
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::value::{PixelFragmentSequence, Value};
+    use dicom_core::{DataElement, PrimitiveValue};
+
+    /// A JPEG baseline file of `frames` frames whose pixel data are these
+    /// fragments, with this offset table.
+    fn encapsulated(path: &Path, frames: usize, table: Vec<u32>, fragments: Vec<Vec<u8>>) -> Tail {
+        let mut obj = InMemDicomObject::new_empty();
+        for (tag, vr, value) in [
+            (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
+            (tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4"),
+            (tags::NUMBER_OF_FRAMES, VR::IS, &frames.to_string()),
+        ] {
+            obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        }
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::PixelSequence(PixelFragmentSequence::new(table, fragments)),
+        ));
+        obj.with_meta(
+            dicom_object::meta::FileMetaTableBuilder::new()
+                .transfer_syntax(uids::JPEG_BASELINE8_BIT),
+        )
+        .unwrap()
+        .write_to_file(path)
+        .unwrap();
+        let (_, tail) = open_header(path)
+            .unwrap()
+            .expect("its fragments end the file");
+        assert!(tail.encapsulated);
+        tail
+    }
+
+    #[test]
+    fn fragments_are_grouped_into_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.dcm");
+        let values = |n: usize| -> Vec<Vec<u8>> { (0..n).map(|i| vec![i as u8; 10]).collect() };
+        let lens = |grouped: Vec<Vec<(u64, u32)>>| -> Vec<usize> {
+            grouped.iter().map(Vec::len).collect()
+        };
+        // One fragment per frame, with or without a table.
+        let tail = encapsulated(&path, 3, Vec::new(), values(3));
+        assert_eq!(lens(frame_fragments(&path, &tail, 3).unwrap()), [1, 1, 1]);
+        // One frame in three fragments.
+        let tail = encapsulated(&path, 1, Vec::new(), values(3));
+        assert_eq!(lens(frame_fragments(&path, &tail, 1).unwrap()), [3]);
+        // Two frames in three fragments: the table says where each starts
+        // (items of 8 + 10 bytes).
+        let tail = encapsulated(&path, 2, vec![0, 36], values(3));
+        let grouped = frame_fragments(&path, &tail, 2).unwrap();
+        assert_eq!(lens(grouped.clone()), [2, 1]);
+        let frame = read_frame(&path, &grouped[1]).unwrap();
+        assert_eq!(frame, vec![vec![2u8; 10]]);
+        // No table, or one that points between items: not grouped.
+        let tail = encapsulated(&path, 2, Vec::new(), values(3));
+        assert!(frame_fragments(&path, &tail, 2).is_err());
+        let tail = encapsulated(&path, 2, vec![0, 30], values(3));
+        assert!(frame_fragments(&path, &tail, 2).is_err());
+    }
 }

@@ -49,7 +49,7 @@ impl Located {
     }
 }
 
-const ITEM: Tag = Tag(0xFFFE, 0xE000);
+pub(crate) const ITEM: Tag = Tag(0xFFFE, 0xE000);
 const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
 const SEQUENCE_END: Tag = Tag(0xFFFE, 0xE0DD);
 

@@ -94,6 +94,77 @@ pub fn clean(
     }))
 }
 
+/// Cleaning encapsulated pixel data one frame at a time, as they are
+/// copied from a large file: each frame is decoded from its fragments
+/// alone, blanked, and written native. The outcome is the one [`clean`]
+/// gives for the whole pixel data: the same bytes, the same header.
+pub struct FrameCleaner {
+    header: InMemDicomObject,
+    transfer_syntax: String,
+    blanker: blank::Blanker,
+    /// The cleaning as [`clean`] reports it.
+    pub cleaned: Cleaned,
+}
+
+impl FrameCleaner {
+    /// Set up from the data set `obj` (its pixel data left in the file)
+    /// and the fragments of its first frame: the frame is decoded to learn
+    /// the decoded layout, and `obj` changed as decoding and cleaning it
+    /// whole would change it (colour as decoded, cleaned marks).
+    pub fn new(
+        obj: &mut InMemDicomObject,
+        transfer_syntax: &str,
+        first: Vec<Vec<u8>>,
+        regions: &[Region],
+    ) -> Result<Self, String> {
+        let header = obj.clone();
+        let decoded = crate::dicom_file::native::decode_fragments(&header, transfer_syntax, first)
+            .map_err(|e| e.to_string())?;
+        crate::dicom_file::native::describe_decoded(obj, decoded.samples, decoded.photometric);
+        let geometry = geometry(obj);
+        let blanker = blank::Blanker::new(&geometry, regions)?;
+        if blanker.unit_bytes() != decoded.bytes.len() || blanker.units() != geometry.frames {
+            return Err(format!(
+                "a frame decodes to {} bytes, where the image attributes say {} bytes in {} unit(s)",
+                decoded.bytes.len(),
+                blanker.unit_bytes(),
+                blanker.units()
+            ));
+        }
+        let mut first = decoded.bytes;
+        let pixels_per_frame = blanker.blank_unit(0, &mut first);
+        mark_cleaned(obj);
+        Ok(FrameCleaner {
+            header,
+            transfer_syntax: transfer_syntax.to_string(),
+            blanker,
+            cleaned: Cleaned {
+                transfer_syntax: crate::dicom_file::native::EXPLICIT_VR_LITTLE_ENDIAN.to_string(),
+                frames: geometry.frames,
+                pixels_per_frame,
+                decoded: true,
+            },
+        })
+    }
+
+    /// The bytes of one decoded frame.
+    pub fn frame_bytes(&self) -> usize {
+        self.blanker.unit_bytes()
+    }
+
+    /// Frame `n` (from 0) decoded from its `fragments` and blanked.
+    pub fn frame(&self, n: usize, fragments: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
+        let mut decoded = crate::dicom_file::native::decode_fragments(
+            &self.header,
+            &self.transfer_syntax,
+            fragments,
+        )
+        .map_err(|e| e.to_string())?;
+        self.blanker.blank_unit(n, &mut decoded.bytes);
+        Ok(decoded.bytes)
+    }
+}
+
 /// Inpaint text `regions` in the native pixel data of `obj` (after
 /// [`clean`] has decoded and marked it): see [`text::inpaint`].
 pub fn inpaint(
