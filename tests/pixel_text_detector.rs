@@ -529,3 +529,138 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         "{said}"
     );
 }
+
+/// Large files keep their pixel data in the input while the header is
+/// anonymized: the frames searched are read from the file, and native
+/// pixel data are blanked as they are copied, compressed ones decoded,
+/// blanked and written native one frame at a time. With every file taken
+/// so (`--tail-copy-min 1`), the outputs are byte for byte, and the store's
+/// details word for word, those of reading every file whole: US files with
+/// burned-in text (grey and RGB, one and three frames), a JPEG 2000 file
+/// with text and compressed files without, with blackout and inpainting
+/// (which takes the whole path).
+#[test]
+fn large_files_are_searched_and_cleaned_as_whole_ones_are() {
+    let Some(corpus) = common::reference::pydicom_corpus() else {
+        return;
+    };
+    let fonts = burned_text::fonts();
+    let frames = backgrounds(&corpus);
+    let mut rng = Rng::new(20_261_201);
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "GDCMJ2K_TextGBR.dcm",
+        "SC_rgb_rle.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "SC_jpeg_no_color_transform.dcm",
+        "SC_rgb_rle_2frame.dcm",
+    ];
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for name in names {
+        std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
+    }
+    for k in 0..8 {
+        let (_, fw, fh, rgb) = &frames[k % frames.len()];
+        let grey = k % 2 == 0;
+        let image = burned_text::burn(
+            &mut rng,
+            &fonts,
+            rgb,
+            *fw,
+            *fh,
+            WIDTH,
+            HEIGHT,
+            grey,
+            LISTED_WORDS,
+        );
+        let n = if k % 4 == 3 { 3 } else { 1 };
+        us_file(&input.join(format!("us{k}.dcm")), k, &image, grey, n);
+    }
+    let models = common::reference::text_models().expect("the text detector's models");
+    let count = |stderr: &str, said: &str| -> usize {
+        stderr
+            .split(said)
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    for (mode, extra) in [
+        ("blackout", &[][..]),
+        ("inpaint", &["--pixel-clean", "inpaint"][..]),
+    ] {
+        let run = |tag: &str, more: &[&str]| {
+            let output = dir.path().join(format!("{mode}-{tag}"));
+            let mut args = vec![
+                "--script",
+                "high",
+                "--no-deface",
+                "--site-id",
+                "99",
+                "--text-models",
+                models.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(more);
+            let out = common::cli::anonymize(&input, &output, &args);
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{mode} {tag}: {stderr}");
+            (output, stderr)
+        };
+        let (whole, whole_log) = run("whole", &[]);
+        let (large, large_log) = run("large", &["--tail-copy-min", "1"]);
+        let cleaned = count(
+            &whole_log,
+            "burned-in text cleaned from the pixels (pixel script, text detector): ",
+        );
+        assert!(cleaned >= 8, "{mode}: {whole_log}");
+        assert_eq!(
+            count(
+                &large_log,
+                "burned-in text cleaned from the pixels (pixel script, text detector): "
+            ),
+            cleaned,
+            "{mode}: {large_log}"
+        );
+        let (a, b) = (
+            common::trees::outputs(&whole),
+            common::trees::outputs(&large),
+        );
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{mode}"
+        );
+        for (rel, bytes) in &a {
+            assert!(b[rel] == *bytes, "{mode}: {rel} differs");
+        }
+        for name in names
+            .iter()
+            .map(|n| n.to_string())
+            .chain((0..8).map(|k| format!("us{k}.dcm")))
+        {
+            let detail = |output: &Path| -> Option<String> {
+                rusqlite::Connection::open(output.join(".anonymizer/store.sqlite"))
+                    .unwrap()
+                    .query_row("SELECT detail FROM files WHERE source = ?1", [&name], |r| {
+                        r.get(0)
+                    })
+                    .unwrap()
+            };
+            assert_eq!(detail(&whole), detail(&large), "{mode}: {name}");
+        }
+        let copied = count(&large_log, "pixel data copied as bytes, not decoded: ");
+        let framewise = count(
+            &large_log,
+            "compressed pixel data decoded and cleaned frame by frame: ",
+        );
+        println!(
+            "{mode}: {cleaned} cleaned; read from a prefix: {copied} copied as bytes (blanked or not), {framewise} decoded frame by frame"
+        );
+        if mode == "blackout" {
+            assert!(copied >= 10, "{mode}: {large_log}");
+            assert!(framewise >= 1, "{mode}: {large_log}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use dicom_object::InMemDicomObject;
 
 use super::layout::{self, Layout};
 use super::quarantine::Reason;
-use super::{Engine, FilterAction, FilterStage, Interpreter, Options, stream};
+use super::{Engine, FilterAction, FilterStage, Interpreter, Options, stream, tail_pixels};
 use crate::deface::pipeline::Defacing;
 use crate::dicom_file::{self, ReadError};
 use crate::filter::condition::Values;
@@ -276,9 +276,8 @@ fn anonymize_object(
         })
     });
     if let Some(tail) = tail {
-        if (signature.is_some() && options.pixel_preview.is_some()) || searched.is_some() {
-            // A preview, and the text detector, need the frames: the
-            // whole data set.
+        if (signature.is_some() || searched.is_some()) && options.pixel_preview.is_some() {
+            // A preview needs the frames: the whole data set.
             return Ok(None);
         }
         obj.put(dicom_file::tail::probe(tail));
@@ -315,53 +314,36 @@ fn anonymize_object(
     // Large native files: the regions are blanked frame by frame as the
     // pixel data are copied (see below); the header says so now.
     let mut streamed = None;
-    // Large compressed files: each frame decoded from its fragments,
-    // blanked and written native as the pixel data are read.
+    // Large files: the frames searched are read from the file, and the
+    // pixel data cleaned as they are copied (see `tail_pixels`).
     let mut framewise = None;
-    if let (Some(tail), Some((n, signature))) = (tail, &signature)
-        && tail.encapsulated
+    if let Some(tail) = tail
+        && (signature.is_some() || searched.is_some())
     {
-        let frames = crate::pixel::geometry(&obj).frames;
-        let Some((cleaner, fragments)) = dicom_file::tail::frame_fragments(path, tail, frames)
-            .ok()
-            .and_then(|fragments| {
-                let first = dicom_file::tail::read_frame(path, &fragments[0]).ok()?;
-                let cleaner =
-                    crate::pixel::FrameCleaner::new(&mut obj, &ts, first, &signature.regions)
-                        .ok()?;
-                Some((cleaner, fragments))
-            })
-        else {
-            // The whole data set's path decodes it, or says why not.
+        let Some(planned) = tail_pixels::plan(
+            path,
+            tail,
+            &mut obj,
+            &ts,
+            signature.as_ref().map(|(n, s)| (*n, s)),
+            searched
+                .as_ref()
+                .map(|(stage, why, modality)| (*stage, why.as_str(), modality.as_str())),
+        ) else {
+            // The whole data set's path cleans it, or says why not.
             return Ok(None);
         };
-        ts = cleaner.cleaned.transfer_syntax.clone();
-        // As the whole data set's path says it.
-        cleaned = Some(format!(
-            "signature {} (line {}): regions {} in every frame; {}",
-            n + 1,
-            signature.line,
-            crate::pixel::script::regions_text(&signature.regions),
-            cleaner.cleaned.describe()
-        ));
-        framewise = Some((cleaner, fragments));
-    } else if let (Some(tail), Some((n, signature))) = (tail, &signature) {
-        let Ok(blanker) = crate::pixel::blanker(&obj, &signature.regions) else {
-            // The whole data set's path says why it cannot be cleaned.
-            return Ok(None);
-        };
-        if (blanker.unit_bytes() * blanker.units()) as u64 > tail.len {
-            return Ok(None);
+        cleaned = planned.cleaned;
+        if let Some(t) = planned.transfer_syntax {
+            ts = t;
         }
-        crate::pixel::mark_cleaned(&mut obj);
-        cleaned = Some(format!(
-            "signature {} (line {}): regions {} blanked in each of {} frame(s) or plane(s) as the pixel data were copied",
-            n + 1,
-            signature.line,
-            crate::pixel::script::regions_text(&signature.regions),
-            blanker.units()
-        ));
-        streamed = Some(blanker);
+        match planned.plan {
+            tail_pixels::Plan::Copy => {}
+            tail_pixels::Plan::Blank(blanker) => streamed = Some(blanker),
+            tail_pixels::Plan::Framewise(cleaner, fragments) => {
+                framewise = Some((cleaner, fragments));
+            }
+        }
     } else if signature.is_some() || searched.is_some() {
         let mut regions = Vec::new();
         let mut to_inpaint = Vec::new();
@@ -386,16 +368,7 @@ fn anonymize_object(
             )
             .map_err(fail)?;
             if !found.regions.is_empty() {
-                said.push(format!(
-                    "text detector ({why}): {} line(s) of text found in {} frame(s) searched{}",
-                    found.regions.len(),
-                    found.frames_searched,
-                    if found.kept.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", whitelisted words kept: {}", found.kept.join(" "))
-                    }
-                ));
+                said.push(tail_pixels::text_found(why, &found));
             }
             if stage.cleaning == crate::pixel::text::Cleaning::Inpaint {
                 to_inpaint = found.regions;

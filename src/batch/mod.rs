@@ -26,6 +26,7 @@ mod file;
 pub mod layout;
 pub mod quarantine;
 mod stream;
+mod tail_pixels;
 
 use file::{FileOutcome, Scanned, anonymize_file, scan};
 pub use file::{REQUIRED, reserved_output};

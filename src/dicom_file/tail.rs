@@ -220,6 +220,28 @@ fn read_fragments(file: &mut File, fragments: &[(u64, u32)]) -> std::io::Result<
         .collect()
 }
 
+/// Frame `n` (from 0) of the native pixel data of `tail` in `path`, of
+/// `frame_bytes` bytes.
+pub fn read_native_frame(
+    path: &Path,
+    tail: &Tail,
+    n: usize,
+    frame_bytes: usize,
+) -> std::io::Result<Vec<u8>> {
+    let start = (n as u64) * frame_bytes as u64;
+    if tail.encapsulated || start + frame_bytes as u64 > tail.len {
+        return Err(std::io::Error::other(format!(
+            "no frame {} of {frame_bytes} bytes in the pixel data",
+            n + 1
+        )));
+    }
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(tail.value_offset + start))?;
+    let mut frame = vec![0u8; frame_bytes];
+    file.read_exact(&mut frame)?;
+    Ok(frame)
+}
+
 /// The values of one frame's fragments (see [`frame_fragments`]).
 pub fn read_frame(path: &Path, fragments: &[(u64, u32)]) -> std::io::Result<Vec<Vec<u8>>> {
     read_fragments(&mut File::open(path)?, fragments)

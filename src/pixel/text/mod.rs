@@ -367,6 +367,25 @@ pub fn search(
     transfer_syntax: &str,
     modality: &str,
 ) -> Result<Found, String> {
+    search_frames(models, whitelist, obj, transfer_syntax, modality, None)
+}
+
+/// A frame of pixel data left in the file (see `dicom_file::tail`): the
+/// fragments of frame `n` when they are encapsulated, else its native
+/// bytes (as the one item).
+pub type FrameReader<'a> = &'a dyn Fn(usize) -> Result<Vec<Vec<u8>>, String>;
+
+/// As [`search`], with the pixel data of `obj` a stand-in and each frame
+/// searched read by `from_file` when given: the same frames, decoded the
+/// same way, give the same regions.
+pub fn search_frames(
+    models: &TextModels,
+    whitelist: &Whitelist,
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+    modality: &str,
+    from_file: Option<FrameReader>,
+) -> Result<Found, String> {
     let g = super::geometry(obj);
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Ok(Found::default());
@@ -398,8 +417,13 @@ pub fn search(
     let mut images = Vec::with_capacity(frames.len());
     if encapsulated {
         for &f in &frames {
-            let d = crate::dicom_file::native::decode_frame(obj, transfer_syntax, f)
-                .map_err(|e| e.to_string())?;
+            let d = match from_file {
+                Some(read) => {
+                    crate::dicom_file::native::decode_fragments(obj, transfer_syntax, read(f)?)
+                }
+                None => crate::dicom_file::native::decode_frame(obj, transfer_syntax, f),
+            }
+            .map_err(|e| e.to_string())?;
             let one = super::blank::Geometry {
                 rows: d.rows,
                 columns: d.columns,
@@ -422,6 +446,18 @@ pub fn search(
             images.push(
                 super::frames::frame_rgb(&d.bytes, &one, signed, 0)
                     .ok_or_else(|| unreadable(f, &one))?,
+            );
+        }
+    } else if let Some(read) = from_file {
+        let one = super::blank::Geometry {
+            frames: 1,
+            ..g.clone()
+        };
+        for &f in &frames {
+            let bytes = read(f)?.concat();
+            images.push(
+                super::frames::frame_rgb(&bytes, &one, signed, 0)
+                    .ok_or_else(|| unreadable(f, &g))?,
             );
         }
     } else {
