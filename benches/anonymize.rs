@@ -3,7 +3,9 @@
 //! files, beside a plain copy of the same tree and the RSNA tool's own
 //! engine on the first 300 of them, in one run. Prints figures; asserts
 //! nothing (targets: 50× the RSNA engine's files/s, within 2× of the copy).
-//! A copy that fsyncs each file is timed too, and GDCM's `gdcmanon --dumb`
+//! A copy that fsyncs each file is timed too, a copy followed by one
+//! `sync -f` (syncfs: the durability ours gives by default), ours with
+//! `--sync none` (no durability, as `cp -r`), and GDCM's `gdcmanon --dumb`
 //! (Debian's libgdcm-tools; `.ci/run` installs it) making the 19 edits of
 //! [`GDCM_EDITS`], with no mapping state and no fsync. Each of ours, `cp -r`,
 //! gdcmanon and the fsynced copy is timed in `ROUNDS` alternating rounds
@@ -243,12 +245,14 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let mut costs: [Vec<Cost>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut costs: [Vec<Cost>; 6] = Default::default();
     let names = [
         "cp -r",
         "dicom-anonymizer",
         "gdcmanon --dumb",
         "ours, object path",
+        "cp -r + sync -f",
+        "ours --sync none",
     ];
     let mut synced = Vec::new();
     let mut streamed = String::new();
@@ -269,11 +273,26 @@ fn main() {
         let (object, log) = measure(ours(&input, &out, &script).arg("--no-streaming"));
         check_summary(&log, &out);
         costs[3].push(object);
+        // The copy made as durable as ours (one syncfs, as `--sync
+        // filesystem` does), and ours with no durability at all.
+        let mut durable_copy = Command::new("sh");
+        durable_copy
+            .arg("-c")
+            .arg(r#"cp -r "$1" "$2" && sync -f "$2""#)
+            .arg("sh")
+            .arg(&input)
+            .arg(root.join(format!("copy-syncfs{round}")));
+        let (copy_syncfs, _) = measure(&mut durable_copy);
+        costs[4].push(copy_syncfs);
+        let out = root.join(format!("scratch{round}"));
+        let (scratch, log) = measure(ours(&input, &out, &script).args(["--sync", "none"]));
+        check_summary(&log, &out);
+        costs[5].push(scratch);
         let t = Instant::now();
         copy_tree(&input, &root.join(format!("copy-synced{round}")), true);
         synced.push(t.elapsed().as_secs_f64());
         println!(
-            "round {round}: wall/CPU s: cp -r {:.2}/{:.2}; ours {:.2}/{:.2}; gdcmanon {:.2}/{:.2}; ours --no-streaming {:.2}/{:.2}; fsynced copy {:.2}",
+            "round {round}: wall/CPU s: cp -r {:.2}/{:.2}; ours {:.2}/{:.2}; gdcmanon {:.2}/{:.2}; ours --no-streaming {:.2}/{:.2}; cp -r + sync -f {:.2}; ours --sync none {:.2}/{:.2}; fsynced copy {:.2}",
             copy.wall,
             copy.cpu,
             run.wall,
@@ -282,9 +301,20 @@ fn main() {
             gdcm.cpu,
             object.wall,
             object.cpu,
+            copy_syncfs.wall,
+            scratch.wall,
+            scratch.cpu,
             synced[round]
         );
-        for dir in ["copy", "ours", "gdcm", "object", "copy-synced"] {
+        for dir in [
+            "copy",
+            "ours",
+            "gdcm",
+            "object",
+            "copy-synced",
+            "copy-syncfs",
+            "scratch",
+        ] {
             let _ = std::fs::remove_dir_all(root.join(format!("{dir}{round}")));
         }
     }
@@ -369,6 +399,15 @@ fn main() {
         rate(FILES, ours) / rate(RSNA_FILES, rsna),
         ours / copy,
         ours / copy_synced
+    );
+    println!(
+        "wall, durable against durable: ours {:.2} s, cp -r + sync -f {:.2} s ({:.1}x); neither durable: ours --sync none {:.2} s, cp -r {:.2} s ({:.1}x)",
+        ours,
+        wall[4],
+        ours / wall[4],
+        wall[5],
+        copy,
+        wall[5] / copy
     );
     println!(
         "CPU: dicom-anonymizer {:.2} s, gdcmanon --dumb {:.2} s ({:.2}x gdcmanon's); with every file through the object model {:.2} s",
