@@ -409,6 +409,32 @@ pub struct UnitEdit<'a> {
     pub apply: &'a dyn Fn(usize, &mut [u8]),
 }
 
+/// Copy up to `left` bytes from `input` to `out` in chunks of 1 MiB (a
+/// few hundred reads and writes for a large file, where `std::io::copy`
+/// into a `dyn Write` makes one read per 8 KiB); the bytes copied.
+fn copy_chunks(
+    input: &mut File,
+    mut left: u64,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<u64> {
+    const CHUNK: u64 = 1 << 20;
+    let mut buffer = vec![0u8; CHUNK.min(left) as usize];
+    let mut copied = 0;
+    while left > 0 {
+        let want = CHUNK.min(left) as usize;
+        let n = match input.read(&mut buffer[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buffer[..n])?;
+        copied += n as u64;
+        left -= n as u64;
+    }
+    Ok(copied)
+}
+
 /// Encapsulated pixel data written native, one frame at a time: each
 /// frame's fragments (see [`frame_fragments`]) are read and passed to
 /// `decode`, which gives the frame's `frame_bytes` native bytes.
@@ -507,7 +533,7 @@ pub fn stage_with_tail(
             }
         }
         let rest = tail.len - edited;
-        let copied = edited + std::io::copy(&mut input.take(rest), out)?;
+        let copied = edited + copy_chunks(&mut input, rest, out)?;
         if copied != tail.len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
