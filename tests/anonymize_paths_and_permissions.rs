@@ -335,6 +335,22 @@ fn anonymize_as_nobody_if_root(dir: &Path) -> Command {
     cmd
 }
 
+/// Run `cmd` to its end. Executing a binary this process just copied
+/// can fail with "Text file busy" (ETXTBSY) while another test thread's
+/// child, forked before it execs, still holds the copy's write descriptor:
+/// tried again after a pause.
+fn output_when_not_busy(cmd: &mut Command) -> std::process::Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the copied binary stayed busy for 5 s");
+}
+
 #[test]
 fn an_unreadable_directory_is_named_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -360,14 +376,14 @@ fn an_unreadable_directory_is_named_and_the_run_goes_on() {
     )
     .unwrap();
     let output = dir.path().join("out");
-    let out = anonymize_as_nobody_if_root(dir.path())
+    let mut cmd = anonymize_as_nobody_if_root(dir.path());
+    let out = cmd
         .arg("--input")
         .arg(&input)
         .arg("--output")
         .arg(&output)
-        .args(["--site-id", "7"])
-        .output()
-        .unwrap();
+        .args(["--site-id", "7"]);
+    let out = output_when_not_busy(out);
     std::fs::set_permissions(
         input.join("b/locked"),
         std::fs::Permissions::from_mode(0o755),

@@ -122,6 +122,9 @@ fn synthetic(dir: &Path) {
     }
 }
 
+/// A `--tail-copy-min` no file reaches: every file read whole.
+const NEVER: &str = "18446744073709551615";
+
 /// The output tree and the quarantine report of one run.
 fn run(input: &Path, output: &Path, args: &[&str]) -> (BTreeMap<String, Vec<u8>>, String, String) {
     let out: Output = common::cli::anonymize(input, output, args);
@@ -201,7 +204,9 @@ fn copying_pixel_data_as_bytes_changes_no_output() {
         // small files would take otherwise, has its own sameness test.
         args.push("--no-streaming");
         let whole_dir = dir.path().join(format!("whole-{name}"));
-        let (whole, whole_report, whole_log) = run(&input, &whole_dir, &args);
+        let mut whole_args = args.clone();
+        whole_args.extend(["--tail-copy-min", NEVER]);
+        let (whole, whole_report, whole_log) = run(&input, &whole_dir, &whole_args);
         assert_eq!(copied(&whole_log), 0, "{name}: {whole_log}");
         let mut forced = args.clone();
         forced.extend(["--tail-copy-min", "0"]);

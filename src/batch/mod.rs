@@ -55,9 +55,11 @@ use crate::store::{
 const CHUNK: usize = 512;
 
 /// From this size, a file's pixel data is copied from input to output in
-/// chunks instead of being decoded and held (memory stays bounded however
-/// large the file).
-pub const TAIL_COPY_MIN: u64 = 16 << 20;
+/// chunks (or cleaned frame by frame) instead of being decoded and held,
+/// so memory stays bounded however large the file: the size from which
+/// the first step reads a file from a prefix rather than whole (smaller
+/// files take the streaming path).
+pub const TAIL_COPY_MIN: u64 = 1 << 20;
 
 /// What to run.
 pub struct Options {

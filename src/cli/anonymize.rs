@@ -130,7 +130,7 @@ pub struct AnonymizeArgs {
     #[arg(long, value_name = "DIR")]
     deface_qa: Option<PathBuf>,
     /// Copy the pixel data of files of at least BYTES as bytes (default
-    /// 16 MiB); for tests, which compare both paths.
+    /// 1 MiB); for tests, which compare both paths.
     #[arg(long, value_name = "BYTES", hide = true)]
     tail_copy_min: Option<u64>,
     /// Read every file into dicom-rs's object model, never anonymizing a

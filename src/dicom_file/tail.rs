@@ -441,8 +441,12 @@ fn copy_chunks(
 pub struct FrameDecode<'a> {
     pub frames: Vec<Vec<(u64, u32)>>,
     pub frame_bytes: usize,
-    pub decode: &'a dyn Fn(usize, Vec<Vec<u8>>) -> std::io::Result<Vec<u8>>,
+    pub decode: &'a (dyn Fn(usize, Vec<Vec<u8>>) -> std::io::Result<Vec<u8>> + Sync),
 }
+
+/// The most decoded bytes [`stage_decoded`] holds at once (one frame at
+/// least, whatever its size).
+const DECODED_AT_ONCE: usize = 32 << 20;
 
 /// Write `obj` (without pixel data) under a temporary name beside `path`,
 /// then the pixel data element decoded by `decode` as
@@ -469,17 +473,35 @@ pub fn stage_decoded(
         let mut header = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
         header.extend_from_slice(&total.to_le_bytes());
         out.write_all(&header)?;
-        for (n, fragments) in decode.frames.iter().enumerate() {
-            let frame = (decode.decode)(n, read_fragments(&mut input, fragments)?)?;
-            if frame.len() != decode.frame_bytes {
-                return Err(std::io::Error::other(format!(
-                    "frame {} decoded to {} bytes, not {}",
-                    n + 1,
-                    frame.len(),
-                    decode.frame_bytes
-                )));
+        // Frames are decoded a batch at a time on the thread pool (a
+        // single large file uses every core), the batch held decoded
+        // within DECODED_AT_ONCE bytes, and written in order.
+        use rayon::prelude::*;
+        let batch = (DECODED_AT_ONCE / decode.frame_bytes.max(1))
+            .clamp(1, 2 * rayon::current_num_threads());
+        for (first, frames) in decode.frames.chunks(batch).enumerate() {
+            let first = first * batch;
+            let read: Vec<Vec<Vec<u8>>> = frames
+                .iter()
+                .map(|fragments| read_fragments(&mut input, fragments))
+                .collect::<std::io::Result<_>>()?;
+            let decoded: Vec<std::io::Result<Vec<u8>>> = read
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, fragments)| (decode.decode)(first + i, fragments))
+                .collect();
+            for (i, frame) in decoded.into_iter().enumerate() {
+                let frame = frame?;
+                if frame.len() != decode.frame_bytes {
+                    return Err(std::io::Error::other(format!(
+                        "frame {} decoded to {} bytes, not {}",
+                        first + i + 1,
+                        frame.len(),
+                        decode.frame_bytes
+                    )));
+                }
+                out.write_all(&frame)?;
             }
-            out.write_all(&frame)?;
         }
         Ok(())
     })
