@@ -92,6 +92,13 @@ fn gdcmanon(input: &Path, output: &Path) -> Command {
     cmd
 }
 
+/// `sh -c script` with `from` and `to` as `$1` and `$2`.
+fn shell(script: &str, from: &Path, to: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).arg("sh").arg(from).arg(to);
+    cmd
+}
+
 fn cp(input: &Path, output: &Path) -> Command {
     let mut cmd = Command::new("cp");
     cmd.arg("-r").arg(input).arg(output);
@@ -275,14 +282,11 @@ fn main() {
         costs[3].push(object);
         // The copy made as durable as ours (one syncfs, as `--sync
         // filesystem` does), and ours with no durability at all.
-        let mut durable_copy = Command::new("sh");
-        durable_copy
-            .arg("-c")
-            .arg(r#"cp -r "$1" "$2" && sync -f "$2""#)
-            .arg("sh")
-            .arg(&input)
-            .arg(root.join(format!("copy-syncfs{round}")));
-        let (copy_syncfs, _) = measure(&mut durable_copy);
+        let (copy_syncfs, _) = measure(&mut shell(
+            r#"cp -r "$1" "$2" && sync -f "$2""#,
+            &input,
+            &root.join(format!("copy-syncfs{round}")),
+        ));
         costs[4].push(copy_syncfs);
         let out = root.join(format!("scratch{round}"));
         let (scratch, log) = measure(ours(&input, &out, &script).args(["--sync", "none"]));
@@ -532,14 +536,14 @@ fn large_file(
         let _ = std::fs::remove_file(&copied_to);
         runs[2].push(measure(&mut cp(&path, &copied_to)).0);
         let _ = std::fs::remove_file(&copied_to);
-        let mut synced = Command::new("sh");
-        synced
-            .arg("-c")
-            .arg(r#"cp "$1" "$2" && sync "$2""#)
-            .arg("sh")
-            .arg(&path)
-            .arg(&copied_to);
-        runs[3].push(measure(&mut synced).0);
+        runs[3].push(
+            measure(&mut shell(
+                r#"cp "$1" "$2" && sync "$2""#,
+                &path,
+                &copied_to,
+            ))
+            .0,
+        );
         println!(
             "large {kind} file, round {round}: wall s: ours {:.2}; ours --sync none {:.2}; cp {:.2}; cp + sync {:.2}",
             runs[0][round].wall, runs[1][round].wall, runs[2][round].wall, runs[3][round].wall

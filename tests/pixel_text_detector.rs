@@ -53,6 +53,28 @@ fn backgrounds(corpus: &Path) -> Vec<(String, usize, usize, Vec<u8>)> {
     out
 }
 
+/// Case `k`: text burned over background `k` (round the list), grey for
+/// even `k`.
+fn burned(
+    rng: &mut Rng,
+    fonts: &[(String, ab_glyph::FontVec)],
+    frames: &[(String, usize, usize, Vec<u8>)],
+    k: usize,
+) -> Burned {
+    let (_, fw, fh, rgb) = &frames[k % frames.len()];
+    burned_text::burn(
+        rng,
+        fonts,
+        rgb,
+        *fw,
+        *fh,
+        WIDTH,
+        HEIGHT,
+        k.is_multiple_of(2),
+        LISTED_WORDS,
+    )
+}
+
 /// A US file of `frames` copies of `image` (grey or RGB).
 fn us_file(path: &Path, n: usize, image: &Burned, grey: bool, frames: usize) {
     let samples = if grey { 1 } else { 3 };
@@ -293,19 +315,9 @@ fn burned_in_text_over_real_frames_is_cleaned_and_listed_words_stay() {
     };
     let mut cases = Vec::new();
     for k in 0..n {
-        let (name, fw, fh, rgb) = &frames[k % frames.len()];
+        let name = &frames[k % frames.len()].0;
         let grey = k % 2 == 0;
-        let image = burned_text::burn(
-            &mut rng,
-            &fonts,
-            rgb,
-            *fw,
-            *fh,
-            WIDTH,
-            HEIGHT,
-            grey,
-            LISTED_WORDS,
-        );
+        let image = burned(&mut rng, &fonts, &frames, k);
         let frames = if k % 10 == 9 { 3 } else { 1 };
         let rel = PathBuf::from(format!("case{k:03}_{}", name.trim_end_matches(".dcm")));
         us_file(&dir.path().join("in").join(&rel), k, &image, grey, frames);
@@ -561,19 +573,8 @@ fn large_files_are_searched_and_cleaned_as_whole_ones_are() {
         std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
     }
     for k in 0..8 {
-        let (_, fw, fh, rgb) = &frames[k % frames.len()];
         let grey = k % 2 == 0;
-        let image = burned_text::burn(
-            &mut rng,
-            &fonts,
-            rgb,
-            *fw,
-            *fh,
-            WIDTH,
-            HEIGHT,
-            grey,
-            LISTED_WORDS,
-        );
+        let image = burned(&mut rng, &fonts, &frames, k);
         let n = if k % 4 == 3 { 3 } else { 1 };
         us_file(&input.join(format!("us{k}.dcm")), k, &image, grey, n);
     }
