@@ -17,7 +17,9 @@ Training material: pydeface 2.1.0 (PyPI, MIT licence) ships a full-head T1
 template, `mean_reg2mean.nii.gz` (176×256×256, 1 mm), and its face mask,
 `facemask.nii.gz` (0 = face). Nothing else is used. Every training example
 is that head under a random pose (rotation, scale, translation, neck cut
-off at a random level, left-right flip) and a random intensity remapping
+off at a random level, left-right flip), in a field of view that is whole
+or stops 3 to 45 mm short of the vertex or starts 0 to 25 mm above the
+chin (the head's centre found on what it holds), and a random intensity remapping
 (a random piecewise-linear curve over the T1 intensities, not necessarily
 monotonic, with a smooth multiplicative bias field and noise), so that the
 model learns the shape of a head and not one contrast. The three contrasts
@@ -70,6 +72,45 @@ def canonical_input(grid_values):
     return np.stack([n.transpose(2, 1, 0), head.transpose(2, 1, 0)])
 
 
+BRAIN_LEVEL = 0.3
+BRAIN_ERODE = 8
+
+
+def brain_mask(t):
+    """The template's brain (pydeface ships none), derived as the Rust
+    accuracy test derives it (tests/common/head_phantom.rs, `brain_mask`):
+    the voxels of `t` (T1 scaled so that its 99.5th percentile is about 1)
+    above BRAIN_LEVEL, eroded by BRAIN_ERODE voxels, the largest piece
+    kept, cut below its narrowest axial section under its widest one (the
+    brainstem), and grown back within the voxels above the level."""
+    from scipy import ndimage
+
+    size = 2 * BRAIN_ERODE + 1
+    bright = t > BRAIN_LEVEL
+
+    def largest(m):
+        labels, n = ndimage.label(m)
+        if n == 0:
+            return m
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        return labels == sizes.argmax()
+
+    eroded = ~ndimage.maximum_filter(~bright, size=size, mode="constant", cval=False)
+    core = largest(eroded)
+    area = core.sum(axis=(0, 1))
+    widest = int(area.argmax())
+    wider_below, cut = 0, None
+    for k in range(widest):
+        if area[k] > 0 and wider_below >= 2 * area[k] and (cut is None or area[k] < area[cut]):
+            cut = k
+        wider_below = max(wider_below, area[k])
+    if cut is not None:
+        core[:, :, :cut] = False
+        core = largest(core)
+    return ndimage.maximum_filter(core, size=size, mode="constant", cval=False) & bright
+
+
 def rotation(ax, ay, az):
     cx, sx, cy, sy, cz, sz = (math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay), math.cos(az), math.sin(az))
     rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
@@ -90,9 +131,13 @@ class Template:
         lo, hi = percentiles(self.t1[::2, ::2, ::2])
         self.t = self.t1 / hi  # T1 intensities in about [0, 1.4]
         self.shape = self.t1.shape
+        # Face voxels (every other one along each axis), for the chin.
+        self.face_vox = np.argwhere(self.face[::2, ::2, ::2] > 0.5) * 2.0
+        self.brain = brain_mask(self.t).astype(np.float32)
 
     def example(self, rng):
-        """One training example: (input [2, 64, 64, 64], face [64, 64, 64])."""
+        """One training example: (input [2, 64, 64, 64], face [64, 64, 64],
+        brain [32, 32, 32], the share of each output voxel that is brain)."""
         from scipy.ndimage import affine_transform, zoom
 
         # Contrast: a random piecewise-linear curve over T1 intensities;
@@ -107,8 +152,8 @@ class Template:
         img = np.interp(self.t, knots, values).astype(np.float32)
         air = values[0]
         # The neck cut off at a random level (slices are along S).
-        if rng.random() < 0.5:
-            img[:, :, : rng.integers(10, 80)] = air
+        neck = rng.integers(10, 80) if rng.random() < 0.5 else 0
+        img[:, :, :neck] = air
         # Pose about the template's head centre.
         sub = img[::2, ::2, ::2]
         lo, hi = percentiles(sub)
@@ -121,32 +166,60 @@ class Template:
         pose = np.eye(4)
         pose[:3, :3] = rotation(*angles) * scale
         pose[:3, 3] = com + shift - pose[:3, :3] @ com
-        centre = pose[:3, :3] @ com + pose[:3, 3] + rng.uniform(-8, 8, size=3)
+        to_world = pose @ self.affine
+
+        def world(vox):
+            return vox @ to_world[:3, :3].T + to_world[:3, 3]
+
+        # A partial field of view, as a scan planned tight gives: the
+        # slices (along S, after the pose) stop short of the vertex, or
+        # start above the chin. The head's centre is then found on what
+        # the field of view holds, as the Rust side finds it.
+        head = world(fg)
+        below, above = -np.inf, np.inf
+        view = rng.random()
+        if view < 0.3:
+            above = head[:, 2].max() - rng.uniform(3.0, 45.0)
+        elif view < 0.55:
+            face = world(self.face_vox[self.face_vox[:, 2] >= neck])
+            if len(face):
+                below = face[:, 2].min() + rng.uniform(0.0, 25.0)
+        inside = (head[:, 2] >= below) & (head[:, 2] <= above)
+        centre = head[inside].mean(axis=0) + rng.uniform(-8, 8, size=3)
         grid = np.eye(4)
         grid[:3, :3] *= SPACING
         grid[:3, 3] = centre - SPACING * (GRID / 2 - 0.5)
-        to_template = np.linalg.inv(self.affine) @ np.linalg.inv(pose) @ grid
+        to_template = np.linalg.inv(to_world) @ grid
         x = affine_transform(img, to_template, output_shape=(GRID,) * 3, order=1, cval=air)
         y = affine_transform(self.face, to_template, output_shape=(GRID,) * 3, order=1, cval=0.0)
+        brain = affine_transform(self.brain, to_template, output_shape=(GRID,) * 3, order=1, cval=0.0)
         # Smooth bias field and noise, as a scanner adds them.
         field = rng.normal(0.0, 0.15, size=(4, 4, 4))
         x = x * np.exp(zoom(field, GRID / 4, order=3))
         sigma = rng.uniform(0.0, 0.04)
         x = np.abs(x + rng.normal(0.0, sigma, size=x.shape))
         x = x * rng.uniform(0.5, 2000.0) + rng.uniform(-1000, 1000)
-        return canonical_input(x), y.transpose(2, 1, 0).astype(np.float32)
+        # Beyond the field of view the Rust side samples its 2nd
+        # percentile, without noise.
+        s = grid[2, 3] + SPACING * np.arange(GRID)
+        cut = (s < below) | (s > above)
+        if cut.any():
+            x[:, :, cut] = np.percentile(x[:, :, ~cut], 2.0)
+        brain = block_mean(brain.transpose(2, 1, 0))
+        return canonical_input(x), y.transpose(2, 1, 0).astype(np.float32), brain.astype(np.float32)
 
 
 def _examples(args):
     directory, seed, count = args
     template = Template(directory)
     rng = np.random.default_rng(seed)
-    xs, ys = [], []
+    xs, ys, bs = [], [], []
     for _ in range(count):
-        x, y = template.example(rng)
+        x, y, b = template.example(rng)
         xs.append(x.astype(np.float16))
         ys.append(y.astype(np.float16))
-    return np.stack(xs), np.stack(ys)
+        bs.append(b.astype(np.float16))
+    return np.stack(xs), np.stack(ys), np.stack(bs)
 
 
 def make_examples(directory, count, seed, workers):
@@ -155,7 +228,7 @@ def make_examples(directory, count, seed, workers):
     per = [count // workers + (1 if w < count % workers else 0) for w in range(workers)]
     with Pool(workers) as pool:
         parts = pool.map(_examples, [(directory, seed * 1000 + w, n) for w, n in enumerate(per)])
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
 # ---------------------------------------------------------------- network
@@ -231,22 +304,27 @@ def block_mean(v):
     return v.reshape(s).mean(axis=(-5, -3, -1))
 
 
-def train(params, xs, ys, steps, batch, seed, log):
+# How much more a brain voxel counts in the loss than another head voxel:
+# the mask must stay out of the brain, wherever the face ends.
+BRAIN_WEIGHT = 4.0
+
+
+def train(params, xs, ys, bs, steps, batch, seed, log):
     import jax
     import jax.numpy as jnp
 
-    def loss_fn(p, x, y):
+    def loss_fn(p, x, y, b):
         logits = forward(p, x)[:, 0]
-        # Head voxels count five times as much as air.
-        weight = 0.25 + block_mean(x[:, 1])
+        # Head voxels count five times as much as air, brain more still.
+        weight = 0.25 + block_mean(x[:, 1]) + BRAIN_WEIGHT * b
         bce = jnp.maximum(logits, 0) - logits * y + jnp.log1p(jnp.exp(-jnp.abs(logits)))
         return jnp.sum(weight * bce) / jnp.sum(weight)
 
     lr_max, b1, b2, eps = 2e-3, 0.9, 0.999, 1e-8
 
     @jax.jit
-    def step(p, m, v, t, x, y):
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+    def step(p, m, v, t, x, y, b):
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y, b)
         lr = lr_max * 0.5 * (1 + jnp.cos(jnp.pi * t / steps))
         m = jax.tree_util.tree_map(lambda a, b: b1 * a + (1 - b1) * b, m, g)
         v = jax.tree_util.tree_map(lambda a, b: b2 * a + (1 - b2) * b * b, v, g)
@@ -264,10 +342,11 @@ def train(params, xs, ys, steps, batch, seed, log):
         idx = rng.choice(len(xs), size=batch, replace=False)
         x = xs[idx].astype(np.float32)
         y = ys[idx].astype(np.float32)
+        b = bs[idx].astype(np.float32)
         if rng.random() < 0.5:  # left-right flip (axis R is last)
-            x, y = x[..., ::-1].copy(), y[..., ::-1].copy()
+            x, y, b = x[..., ::-1].copy(), y[..., ::-1].copy(), b[..., ::-1].copy()
         y = block_mean(y)
-        params, m, v, loss = step(params, m, v, t, x, y)
+        params, m, v, loss = step(params, m, v, t, x, y, b)
         loss = float(loss)
         running = loss if running is None else 0.98 * running + 0.02 * loss
         if t % 50 == 0 or t == steps - 1:
@@ -275,15 +354,17 @@ def train(params, xs, ys, steps, batch, seed, log):
     return jax.tree_util.tree_map(np.asarray, params)
 
 
-def evaluate(params, xs, ys):
+def evaluate(params, xs, ys, bs):
     """Face voxels found and head voxels wrongly taken, on the 4 mm grid
-    (the 8 mm output repeated, so a rough figure)."""
+    (the 8 mm output repeated, so a rough figure), and the brain output
+    voxels (mostly brain) taken."""
     import jax
 
     f = jax.jit(forward)
-    found = face = wrong = rest = 0.0
+    found = face = wrong = rest = brain = 0.0
     for i in range(len(xs)):
         p = 1 / (1 + np.exp(-np.asarray(f(params, xs[i : i + 1].astype(np.float32)))[0, 0]))
+        brain += np.sum((bs[i] > 0.5) & (p > 0.5))
         p = p.repeat(2, 0).repeat(2, 1).repeat(2, 2)
         head = xs[i, 1] > 0.5
         y = ys[i] > 0.5
@@ -291,7 +372,7 @@ def evaluate(params, xs, ys):
         found += np.sum(head & y & (p > 0.5))
         rest += np.sum(head & ~y)
         wrong += np.sum(head & ~y & (p > 0.5))
-    return found / face, wrong / rest
+    return found / face, wrong / rest, brain
 
 
 # ---------------------------------------------------------------- ONNX
@@ -374,13 +455,16 @@ def main():
         print(msg, flush=True)
 
     started = time.time()
-    xs, ys = make_examples(args.template, args.examples, args.seed, args.workers)
-    vx, vy = make_examples(args.template, 64, args.seed + 1, args.workers)
+    xs, ys, bs = make_examples(args.template, args.examples, args.seed, args.workers)
+    vx, vy, vb = make_examples(args.template, 64, args.seed + 1, args.workers)
     log(f"{len(xs)} examples (+{len(vx)} for validation) in {time.time() - started:.0f} s")
     params = init_params(np.random.default_rng(args.seed))
-    params = train(params, xs, ys, args.steps, args.batch, args.seed, log)
-    found, wrong = evaluate(params, vx, vy)
-    log(f"validation (4 mm grid): {100 * found:.2f} % of face voxels found, {100 * wrong:.2f} % of other head voxels taken")
+    params = train(params, xs, ys, bs, args.steps, args.batch, args.seed, log)
+    found, wrong, brain = evaluate(params, vx, vy, vb)
+    log(
+        f"validation (4 mm grid): {100 * found:.2f} % of face voxels found, "
+        f"{100 * wrong:.2f} % of other head voxels taken, {brain:.0f} brain voxels (8 mm) taken"
+    )
     export(params, args.out)
     log(f"wrote {args.out} in {time.time() - started:.0f} s")
 

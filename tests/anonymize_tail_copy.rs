@@ -2,7 +2,8 @@
 //! data, anonymized, written, and the pixel data copied from the input as
 //! bytes (`src/dicom_file/tail.rs`). Proof that this changes nothing: every
 //! file of pydicom's corpus and of a synthetic set (explicit and implicit
-//! VR, single and multi-frame, a script that removes the pixel data) is
+//! VR, single and multi-frame, elements after the pixel data, a script
+//! that removes the pixel data) is
 //! anonymized with the copy forced on every file (`--tail-copy-min 0`) and
 //! with the default (these files are all below it, so read whole), with
 //! both bundled policies and a CTP script: the output trees and the
@@ -91,6 +92,57 @@ fn synthetic(dir: &Path) {
     .unwrap()
     .write_to_file(&path)
     .unwrap();
+    // Elements after the pixel data (a private group with text, trailing
+    // padding), after native pixel data and after fragments; and padding
+    // holding the bytes of a UN sequence header, which both refuse.
+    for (name, ts, padding) in [
+        (
+            "trailer_native.dcm",
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+            vec![0u8; 64],
+        ),
+        (
+            "trailer_fragments.dcm",
+            uids::JPEG_BASELINE8_BIT,
+            vec![0u8; 32],
+        ),
+        (
+            "trailer_un.dcm",
+            uids::IMPLICIT_VR_LITTLE_ENDIAN,
+            b"\0\0UN\0\0\xff\xff\xff\xff".to_vec(),
+        ),
+    ] {
+        let path = dir.join("syn").join(name);
+        common::synthetic::ct_file(&path, 11, 0, 11);
+        let mut obj = dicom_object::open_file(&path).unwrap().into_inner();
+        for (tag, value) in [
+            (Tag(0x7FE1, 0x0010), "ACME TRAILER"),
+            (Tag(0x7FE1, 0x1001), "Doe^John 1970-01-01"),
+        ] {
+            obj.put(DataElement::new(tag, VR::LO, PrimitiveValue::from(value)));
+        }
+        obj.put(DataElement::new(
+            Tag(0xFFFC, 0xFFFC),
+            VR::OB,
+            PrimitiveValue::U8(padding.into()),
+        ));
+        if ts == uids::JPEG_BASELINE8_BIT {
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                dicom_core::value::Value::PixelSequence(
+                    dicom_core::value::PixelFragmentSequence::new(
+                        vec![],
+                        vec![vec![3u8; 5000], vec![5u8; 3000]],
+                    ),
+                ),
+            ));
+        }
+        obj.with_meta(dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(ts))
+            .unwrap()
+            .write_to_file(&path)
+            .unwrap();
+    }
     // Pixel bytes that look like a UN sequence header: pixel values to
     // both readers (un_pattern.dcm); the same bytes in an element before
     // the pixel data: refused by both (un_header.dcm).
@@ -227,6 +279,7 @@ fn copying_pixel_data_as_bytes_changes_no_output() {
         assert_eq!(whole_report, tail_report, "{name}: the same quarantine");
         assert!(
             whole_report.contains("un_header.dcm")
+                && whole_report.contains("trailer_un.dcm")
                 && !whole_report.contains("un_pattern.dcm")
                 && !whole_report.contains("fragments.dcm"),
             "{name}: {whole_report}"

@@ -367,13 +367,20 @@ fn high_level_on(
     names: &[&str],
     extra: &[&str],
 ) -> (PathBuf, PathBuf, std::process::Output) {
-    let models = common::reference::text_models().expect("the text detector's models");
     let input = dir.join(format!("in-{tag}"));
     std::fs::create_dir_all(&input).unwrap();
     for name in names {
         std::fs::copy(corpus.join("test_files").join(name), input.join(name)).unwrap();
     }
     let output = dir.join(format!("out-{tag}"));
+    let out = run_high_level(&input, &output, extra);
+    (input, output, out)
+}
+
+/// `anonymize --script high` from `input` to `output` with the text
+/// detector's models and no defacing, plus `extra`.
+fn run_high_level(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let models = common::reference::text_models().expect("the text detector's models");
     let mut args = vec![
         "--script",
         "high",
@@ -384,12 +391,12 @@ fn high_level_on(
         models.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = common::cli::anonymize(&input, &output, &args);
-    (input, output, out)
+    common::cli::anonymize(input, output, &args)
 }
 
-/// The detail the store of `output` records for `source`.
-fn detail_of(output: &Path, source: &str) -> String {
+/// The detail the store of `output` records for `source` (none for a file
+/// passed unchanged in its pixels).
+fn detail_of(output: &Path, source: &str) -> Option<String> {
     let conn = rusqlite::Connection::open(output.join(".anonymizer/store.sqlite")).unwrap();
     conn.query_row(
         "SELECT detail FROM files WHERE source = ?1",
@@ -466,7 +473,7 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
         .filter(|(a, b)| a != b)
         .count();
     assert!(changed > 10_000, "{changed} bytes changed");
-    let detail = detail_of(&output, text);
+    let detail = detail_of(&output, text).expect("a detail for the cleaned file");
     assert!(
         detail.contains("text detector (a secondary capture)") && detail.contains("regions ("),
         "{detail}"
@@ -522,7 +529,7 @@ fn compressed_files_are_searched_and_rewritten_only_when_text_is_found() {
             "{name}"
         );
         assert!(!out_refused.join(name).exists(), "{name}");
-        let detail = detail_of(&out_refused, name);
+        let detail = detail_of(&out_refused, name).expect("a detail for the refused file");
         assert!(
             detail.contains("searched for burned-in text") && detail.contains(ts),
             "{name}: {detail}"
@@ -578,7 +585,6 @@ fn large_files_are_searched_and_cleaned_as_whole_ones_are() {
         let n = if k % 4 == 3 { 3 } else { 1 };
         us_file(&input.join(format!("us{k}.dcm")), k, &image, grey, n);
     }
-    let models = common::reference::text_models().expect("the text detector's models");
     let count = |stderr: &str, said: &str| -> usize {
         stderr
             .split(said)
@@ -593,18 +599,8 @@ fn large_files_are_searched_and_cleaned_as_whole_ones_are() {
     ] {
         let run = |tag: &str, more: &[&str]| {
             let output = dir.path().join(format!("{mode}-{tag}"));
-            let mut args = vec![
-                "--script",
-                "high",
-                "--no-deface",
-                "--site-id",
-                "99",
-                "--text-models",
-                models.to_str().unwrap(),
-            ];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(more);
-            let out = common::cli::anonymize(&input, &output, &args);
+            let args: Vec<&str> = extra.iter().chain(more).copied().collect();
+            let out = run_high_level(&input, &output, &args);
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
             assert!(out.status.success(), "{mode} {tag}: {stderr}");
             (output, stderr)
@@ -641,15 +637,11 @@ fn large_files_are_searched_and_cleaned_as_whole_ones_are() {
             .map(|n| n.to_string())
             .chain((0..8).map(|k| format!("us{k}.dcm")))
         {
-            let detail = |output: &Path| -> Option<String> {
-                rusqlite::Connection::open(output.join(".anonymizer/store.sqlite"))
-                    .unwrap()
-                    .query_row("SELECT detail FROM files WHERE source = ?1", [&name], |r| {
-                        r.get(0)
-                    })
-                    .unwrap()
-            };
-            assert_eq!(detail(&whole), detail(&large), "{mode}: {name}");
+            assert_eq!(
+                detail_of(&whole, &name),
+                detail_of(&large, &name),
+                "{mode}: {name}"
+            );
         }
         let copied = count(&large_log, "pixel data copied as bytes, not decoded: ");
         let framewise = count(

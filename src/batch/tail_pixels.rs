@@ -61,9 +61,9 @@ pub(super) fn plan(
     signature: Option<(usize, &Signature)>,
     searched: Option<(&TextStage, &str, &str)>,
 ) -> Option<Planned> {
-    let frames = pixel::geometry(obj).frames;
+    let geometry = pixel::geometry(obj);
     let fragments = if tail.encapsulated {
-        Some(tail::frame_fragments(path, tail, frames).ok()?)
+        Some(tail::frame_fragments(path, tail, geometry.frames).ok()?)
     } else {
         None
     };
@@ -74,7 +74,7 @@ pub(super) fn plan(
         said.push(format!("signature {} (line {})", n + 1, signature.line));
     }
     if let Some((stage, why, modality)) = searched {
-        let frame_bytes = pixel::frames::frame_bytes(&pixel::geometry(obj));
+        let frame_bytes = pixel::frames::frame_bytes(&geometry);
         let read = |f: usize| -> Result<Vec<Vec<u8>>, String> {
             match &fragments {
                 Some(fragments) => {
@@ -130,7 +130,7 @@ pub(super) fn plan(
             })
         }
         None => {
-            let blanker = pixel::blanker(obj, &regions).ok()?;
+            let blanker = Blanker::new(&geometry, &regions).ok()?;
             if (blanker.unit_bytes() * blanker.units()) as u64 > tail.len {
                 return None;
             }
@@ -140,7 +140,7 @@ pub(super) fn plan(
             pixel::mark_cleaned(obj);
             let cleaned = pixel::Cleaned {
                 transfer_syntax: transfer_syntax.to_string(),
-                frames: pixel::geometry(obj).frames,
+                frames: geometry.frames,
                 pixels_per_frame,
                 decoded: false,
             };

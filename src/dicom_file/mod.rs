@@ -30,6 +30,7 @@ pub mod bounded;
 pub mod native;
 mod opening;
 pub mod tail;
+mod trailer;
 pub mod walk;
 
 /// Why a file could not be read.

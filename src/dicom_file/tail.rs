@@ -1,8 +1,9 @@
 //! Large files without holding their pixel data: the header is read from a
-//! prefix of the file, and the pixel data, when it is the file's last
-//! element, in little endian, and native (defined length) or encapsulated
-//! (well-formed fragments), is copied from the input to the output in
-//! chunks, never decoded nor held whole.
+//! prefix of the file, and the pixel data, when it is in little endian,
+//! native (defined length) or encapsulated (well-formed fragments), and
+//! followed by no more than [`trailer::MAX_TRAILER`] bytes of other
+//! elements (read apart: `trailer.rs`), is copied from the input to the
+//! output in chunks, never decoded nor held whole.
 //!
 //! The output is the same, byte for byte, as reading the whole file and
 //! writing it back (`tests/anonymize_tail_copy.rs` runs both over a
@@ -24,7 +25,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use super::{
     Form, Opening, ReadError, Staged, UN_UNDEFINED_LENGTH, bounded, native_pixel_header, open_meta,
-    sniff, stage,
+    registered, sniff, stage, trailer,
 };
 
 /// The pixel data a header read left in the file.
@@ -32,7 +33,8 @@ use super::{
 pub struct Tail {
     /// Where the value starts in the file.
     pub value_offset: u64,
-    /// The value's bytes, to the end of the file.
+    /// The value's bytes (for fragments: up to and with the sequence
+    /// delimiter).
     pub len: u64,
     pub vr: VR,
     pub explicit: bool,
@@ -47,14 +49,26 @@ pub struct Tail {
 const FIRST_PREFIX: usize = 256 << 10;
 const MAX_PREFIX: usize = 64 << 20;
 
-/// The data set of `path` up to its pixel data, and where that pixel data
-/// is, when the file qualifies: a Part 10 file in explicit or implicit VR
-/// little endian whose last element is native pixel data (OB or OW) of
-/// defined length, or in an encapsulated syntax whose last element is
-/// pixel data in fragments. `Ok(None)`: it does not (read it whole
+/// The data set of `path` but for its pixel data's value (the elements
+/// after it included), and where that value is, when the file qualifies:
+/// a Part 10 file in explicit or implicit VR little endian whose pixel
+/// data are native (OB or OW) of defined length, or in an encapsulated
+/// syntax with pixel data in fragments, followed by at most
+/// [`trailer::MAX_TRAILER`] bytes. `Ok(None)`: it does not (read it whole
 /// instead).
 pub fn open_header(path: &Path) -> Result<Option<(DefaultDicomObject, Tail)>, ReadError> {
-    Ok(read_header(path)?.and_then(|h| Some((h.obj, h.tail?))))
+    let Some(Header {
+        mut obj,
+        tail,
+        trailer,
+    }) = read_header(path)?
+    else {
+        return Ok(None);
+    };
+    for element in trailer.into_iter().flat_map(|t| t.into_iter()) {
+        obj.put(element);
+    }
+    Ok(tail.map(|tail| (obj, tail)))
 }
 
 /// The data set of `path` up to its pixel data (as [`super::open`] with
@@ -69,10 +83,12 @@ pub fn open_until_pixel_data(path: &Path) -> Result<DefaultDicomObject, ReadErro
 }
 
 /// A header read from a prefix: the data set before the pixel data, and
-/// the pixel data when it can be copied as bytes.
+/// the pixel data when it can be copied as bytes, with the elements after
+/// it.
 struct Header {
     obj: DefaultDicomObject,
     tail: Option<Tail>,
+    trailer: Option<InMemDicomObject>,
 }
 
 /// Read `path` up to its pixel data from a growing prefix. `Ok(None)`:
@@ -90,17 +106,33 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
         match header_from(&prefix, size)? {
             Step::Done(None) => return Ok(None),
             Step::Done(Some((mut header, pattern))) => {
-                if header.tail.is_some_and(|t| t.encapsulated)
-                    && !fragments_fill(&mut file, header.tail.as_ref(), size)
+                if let Some(tail) = header.tail.as_mut()
+                    && tail.encapsulated
                 {
-                    header.tail = None;
+                    match items(&mut file, tail) {
+                        Ok((_, end)) => tail.len = end - tail.value_offset,
+                        Err(_) => header.tail = None,
+                    }
+                }
+                if let Some(tail) = header.tail
+                    && tail.value_offset + tail.len < size
+                {
+                    let ts = registered(header.obj.meta().transfer_syntax())?;
+                    let end = tail.value_offset + tail.len;
+                    header.trailer = trailer::read(&mut file, end, size, ts, &header.obj)
+                        .map_err(ReadError::Io)?;
+                    if header.trailer.is_none() {
+                        header.tail = None;
+                    }
                 }
                 // The whole-file reader refuses a file holding the bytes
                 // of an undefined-length UN header anywhere but in its
                 // pixel data's value ([`super::refuse_un_sequences`]);
                 // when the pixel data is not copied, let it decide.
                 match (&header.tail, pattern) {
-                    (Some(t), Some(p)) if p < t.value_offset => return Ok(None),
+                    (Some(t), Some(p)) if p < t.value_offset || p >= t.value_offset + t.len => {
+                        return Ok(None);
+                    }
                     (Some(_), _) => {}
                     (None, Some(_)) => return Ok(None),
                     (None, None) => {
@@ -119,16 +151,12 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
     }
 }
 
-/// Whether the encapsulated pixel data of `tail` is well-formed fragments
-/// ending with the file (`size` bytes), read item header by item header.
-fn fragments_fill(file: &mut File, tail: Option<&Tail>, size: u64) -> bool {
-    tail.is_some_and(|tail| items(file, tail, size).is_ok())
-}
-
 /// Where each item of the encapsulated pixel data of `tail` holds its
 /// value (offset in the file, length), the offset table first, when the
-/// items are well formed and end with the file (`size` bytes).
-fn items(file: &mut File, tail: &Tail, size: u64) -> Result<Vec<(u64, u32)>, String> {
+/// items are well formed and their sequence delimiter within the file; and
+/// where the delimiter ends.
+fn items(file: &mut File, tail: &Tail) -> Result<(Vec<(u64, u32)>, u64), String> {
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
     let mut found = Vec::new();
     let item_at = |at: u64| {
         let mut h = [0u8; 8];
@@ -141,12 +169,8 @@ fn items(file: &mut File, tail: &Tail, size: u64) -> Result<Vec<(u64, u32)>, Str
         }
         Ok((tag, len))
     };
-    match super::walk::fragments_end(item_at, tail.value_offset, size)? {
-        end if end == size => Ok(found),
-        end => Err(format!(
-            "the pixel data end at byte {end}, before the file's end"
-        )),
-    }
+    let end = super::walk::fragments_end(item_at, tail.value_offset, size)?;
+    Ok((found, end))
 }
 
 /// The fragments of each of `frames` frames of the encapsulated pixel
@@ -159,8 +183,7 @@ pub fn frame_fragments(
     frames: usize,
 ) -> Result<Vec<Vec<(u64, u32)>>, String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
-    let size = file.metadata().map_err(|e| e.to_string())?.len();
-    let found = items(&mut file, tail, size)?;
+    let (found, _) = items(&mut file, tail)?;
     let Some(((table_at, table_len), fragments)) = found.split_first() else {
         return Err("no offset table item".into());
     };
@@ -314,13 +337,20 @@ fn header_from(prefix: &[u8], size: u64) -> Result<Step, ReadError> {
     super::fill_meta_uids(&mut meta, &obj);
     let mut obj: DefaultDicomObject = obj.with_exact_meta(meta);
     crate::charset::decode_in_place(&mut obj);
-    Ok(Step::Done(Some((Box::new(Header { obj, tail }), pattern))))
+    Ok(Step::Done(Some((
+        Box::new(Header {
+            obj,
+            tail,
+            trailer: None,
+        }),
+        pattern,
+    ))))
 }
 
 /// The pixel data element at the start of `element` (at `offset` in a
-/// file of `size` bytes), when it is native, of defined length, and the
-/// file's last element; or encapsulated (its fragments, which must end
-/// with the file, are walked by the caller).
+/// file of `size` bytes), when it is native, of defined length, and within
+/// the file; or encapsulated (its fragments are walked by the caller,
+/// which then knows where they end).
 fn pixel_tail(element: &[u8], explicit: bool, offset: u64, size: u64) -> Option<Tail> {
     if explicit && super::is_encapsulated_pixel_header(element) {
         let value_offset = offset + super::ENCAPSULATED_HEADER.len() as u64;
@@ -334,7 +364,7 @@ fn pixel_tail(element: &[u8], explicit: bool, offset: u64, size: u64) -> Option<
     }
     let (vr, len, header_len) = native_pixel_header(element, explicit, false)?;
     let value_offset = offset + header_len as u64;
-    (value_offset + u64::from(len) == size).then_some(Tail {
+    (value_offset + u64::from(len) <= size).then_some(Tail {
         value_offset,
         len: u64::from(len),
         vr,
@@ -381,10 +411,9 @@ pub fn probe(tail: &Tail) -> dicom_core::DataElement<InMemDicomObject> {
 
 const PROBE: [u8; 2] = [0x5A, 0xA5];
 
-/// Whether `obj` holds the probe unchanged, as its last element.
+/// Whether `obj` holds the probe unchanged.
 pub fn is_probe(obj: &InMemDicomObject, tail: &Tail) -> bool {
-    let last = obj.iter().last();
-    last.is_some_and(|e| {
+    obj.get(tags::PIXEL_DATA).is_some_and(|e| {
         let value = e.value();
         e.header().tag == tags::PIXEL_DATA
             && e.header().vr == tail.vr
@@ -466,6 +495,7 @@ pub fn stage_decoded(
         .filter(|n| n % 2 == 0 && *n != u32::MAX)
         .ok_or_else(|| std::io::Error::other("decoded pixel data of odd length or over 4 GiB"))?;
     let obj = &*super::encoded_for_writing(obj);
+    let (obj, after) = trailer::split(obj)?;
     let mut input = File::open(source)?;
     stage(path, |out| {
         obj.write_all(&mut *out)
@@ -503,7 +533,7 @@ pub fn stage_decoded(
                 out.write_all(&frame)?;
             }
         }
-        Ok(())
+        out.write_all(after.as_deref().unwrap_or_default())
     })
     .map(|staged| Staged {
         pixel_framewise: true,
@@ -512,8 +542,8 @@ pub fn stage_decoded(
 }
 
 /// Write `obj` (without pixel data) under a temporary name beside `path`,
-/// then the pixel data element with the value copied from `source`
-/// (changed by `edit` on the way, when given).
+/// with the pixel data element in its place, its value copied from
+/// `source` (changed by `edit` on the way, when given).
 pub fn stage_with_tail(
     path: &Path,
     obj: &DefaultDicomObject,
@@ -522,6 +552,7 @@ pub fn stage_with_tail(
     edit: Option<&UnitEdit>,
 ) -> std::io::Result<Staged> {
     let obj = &*super::encoded_for_writing(obj);
+    let (obj, after) = trailer::split(obj)?;
     stage(path, |out| {
         obj.write_all(&mut *out)
             .map_err(|e| super::write_error(&e))?;
@@ -567,7 +598,7 @@ pub fn stage_with_tail(
                 ),
             ));
         }
-        Ok(())
+        out.write_all(after.as_deref().unwrap_or_default())
     })
     .map(|staged| Staged {
         pixel_copied: true,
@@ -637,5 +668,140 @@ mod tests {
         assert!(frame_fragments(&path, &tail, 2).is_err());
         let tail = encapsulated(&path, 2, vec![0, 30], values(3));
         assert!(frame_fragments(&path, &tail, 2).is_err());
+    }
+
+    /// Elements after the pixel data (a private group with text in the
+    /// data set's character set, trailing padding) are read from the bytes
+    /// after the value as the whole-file reader reads them, and written
+    /// back after the copied value as writing the data set whole writes
+    /// them, in both little-endian syntaxes and with fragments.
+    #[test]
+    fn elements_after_the_pixel_data_are_read_and_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, ts) in [
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+            uids::IMPLICIT_VR_LITTLE_ENDIAN,
+            uids::JPEG_BASELINE8_BIT,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("in{n}.dcm"));
+            let mut obj = InMemDicomObject::new_empty();
+            for (tag, vr, value) in [
+                (tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100"),
+                (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
+                (tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4"),
+                (tags::PATIENT_NAME, VR::PN, "Müller^Jürgen"),
+                (dicom_core::Tag(0x7FE1, 0x0010), VR::LO, "ÉQUIPE PRIVÉE"),
+                (dicom_core::Tag(0x7FE1, 0x1001), VR::LO, "Crâne, café"),
+            ] {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+            }
+            obj.put(DataElement::new(
+                dicom_core::Tag(0xFFFC, 0xFFFC),
+                VR::OB,
+                PrimitiveValue::U8(vec![0u8; 40].into()),
+            ));
+            let pixels = if ts == uids::JPEG_BASELINE8_BIT {
+                Value::PixelSequence(PixelFragmentSequence::new(
+                    vec![],
+                    vec![vec![7u8; 300], vec![9u8; 100]],
+                ))
+            } else {
+                Value::Primitive(PrimitiveValue::U8((0..=255u8).cycle().take(5000).collect()))
+            };
+            obj.put(DataElement::new(tags::PIXEL_DATA, VR::OB, pixels));
+            let file = obj
+                .with_meta(dicom_object::meta::FileMetaTableBuilder::new().transfer_syntax(ts))
+                .unwrap();
+            file.write_to_file(&path).unwrap();
+            let input = std::fs::read(&path).unwrap();
+
+            let whole = super::super::open(&path, None).unwrap();
+            let (mut header, tail) = open_header(&path)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{ts}: a tail"));
+            let private = |o: &InMemDicomObject| o.get(dicom_core::Tag(0x7FE1, 0x1001)).cloned();
+            assert!(private(&header).is_some(), "{ts}");
+            assert_eq!(private(&header), private(&whole), "{ts}");
+            let end = tail.value_offset + tail.len;
+            assert!(
+                end < input.len() as u64,
+                "{ts}: the value ends before the file"
+            );
+            assert!(is_probe(
+                &{
+                    let mut probed = header.clone().into_inner();
+                    probed.put(probe(&tail));
+                    probed
+                },
+                &tail
+            ));
+            let mut without = whole.clone();
+            without.remove_element(tags::PIXEL_DATA);
+            header.remove_element(tags::PIXEL_DATA);
+            assert_eq!(
+                format!("{:?}", *without),
+                format!("{:?}", *header),
+                "{ts}: the header read apart is the whole one's"
+            );
+
+            // Written back: the input's bytes after the preamble and meta
+            // (both written by dicom-rs the same way).
+            let out = dir.path().join(format!("out{n}.dcm"));
+            stage_with_tail(&out, &header, &path, &tail, None)
+                .unwrap()
+                .commit()
+                .unwrap();
+            let reference = dir.path().join(format!("ref{n}.dcm"));
+            super::super::stage_dicom(&reference, &whole)
+                .unwrap()
+                .commit()
+                .unwrap();
+            assert!(
+                std::fs::read(&out).unwrap() == std::fs::read(&reference).unwrap(),
+                "{ts}: written as the whole data set is"
+            );
+        }
+
+        // Bytes after the pixel data that are not elements, or that the
+        // whole-file reader refuses: the whole-file reader decides.
+        for (n, trailing) in [
+            b"not an element".to_vec(),
+            [
+                &[0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 8, 0, 0, 0][..],
+                b"UN\0\0\xff\xff\xff\xff",
+            ]
+            .concat(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("odd{n}.dcm"));
+            let mut obj = InMemDicomObject::new_empty();
+            obj.put(DataElement::new(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                PrimitiveValue::from("1.2.3"),
+            ));
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U8(vec![1u8; 64].into()),
+            ));
+            let mut bytes = Vec::new();
+            obj.with_meta(
+                dicom_object::meta::FileMetaTableBuilder::new()
+                    .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")
+                    .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN),
+            )
+            .unwrap()
+            .write_all(&mut bytes)
+            .unwrap();
+            bytes.extend_from_slice(&trailing);
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(open_header(&path).unwrap().is_none(), "{n}");
+        }
     }
 }

@@ -102,6 +102,8 @@ pub struct FrameCleaner {
     header: InMemDicomObject,
     transfer_syntax: String,
     blanker: blank::Blanker,
+    /// Frame 0, decoded and blanked when set up, until it is asked for.
+    first: std::sync::Mutex<Option<Vec<u8>>>,
     /// The cleaning as [`clean`] reports it.
     pub cleaned: Cleaned,
 }
@@ -138,6 +140,7 @@ impl FrameCleaner {
             header,
             transfer_syntax: transfer_syntax.to_string(),
             blanker,
+            first: std::sync::Mutex::new(Some(first)),
             cleaned: Cleaned {
                 transfer_syntax: crate::dicom_file::native::EXPLICIT_VR_LITTLE_ENDIAN.to_string(),
                 frames: geometry.frames,
@@ -152,8 +155,14 @@ impl FrameCleaner {
         self.blanker.unit_bytes()
     }
 
-    /// Frame `n` (from 0) decoded from its `fragments` and blanked.
+    /// Frame `n` (from 0) decoded from its `fragments` and blanked (frame
+    /// 0 is decoded once, when set up).
     pub fn frame(&self, n: usize, fragments: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
+        if n == 0
+            && let Some(first) = self.first.lock().ok().and_then(|mut f| f.take())
+        {
+            return Ok(first);
+        }
         let mut decoded = crate::dicom_file::native::decode_fragments(
             &self.header,
             &self.transfer_syntax,
@@ -192,12 +201,6 @@ pub fn mark_cleaned(obj: &mut InMemDicomObject) {
     obj.put(text_element(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"));
     let (code, meaning) = CLEAN_PIXEL_DATA;
     add_method_code(obj, code, meaning);
-}
-
-/// The blanker for the native pixel data `obj` describes (its pixel data
-/// need not be held: large files are cleaned as they are copied).
-pub fn blanker(obj: &InMemDicomObject, regions: &[Region]) -> Result<blank::Blanker, String> {
-    blank::Blanker::new(&geometry(obj), regions)
 }
 
 /// The geometry CTP reads, with its defaults (`getInt` of a missing or
