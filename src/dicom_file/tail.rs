@@ -159,9 +159,9 @@ fn items(file: &mut File, tail: &Tail) -> Result<(Vec<(u64, u32)>, u64), String>
     let size = file.metadata().map_err(|e| e.to_string())?.len();
     let mut found = Vec::new();
     let item_at = |at: u64| {
+        // One positioned read per item (no seek).
         let mut h = [0u8; 8];
-        file.seek(SeekFrom::Start(at))
-            .and_then(|_| file.read_exact(&mut h))
+        std::os::unix::fs::FileExt::read_exact_at(&*file, &mut h, at)
             .map_err(|e| format!("an item header at byte {at}: {e}"))?;
         let (tag, len) = super::item_at(&h, 0)?;
         if tag == super::walk::ITEM {
