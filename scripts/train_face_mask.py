@@ -1,7 +1,7 @@
 """Train the face-mask model (src/deface/face_mask.onnx) from pydeface's
 public template, and write it as ONNX.
 
-Reproduce (CPU only, about 40 minutes on 2 cores):
+Reproduce (CPU only, 40 to 60 minutes on 2 cores):
 
     tests/fetch_reference.sh pydeface-template      # prints the directory
     python3 -m venv /tmp/train && /tmp/train/bin/pip install \

@@ -15,8 +15,11 @@ use super::volume::Volume;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
     /// Voxels whose probability of being face is above this are removed.
-    /// Below one half on purpose: a face voxel left behind matters more
-    /// than a voxel of cheek or forehead taken with it.
+    /// Well below one half on purpose: a face voxel left behind matters
+    /// more than a voxel of cheek or forehead taken with it (chosen on
+    /// poses the accuracy test does not use: `DEFACE_ACCURACY_SEED=777`
+    /// gave 95.3 % of the face at 0.4, 96.7 % at 0.3, 97.9 % at 0.2, where
+    /// the brain was touched in 5 cases instead of 2).
     pub threshold: f32,
     /// How far (mm) the mask grows into the head's outer layer.
     pub surface_margin_mm: f64,
@@ -27,7 +30,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            threshold: 0.4,
+            threshold: 0.3,
             surface_margin_mm: 2.0,
             surface_depth_mm: 12.0,
         }
