@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::head_phantom::{
     Contrast, Identity, Rng, Template, acquire, axial_volume, remove_slices, scanner_grid,
-    write_series,
+    write_enhanced, write_series,
 };
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::resample::pose;
@@ -128,6 +128,112 @@ fn the_high_level_defaces_head_series_and_the_low_level_leaves_pixels_alone() {
     }
     assert!(changed_files > 20, "{changed_files} slices defaced");
     assert!(removed > 10_000, "{removed} pixels set to air");
+}
+
+/// A `--tail-copy-min` no file reaches: every file read whole.
+const NEVER: &str = "18446744073709551615";
+
+/// Large files are defaced as their pixel data are copied, frame by frame,
+/// without holding them: the output is byte for byte the one the whole
+/// data set's path writes, for single-frame slices and for the frames of
+/// an enhanced multi-frame image.
+#[test]
+fn large_files_are_defaced_frame_by_frame_as_the_whole_path_defaces_them() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let mut rng = Rng::new(13);
+    let ct = axial_volume(
+        &template,
+        Contrast::Ct,
+        pose([-4.0, 2.0, 5.0], 1.02, [2.0, -3.0, 1.0], template.centre),
+        [112, 80],
+        2.2,
+        &mut rng,
+    );
+    let who = |uid, patient_id| Identity {
+        patient_name: "Frame^ByFrame",
+        patient_id,
+        uid,
+        body_part: "HEAD",
+        description: "Head",
+    };
+    write_series(&input.join("slices"), &ct, Modality::Ct, &who(403, "P-3"));
+    write_enhanced(
+        &input.join("enhanced/ct.dcm"),
+        &ct,
+        Modality::Ct,
+        &who(404, "P-4"),
+    );
+
+    let run = |name: &str, min: &str| {
+        let out = tmp.path().join(name);
+        let (code, stderr) = anonymize_with(
+            &input,
+            &out,
+            "high",
+            &["--tail-copy-min".as_ref(), min.as_ref()],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(stderr.matches("): defaced (").count(), 2, "{stderr}");
+        (common::trees::outputs(&out), stderr)
+    };
+    let (whole, whole_log) = run("whole", NEVER);
+    let (framewise, log) = run("framewise", "0");
+    assert!(
+        !whole_log.contains("pixel data copied as bytes"),
+        "{whole_log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "pixel data copied as bytes, not decoded: {}",
+            80 + 1
+        )),
+        "{log}"
+    );
+    assert_eq!(whole.len(), 80 + 1);
+    assert_eq!(
+        whole.keys().collect::<Vec<_>>(),
+        framewise.keys().collect::<Vec<_>>()
+    );
+    let differing: Vec<&String> = whole
+        .iter()
+        .filter(|(k, v)| framewise[*k] != **v)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(differing.is_empty(), "{differing:?} differ");
+
+    // The multi-frame output is defaced in the frames the face is in, not
+    // only in the first: the same pixels as the single-frame slices.
+    let (enhanced, _) = whole
+        .iter()
+        .find(|(k, _)| k.starts_with("enhanced"))
+        .unwrap();
+    let frames = pixels(&tmp.path().join("framewise").join(enhanced));
+    let original = pixels(&input.join("enhanced/ct.dcm"));
+    let per = 112 * 112;
+    let changed: Vec<usize> = (0..80)
+        .filter(|&f| frames[f * per..(f + 1) * per] != original[f * per..(f + 1) * per])
+        .collect();
+    assert!(changed.len() > 20, "frames defaced: {changed:?}");
+    assert!(image_type(&tmp.path().join("framewise").join(enhanced)).starts_with("DERIVED"));
+    let mut slices_changed = 0;
+    for k in 0..80 {
+        let name = format!("IM{}.dcm", (k * 37) % 80);
+        let before = pixels(&input.join("slices").join(&name));
+        let key = whole
+            .keys()
+            .find(|key| key.starts_with("slices") && key.ends_with(&name));
+        let after = match key {
+            Some(key) => pixels(&tmp.path().join("framewise").join(key)),
+            None => panic!("{name} not written: {:?}", whole.keys().collect::<Vec<_>>()),
+        };
+        assert_eq!(after, frames[k * per..(k + 1) * per], "slice {k}");
+        slices_changed += usize::from(after != before);
+    }
+    assert_eq!(slices_changed, changed.len());
 }
 
 #[test]

@@ -216,8 +216,7 @@ pub(super) fn anonymize_file(
         None => None,
     };
     let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= options.tail_copy_min);
-    if !defaced
-        && large
+    if large
         && let Ok(Some((file, tail))) = dicom_file::tail::open_header(path)
         && let Some(outcome) =
             anonymize_object(path, rel, subject, file, Some(&tail), engine, options)?
@@ -432,11 +431,32 @@ fn anonymize_object(
             }
         }
     }
+    // Large native files: the face is removed frame by frame as the pixel
+    // data are copied (see below); the header says so now.
+    let mut defaced = None;
     match engine.deface.as_ref().and_then(|plan| plan.get(path)) {
-        Some(Defacing::Edit(edit)) => {
-            ts = crate::deface::edit::apply(&mut obj, ts.trim_end_matches('\0'), edit)
-                .map_err(|e| (Reason::DefaceError, e))?;
-        }
+        Some(Defacing::Edit(edit)) => match tail {
+            Some(tail) => {
+                if streamed.is_some()
+                    || framewise.is_some()
+                    || tail.encapsulated
+                    || !dicom_file::tail::is_probe(&obj, tail)
+                {
+                    // Cleaned and defaced, compressed, or without pixel
+                    // data now: the whole data set's path.
+                    return Ok(None);
+                }
+                let Some(bytes) = edit.on_bytes(&obj, tail.vr, tail.explicit, tail.len) else {
+                    return Ok(None);
+                };
+                crate::deface::edit::mark(&mut obj);
+                defaced = Some(bytes);
+            }
+            None => {
+                ts = crate::deface::edit::apply(&mut obj, ts.trim_end_matches('\0'), edit)
+                    .map_err(|e| (Reason::DefaceError, e))?;
+            }
+        },
         Some(Defacing::Refused(why)) => return Err((Reason::DefaceError, why.clone())),
         None => {}
     }
@@ -461,10 +481,19 @@ fn anonymize_object(
         if let Some(b) = &streamed {
             b.blank_unit(n, unit);
         }
+        if let Some(d) = &defaced {
+            d.apply(n, unit);
+        }
     };
-    let edit = streamed.as_ref().map(|b| dicom_file::tail::UnitEdit {
-        unit_bytes: b.unit_bytes(),
-        units: b.units(),
+    // At most one of the two (a file both cleaned and defaced is read
+    // whole).
+    let units = streamed
+        .as_ref()
+        .map(|b| (b.unit_bytes(), b.units()))
+        .or_else(|| defaced.as_ref().map(|d| (d.frame_bytes(), d.frames())));
+    let edit = units.map(|(unit_bytes, units)| dicom_file::tail::UnitEdit {
+        unit_bytes,
+        units,
         apply: &apply,
     });
     let staged = match (tail, framewise) {

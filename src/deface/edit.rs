@@ -45,6 +45,90 @@ impl PixelEdit {
     }
 }
 
+/// A [`PixelEdit`] applied to native little-endian pixel data as bytes,
+/// one frame at a time, as they are copied from the input: the bytes
+/// [`apply`] gives, without the pixel data in memory.
+#[derive(Debug, Clone)]
+pub struct FrameBytes<'a> {
+    edit: &'a PixelEdit,
+    /// Bytes per pixel.
+    width: usize,
+    /// Bytes per frame.
+    frame_bytes: usize,
+    /// The frames to go through: up to the last one edited.
+    frames: usize,
+}
+
+impl PixelEdit {
+    /// This edit over the native pixel data of `obj` (the data set as the
+    /// header script left it), whose value has `value_len` bytes of `vr`
+    /// (`explicit`: in an explicit VR syntax). `None` where [`apply`] must
+    /// be run on the whole data set instead, to edit them or to say why
+    /// not: more than one sample per pixel, a layout other than 16 bits
+    /// allocated (or 8 in OB), a run beyond its frame or the value.
+    pub fn on_bytes(
+        &self,
+        obj: &InMemDicomObject,
+        vr: VR,
+        explicit: bool,
+        value_len: u64,
+    ) -> Option<FrameBytes<'_>> {
+        let int = |tag: Tag| obj.get(tag).and_then(|e| e.to_int::<usize>().ok());
+        let per = int(tags::ROWS)? * int(tags::COLUMNS)?;
+        if int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1 || per == 0 {
+            return None;
+        }
+        let width = match int(tags::BITS_ALLOCATED)? {
+            16 => 2,
+            8 if explicit && vr == VR::OB => 1,
+            _ => return None,
+        };
+        let frame_bytes = per * width;
+        let fits = self.frames.iter().all(|(&frame, f)| {
+            f.runs.iter().all(|&(start, count)| {
+                let end = start as usize + count as usize;
+                end <= per && ((frame * per + end) * width) as u64 <= value_len
+            })
+        });
+        if !fits {
+            return None;
+        }
+        let frames = self.frames.keys().next_back().map_or(0, |&f| f + 1);
+        Some(FrameBytes {
+            edit: self,
+            width,
+            frame_bytes,
+            frames,
+        })
+    }
+}
+
+impl FrameBytes<'_> {
+    pub fn frame_bytes(&self) -> usize {
+        self.frame_bytes
+    }
+
+    /// How many frames, from the first, go through [`FrameBytes::apply`].
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Set the removed pixels of frame `n`, whose bytes are `frame`.
+    pub fn apply(&self, n: usize, frame: &mut [u8]) {
+        let Some(f) = self.edit.frames.get(&n) else {
+            return;
+        };
+        let bytes = (f.stored_background as i32).to_le_bytes();
+        let value = &bytes[..self.width];
+        for &(start, count) in &f.runs {
+            let (start, end) = (start as usize, start as usize + count as usize);
+            for pixel in frame[start * self.width..end * self.width].chunks_exact_mut(self.width) {
+                pixel.copy_from_slice(value);
+            }
+        }
+    }
+}
+
 fn number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     obj.get(tag)?.to_float64().ok()
 }
@@ -207,9 +291,15 @@ pub fn apply(
         }
     }
     obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+    mark(obj);
+    Ok(ts)
+}
+
+/// What [`apply`] changes in the header: ImageType DERIVED, and DCM 113102
+/// among the de-identification methods.
+pub fn mark(obj: &mut InMemDicomObject) {
     mark_derived(obj);
     add_method(obj);
-    Ok(ts)
 }
 
 /// ImageType's first value becomes DERIVED (the others are kept).

@@ -442,8 +442,7 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
 
     // Put the slices in position order.
     let order: Vec<usize> = keyed.iter().map(|k| k.1).collect();
-    let mut sorted: Vec<Slice> = order.iter().map(|&n| slices[n].clone()).collect();
-    slices.swap_with_slice(&mut sorted);
+    permute(slices, &order);
     let planes: Vec<Plane> = order.iter().map(|&n| planes[n]).collect();
 
     let mut data = Vec::with_capacity(rows * cols * slices.len());
@@ -472,6 +471,25 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
         data,
         affine_lps,
     })
+}
+
+/// Reorder `items` in place so that `items[k]` is what `items[order[k]]`
+/// was (`order` a permutation), by swaps: the slices and their pixel data
+/// are moved, never copied.
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut k = start;
+        while !placed[k] {
+            placed[k] = true;
+            let next = order[k];
+            if next == start {
+                break;
+            }
+            items.swap(k, next);
+            k = next;
+        }
+    }
 }
 
 /// The rescaled values of one native (uncompressed) single-sample image.
@@ -544,4 +562,29 @@ fn pixels(s: &Slice, count: usize) -> Result<Vec<f32>, NotAVolume> {
             (v as f64 * slope + intercept) as f32
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn a_permutation_moves_every_item_to_its_place() {
+        let mut seed = 11u64;
+        for n in [0usize, 1, 2, 3, 7, 40] {
+            for _ in 0..20 {
+                // A pseudo-random permutation (Fisher–Yates).
+                let mut order: Vec<usize> = (0..n).collect();
+                for i in (1..n).rev() {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    order.swap(i, (seed >> 33) as usize % (i + 1));
+                }
+                let original: Vec<String> = (0..n).map(|i| format!("slice {i}")).collect();
+                let mut items = original.clone();
+                permute(&mut items, &order);
+                let want: Vec<&String> = order.iter().map(|&o| &original[o]).collect();
+                assert_eq!(items.iter().collect::<Vec<_>>(), want, "{order:?}");
+            }
+        }
+    }
 }

@@ -447,19 +447,21 @@ pub struct Identity<'a> {
     pub description: &'a str,
 }
 
-/// Write `volume` (slices along its third axis, with rows and columns
-/// along its first two, as [`axial_volume`] and [`scanner_grid`] make
-/// them) as a single-frame series of `modality` under `dir`, files
-/// `IM<k>.dcm` in scrambled order. CT is stored as unsigned 12-bit with intercept −1024;
-/// MR as unsigned 16-bit.
-pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, who: &Identity) {
+/// Slice `k` of `volume` (slices along its third axis, with rows and
+/// columns along its first two, as [`axial_volume`] and [`scanner_grid`]
+/// make them) as a single-frame image of `modality`. CT is stored as
+/// unsigned 12-bit with intercept −1024; MR as unsigned 16-bit.
+fn slice_object(
+    volume: &Volume,
+    k: usize,
+    modality: Modality,
+    who: &Identity,
+) -> dicom_object::InMemDicomObject {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::{tags, uids};
     use dicom_object::InMemDicomObject;
-    use dicom_object::meta::FileMetaTableBuilder;
 
-    std::fs::create_dir_all(dir).unwrap();
-    let [nx, ny, nz] = volume.dims;
+    let [nx, ny, _] = volume.dims;
     let sp = volume.spacing();
     let a = &volume.affine_lps;
     let orientation = [0, 1]
@@ -469,87 +471,193 @@ pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, 
         .join("\\");
     let t = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
     let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
-    for k in 0..nz {
-        let origin = apply(&volume.affine_lps, [0.0, 0.0, k as f64]);
-        let pixels: Vec<u16> = volume.data[k * nx * ny..(k + 1) * nx * ny]
-            .iter()
-            .map(|&v| match modality {
-                Modality::Ct => (v + 1024.0).round().clamp(0.0, 4095.0) as u16,
-                Modality::Mr => v.round().clamp(0.0, 65535.0) as u16,
-            })
-            .collect();
-        let (sop_class, mod_text) = match modality {
-            Modality::Ct => (uids::CT_IMAGE_STORAGE, "CT"),
-            Modality::Mr => (uids::MR_IMAGE_STORAGE, "MR"),
-        };
-        let mut obj = InMemDicomObject::from_element_iter([
-            t(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100"),
-            t(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL"),
-            t(tags::SOP_CLASS_UID, VR::UI, sop_class),
-            t(
-                tags::SOP_INSTANCE_UID,
-                VR::UI,
-                &format!("2.25.{}.{}", who.uid, k + 1),
-            ),
-            t(tags::STUDY_DATE, VR::DA, "20240229"),
-            t(tags::MODALITY, VR::CS, mod_text),
-            t(tags::INSTITUTION_NAME, VR::LO, "Phantom General Hospital"),
-            t(tags::STUDY_DESCRIPTION, VR::LO, "Research head scan"),
-            t(tags::SERIES_DESCRIPTION, VR::LO, who.description),
-            t(tags::PATIENT_NAME, VR::PN, who.patient_name),
-            t(tags::PATIENT_ID, VR::LO, who.patient_id),
-            t(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101"),
-            t(tags::BODY_PART_EXAMINED, VR::CS, who.body_part),
-            t(tags::SLICE_THICKNESS, VR::DS, &format!("{:.3}", sp[2])),
-            t(
-                tags::STUDY_INSTANCE_UID,
-                VR::UI,
-                &format!("2.25.{}", who.uid),
-            ),
-            t(
-                tags::SERIES_INSTANCE_UID,
-                VR::UI,
-                &format!("2.25.{}.0", who.uid),
-            ),
-            t(tags::SERIES_NUMBER, VR::IS, "3"),
-            t(tags::INSTANCE_NUMBER, VR::IS, &(k + 1).to_string()),
-            t(
-                tags::IMAGE_POSITION_PATIENT,
-                VR::DS,
-                &format!("{:.4}\\{:.4}\\{:.4}", origin[0], origin[1], origin[2]),
-            ),
-            t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &orientation),
-            t(
-                tags::PIXEL_SPACING,
-                VR::DS,
-                &format!("{:.4}\\{:.4}", sp[1], sp[0]),
-            ),
-            us(tags::SAMPLES_PER_PIXEL, 1),
-            t(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
-            us(tags::ROWS, ny as u16),
-            us(tags::COLUMNS, nx as u16),
-            us(tags::BITS_ALLOCATED, 16),
-            us(
-                tags::BITS_STORED,
-                if modality == Modality::Ct { 12 } else { 16 },
-            ),
-            us(
-                tags::HIGH_BIT,
-                if modality == Modality::Ct { 11 } else { 15 },
-            ),
-            us(tags::PIXEL_REPRESENTATION, 0),
-            DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
-        ]);
-        if modality == Modality::Ct {
-            obj.put(t(tags::RESCALE_INTERCEPT, VR::DS, "-1024"));
-            obj.put(t(tags::RESCALE_SLOPE, VR::DS, "1"));
-        }
-        let file = obj
-            .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
-            .unwrap();
-        file.write_to_file(dir.join(format!("IM{}.dcm", (k * 37) % nz)))
-            .unwrap();
+    let origin = apply(&volume.affine_lps, [0.0, 0.0, k as f64]);
+    let pixels: Vec<u16> = volume.data[k * nx * ny..(k + 1) * nx * ny]
+        .iter()
+        .map(|&v| match modality {
+            Modality::Ct => (v + 1024.0).round().clamp(0.0, 4095.0) as u16,
+            Modality::Mr => v.round().clamp(0.0, 65535.0) as u16,
+        })
+        .collect();
+    let (sop_class, mod_text) = match modality {
+        Modality::Ct => (uids::CT_IMAGE_STORAGE, "CT"),
+        Modality::Mr => (uids::MR_IMAGE_STORAGE, "MR"),
+    };
+    let mut obj = InMemDicomObject::from_element_iter([
+        t(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100"),
+        t(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL"),
+        t(tags::SOP_CLASS_UID, VR::UI, sop_class),
+        t(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("2.25.{}.{}", who.uid, k + 1),
+        ),
+        t(tags::STUDY_DATE, VR::DA, "20240229"),
+        t(tags::MODALITY, VR::CS, mod_text),
+        t(tags::INSTITUTION_NAME, VR::LO, "Phantom General Hospital"),
+        t(tags::STUDY_DESCRIPTION, VR::LO, "Research head scan"),
+        t(tags::SERIES_DESCRIPTION, VR::LO, who.description),
+        t(tags::PATIENT_NAME, VR::PN, who.patient_name),
+        t(tags::PATIENT_ID, VR::LO, who.patient_id),
+        t(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101"),
+        t(tags::BODY_PART_EXAMINED, VR::CS, who.body_part),
+        t(tags::SLICE_THICKNESS, VR::DS, &format!("{:.3}", sp[2])),
+        t(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            &format!("2.25.{}", who.uid),
+        ),
+        t(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            &format!("2.25.{}.0", who.uid),
+        ),
+        t(tags::SERIES_NUMBER, VR::IS, "3"),
+        t(tags::INSTANCE_NUMBER, VR::IS, &(k + 1).to_string()),
+        t(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("{:.4}\\{:.4}\\{:.4}", origin[0], origin[1], origin[2]),
+        ),
+        t(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &orientation),
+        t(
+            tags::PIXEL_SPACING,
+            VR::DS,
+            &format!("{:.4}\\{:.4}", sp[1], sp[0]),
+        ),
+        us(tags::SAMPLES_PER_PIXEL, 1),
+        t(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+        us(tags::ROWS, ny as u16),
+        us(tags::COLUMNS, nx as u16),
+        us(tags::BITS_ALLOCATED, 16),
+        us(
+            tags::BITS_STORED,
+            if modality == Modality::Ct { 12 } else { 16 },
+        ),
+        us(
+            tags::HIGH_BIT,
+            if modality == Modality::Ct { 11 } else { 15 },
+        ),
+        us(tags::PIXEL_REPRESENTATION, 0),
+        DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(pixels.into())),
+    ]);
+    if modality == Modality::Ct {
+        obj.put(t(tags::RESCALE_INTERCEPT, VR::DS, "-1024"));
+        obj.put(t(tags::RESCALE_SLOPE, VR::DS, "1"));
     }
+    obj
+}
+
+fn write_explicit(obj: dicom_object::InMemDicomObject, path: &std::path::Path) {
+    use dicom_dictionary_std::uids;
+    use dicom_object::meta::FileMetaTableBuilder;
+
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+        .unwrap()
+        .write_to_file(path)
+        .unwrap();
+}
+
+/// Write `volume` as a single-frame series of `modality` under `dir`
+/// (see [`slice_object`]), files `IM<k>.dcm` in scrambled order.
+pub fn write_series(dir: &std::path::Path, volume: &Volume, modality: Modality, who: &Identity) {
+    std::fs::create_dir_all(dir).unwrap();
+    let nz = volume.dims[2];
+    for k in 0..nz {
+        let obj = slice_object(volume, k, modality, who);
+        write_explicit(obj, &dir.join(format!("IM{}.dcm", (k * 37) % nz)));
+    }
+}
+
+/// Write `volume` as one enhanced multi-frame image of `modality` at
+/// `path`: the slices of [`write_series`] as its frames, in order, their
+/// places in the functional groups.
+pub fn write_enhanced(path: &std::path::Path, volume: &Volume, modality: Modality, who: &Identity) {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+
+    let nz = volume.dims[2];
+    let slices: Vec<InMemDicomObject> = (0..nz)
+        .map(|k| slice_object(volume, k, modality, who))
+        .collect();
+    let item = |e: &DataElement<InMemDicomObject>| InMemDicomObject::from_element_iter([e.clone()]);
+    let seq = |tag, items: Vec<InMemDicomObject>| {
+        DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
+    };
+    let first = &slices[0];
+    let mut shared = vec![
+        seq(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![item(first.get(tags::IMAGE_ORIENTATION_PATIENT).unwrap())],
+        ),
+        seq(
+            tags::PIXEL_MEASURES_SEQUENCE,
+            vec![item(first.get(tags::PIXEL_SPACING).unwrap())],
+        ),
+    ];
+    if modality == Modality::Ct {
+        shared.push(seq(
+            tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([
+                first.get(tags::RESCALE_INTERCEPT).unwrap().clone(),
+                first.get(tags::RESCALE_SLOPE).unwrap().clone(),
+            ])],
+        ));
+    }
+    let per_frame = slices
+        .iter()
+        .map(|s| {
+            InMemDicomObject::from_element_iter([seq(
+                tags::PLANE_POSITION_SEQUENCE,
+                vec![item(s.get(tags::IMAGE_POSITION_PATIENT).unwrap())],
+            )])
+        })
+        .collect();
+    let pixels: Vec<u16> = slices
+        .iter()
+        .flat_map(|s| {
+            s.get(tags::PIXEL_DATA)
+                .unwrap()
+                .to_multi_int::<u16>()
+                .unwrap()
+        })
+        .collect();
+    let mut obj = first.clone();
+    for tag in [
+        tags::IMAGE_POSITION_PATIENT,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        tags::PIXEL_SPACING,
+        tags::RESCALE_INTERCEPT,
+        tags::RESCALE_SLOPE,
+    ] {
+        obj.remove_element(tag);
+    }
+    let t = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let sop_class = match modality {
+        Modality::Ct => uids::ENHANCED_CT_IMAGE_STORAGE,
+        Modality::Mr => uids::ENHANCED_MR_IMAGE_STORAGE,
+    };
+    obj.put(t(tags::SOP_CLASS_UID, VR::UI, sop_class));
+    obj.put(t(
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        &format!("2.25.{}.1000", who.uid),
+    ));
+    obj.put(t(tags::NUMBER_OF_FRAMES, VR::IS, &nz.to_string()));
+    obj.put(seq(
+        tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+        vec![InMemDicomObject::from_element_iter(shared)],
+    ));
+    obj.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(pixels.into()),
+    ));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    write_explicit(obj, path);
 }
 
 /// Remove slices `ks` of a series [`write_series`] wrote under `dir`
