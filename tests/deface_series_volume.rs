@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::synthetic::text;
 use dicom_anonymizer::deface::nifti;
-use dicom_anonymizer::deface::series::{NotAVolume, assemble, group_series};
+use dicom_anonymizer::deface::series::{NotAVolume, Slice, assemble, group_series};
 use dicom_core::value::{PixelFragmentSequence, Value};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
@@ -456,6 +456,31 @@ fn an_enhanced_multi_frame_image_is_a_volume() {
     assert!((0..3).all(|row| (v.affine_lps[row][3] - p0[row]).abs() < 1e-4));
     let s = v.spacing();
     assert!((s[0] - DI).abs() < 1e-6 && (s[2] - STEP).abs() < 1e-4);
+
+    // Read frame by frame (the header, then each frame's bytes apart from
+    // the file), as the deface stage reads a series of one such image:
+    // the same volume.
+    let mut frames = Slice::read_frames(&dir.path().join("enhanced.dcm"))
+        .unwrap()
+        .expect("native frames are read apart");
+    assert_eq!(frames.len(), 6);
+    let w = assemble(&mut frames).unwrap();
+    assert_eq!(
+        (w.dims, &w.data, w.affine_lps),
+        (v.dims, &v.data, v.affine_lps)
+    );
+    assert!(
+        frames.iter().all(|f| f.obj.get(tags::PIXEL_DATA).is_none()),
+        "the pixel data are let go once in the volume"
+    );
+    // A single-frame image is read whole.
+    let single = tempfile::tempdir().unwrap();
+    write(single.path(), "one.dcm", slice(0, position(0.0), ROWS));
+    assert!(
+        Slice::read_frames(&single.path().join("one.dcm"))
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// pydicom's MR_small.dcm and MR_small_RLE.dcm hold the same image, native

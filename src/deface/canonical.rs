@@ -6,7 +6,7 @@
 //! (`scripts/train_face_mask.py`, `canonical_input`): the same centre, the
 //! same percentiles, the same two channels.
 
-use super::resample::{Affine, IDENTITY, Interpolation, apply, resample};
+use super::resample::{Affine, IDENTITY, Interpolation, apply, resample_values};
 use super::volume::Volume;
 
 /// Voxels per side of the input grid.
@@ -157,14 +157,9 @@ fn head_centre(volume: &Volume, intensities: &Intensities) -> Option<[f64; 3]> {
 pub fn canonical_input(volume: &Volume, intensities: &Intensities) -> Option<Canonical> {
     let centre_ras = head_centre(volume, intensities)?;
     let lo = intensities.lo;
-    let clamped = Volume {
-        dims: volume.dims,
-        data: intensities.values.clone(),
-        affine_lps: volume.affine_lps,
-    };
     let grid = grid_affine(centre_ras, GRID, SPACING);
-    let sampled = resample(
-        &clamped,
+    let sampled = resample_values(
+        (&intensities.values, volume.dims, &volume.affine_lps),
         [GRID; 3],
         grid,
         &IDENTITY,

@@ -211,14 +211,16 @@ pub fn head_silhouette(dims: [usize; 3], intensities: &Intensities) -> Vec<bool>
 }
 
 /// Breadth-first flood over 6-neighbours: visit every voxel `open` lets
-/// through, marking `seen`.
+/// through, marking `seen`; the voxels taken off the queue.
 fn flood(
     [nx, ny, nz]: [usize; 3],
     queue: &mut VecDeque<usize>,
     open: impl Fn(usize) -> bool,
     seen: &mut [bool],
-) {
+) -> usize {
+    let mut taken = 0;
     while let Some(n) = queue.pop_front() {
+        taken += 1;
         let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
         let mut visit = |m: usize| {
             if !seen[m] && open(m) {
@@ -245,46 +247,35 @@ fn flood(
             visit(n + nx * ny);
         }
     }
+    taken
 }
 
-/// The largest 6-connected piece of `mask`.
+/// The largest 6-connected piece of `mask` (the first found of the
+/// largest, in memory order). Each piece is flooded once to measure it,
+/// the largest once more to mark it: a flag per voxel, not a label.
 pub fn largest_component(dims: [usize; 3], mask: &[bool]) -> Vec<bool> {
-    let mut label = vec![0u32; mask.len()];
-    let mut best = (0u32, 0usize);
-    let mut next = 0u32;
+    let mut seen = vec![false; mask.len()];
     let mut queue = VecDeque::new();
+    let mut best: Option<(usize, usize)> = None;
     for start in 0..mask.len() {
-        if !mask[start] || label[start] != 0 {
+        if !mask[start] || seen[start] {
             continue;
         }
-        next += 1;
-        label[start] = next;
+        seen[start] = true;
         queue.push_back(start);
-        let mut size = 0usize;
-        let [nx, ny, nz] = dims;
-        while let Some(n) = queue.pop_front() {
-            size += 1;
-            let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
-            let neighbours = [
-                (i > 0).then(|| n - 1),
-                (i + 1 < nx).then(|| n + 1),
-                (j > 0).then(|| n - nx),
-                (j + 1 < ny).then(|| n + nx),
-                (k > 0).then(|| n - nx * ny),
-                (k + 1 < nz).then(|| n + nx * ny),
-            ];
-            for m in neighbours.into_iter().flatten() {
-                if mask[m] && label[m] == 0 {
-                    label[m] = next;
-                    queue.push_back(m);
-                }
-            }
-        }
-        if size > best.1 {
-            best = (next, size);
+        let size = flood(dims, &mut queue, |n| mask[n], &mut seen);
+        if best.is_none_or(|(_, b)| size > b) {
+            best = Some((start, size));
         }
     }
-    label.iter().map(|&l| l != 0 && l == best.0).collect()
+    let mut piece = vec![false; mask.len()];
+    if let Some((start, _)) = best {
+        drop(seen);
+        piece[start] = true;
+        queue.push_back(start);
+        flood(dims, &mut queue, |n| mask[n], &mut piece);
+    }
+    piece
 }
 
 /// `mask` grown by a box of `radius` voxels along each axis.
@@ -417,6 +408,67 @@ mod tests {
             largest_component(dims, &m),
             vec![false, false, true, true, true, false]
         );
+    }
+
+    #[test]
+    fn the_largest_component_of_random_masks_is_the_labelled_one() {
+        // Against labels: every piece labelled, the first of the largest
+        // kept.
+        let dims = [13, 11, 9];
+        let [nx, ny, nz] = dims;
+        let mut seed = 5u64;
+        for density in [3u64, 5, 8] {
+            let mask: Vec<bool> = (0..nx * ny * nz)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 33) % 10 < density
+                })
+                .collect();
+            let mut label = vec![0usize; mask.len()];
+            let mut sizes = vec![0usize];
+            for start in 0..mask.len() {
+                if !mask[start] || label[start] != 0 {
+                    continue;
+                }
+                let id = sizes.len();
+                sizes.push(0);
+                let mut stack = vec![start];
+                label[start] = id;
+                while let Some(n) = stack.pop() {
+                    sizes[id] += 1;
+                    let (i, j, k) = (n % nx, (n / nx) % ny, n / (nx * ny));
+                    let mut near = Vec::new();
+                    if i > 0 {
+                        near.push(n - 1)
+                    }
+                    if i + 1 < nx {
+                        near.push(n + 1)
+                    }
+                    if j > 0 {
+                        near.push(n - nx)
+                    }
+                    if j + 1 < ny {
+                        near.push(n + nx)
+                    }
+                    if k > 0 {
+                        near.push(n - nx * ny)
+                    }
+                    if k + 1 < nz {
+                        near.push(n + nx * ny)
+                    }
+                    for m in near {
+                        if mask[m] && label[m] == 0 {
+                            label[m] = id;
+                            stack.push(m);
+                        }
+                    }
+                }
+            }
+            let largest =
+                (1..sizes.len()).fold(0, |b, id| if sizes[id] > sizes[b] { id } else { b });
+            let want: Vec<bool> = label.iter().map(|&l| l != 0 && l == largest).collect();
+            assert_eq!(largest_component(dims, &mask), want, "density {density}");
+        }
     }
 
     #[test]

@@ -30,8 +30,15 @@ pub enum Defacing {
 /// The deface stage's decision for every file of every head series.
 pub type DefacePlan = HashMap<PathBuf, Defacing>;
 
-/// The files of a series read whole, as slices for [`assemble`].
+/// The files of a series as slices for [`assemble`]: read whole, or (a
+/// series of one enhanced multi-frame image with native pixel data) frame
+/// by frame.
 pub fn load_slices(paths: &[PathBuf]) -> Result<Vec<Slice>, String> {
+    if let [path] = paths
+        && let Some(frames) = Slice::read_frames(path)?
+    {
+        return Ok(frames);
+    }
     paths.iter().map(|path| Slice::read(path)).collect()
 }
 

@@ -71,13 +71,37 @@ pub fn resample(
     interpolation: Interpolation,
     background: f32,
 ) -> Option<Volume> {
+    resample_values(
+        (&source.data, source.dims, &source.affine_lps),
+        dims,
+        affine_lps,
+        motion,
+        interpolation,
+        background,
+    )
+}
+
+/// [`resample`] from values laid out as a volume's are (`data` on a grid
+/// of `source_dims` placed by `source_affine`), without a volume of them.
+pub fn resample_values(
+    (data, source_dims, source_affine): (&[f32], [usize; 3], &Affine),
+    dims: [usize; 3],
+    affine_lps: Affine,
+    motion: &Affine,
+    interpolation: Interpolation,
+    background: f32,
+) -> Option<Volume> {
+    let source = Source {
+        data,
+        dims: source_dims,
+    };
     // target voxel → target world → source world → source voxel
     let to_source = mul(
-        &inverse(&source.affine_lps)?,
+        &inverse(source_affine)?,
         &mul(&inverse(motion)?, &affine_lps),
     );
-    let [sx, sy, sz] = source.dims;
-    let mut data = Vec::with_capacity(dims[0] * dims[1] * dims[2]);
+    let [sx, sy, sz] = source_dims;
+    let mut out = Vec::with_capacity(dims[0] * dims[1] * dims[2]);
     for k in 0..dims[2] {
         for j in 0..dims[1] {
             // One row: the source point moves by a fixed step per voxel.
@@ -89,19 +113,31 @@ pub fn resample(
                     start[1] + step[1] * i as f64,
                     start[2] + step[2] * i as f64,
                 ];
-                data.push(sample(source, [sx, sy, sz], u, interpolation, background));
+                out.push(sample(&source, [sx, sy, sz], u, interpolation, background));
             }
         }
     }
     Some(Volume {
         dims,
-        data,
+        data: out,
         affine_lps,
     })
 }
 
+/// The values a volume is sampled from.
+struct Source<'a> {
+    data: &'a [f32],
+    dims: [usize; 3],
+}
+
+impl Source<'_> {
+    fn get(&self, i: usize, j: usize, k: usize) -> f32 {
+        self.data[i + self.dims[0] * (j + self.dims[1] * k)]
+    }
+}
+
 fn sample(
-    v: &Volume,
+    v: &Source,
     [sx, sy, sz]: [usize; 3],
     u: [f64; 3],
     interpolation: Interpolation,

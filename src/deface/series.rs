@@ -112,6 +112,67 @@ impl Slice {
     }
 }
 
+impl Slice {
+    /// The frames of an enhanced multi-frame image with native pixel data
+    /// of 8 or 16 bits, one sample per pixel: the header read up to the
+    /// pixel data, each frame's bytes read from the file apart (the data
+    /// set is never held whole, nor its pixel data twice). `Ok(None)` for
+    /// any other file, which [`Slice::read`] reads whole.
+    pub fn read_frames(path: &Path) -> Result<Option<Vec<Slice>>, String> {
+        use std::os::unix::fs::FileExt;
+
+        // A file the header reader refuses is left to the whole reader,
+        // which gives its own error.
+        let Ok(Some((file, tail))) = crate::dicom_file::tail::open_header(path) else {
+            return Ok(None);
+        };
+        let transfer_syntax = file
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string();
+        let image = Slice {
+            path: path.to_path_buf(),
+            obj: file.into_inner(),
+            transfer_syntax,
+            frame: 0,
+        };
+        let o = &image.obj;
+        let n = frame_count(o) as usize;
+        let int = |tag| uint(o, tag, "").ok().map(|v| v as usize);
+        let (Some(rows), Some(cols), Some(bits)) = (
+            int(tags::ROWS),
+            int(tags::COLUMNS),
+            int(tags::BITS_ALLOCATED),
+        ) else {
+            return Ok(None);
+        };
+        let frame_bytes = rows * cols * bits / 8;
+        if tail.encapsulated
+            || n < 2
+            || !(bits == 16 || (bits == 8 && tail.vr == dicom_core::VR::OB))
+            || int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1
+            || frame_bytes == 0
+            || ((n * frame_bytes) as u64) > tail.len
+        {
+            return Ok(None);
+        }
+        let input = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let pixels = (0..n)
+            .map(|f| {
+                let mut bytes = vec![0u8; frame_bytes];
+                input
+                    .read_exact_at(&mut bytes, tail.value_offset + (f * frame_bytes) as u64)
+                    .map(|()| PrimitiveValue::U8(bytes.into()))
+                    .map_err(|e| format!("{}: frame {}: {e}", path.display(), f + 1))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        with_headers(&image, pixels, dicom_core::VR::OB)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
 /// The files under `root` that have pixel data, by SeriesInstanceUID,
 /// with the header of the first (files are read up to the pixel data
 /// only, and only one header per series is kept).
@@ -292,6 +353,18 @@ fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
             )));
         }
     };
+    with_headers(image, split, element.vr())
+}
+
+/// One slice per frame of `image` (an enhanced multi-frame header), each
+/// with the attributes of its functional groups and `pixels[f]` as its
+/// pixel data (of `vr`).
+fn with_headers(
+    image: &Slice,
+    pixels: Vec<PrimitiveValue>,
+    vr: dicom_core::VR,
+) -> Result<Vec<Slice>, NotAVolume> {
+    let o = &image.obj;
     let copied = [
         tags::ROWS,
         tags::COLUMNS,
@@ -316,7 +389,7 @@ fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
             tags::RESCALE_SLOPE,
         ),
     ];
-    split
+    pixels
         .into_iter()
         .enumerate()
         .map(|(f, pixels)| {
@@ -331,7 +404,7 @@ fn frames(image: &Slice) -> Result<Vec<Slice>, NotAVolume> {
                     frame.put(e.clone());
                 }
             }
-            frame.put(DataElement::new(tags::PIXEL_DATA, element.vr(), pixels));
+            frame.put(DataElement::new(tags::PIXEL_DATA, vr, pixels));
             Ok(Slice {
                 path: image.path.clone(),
                 obj: frame,
@@ -445,9 +518,13 @@ fn assemble_frames(slices: &mut [Slice]) -> Result<Volume, NotAVolume> {
     permute(slices, &order);
     let planes: Vec<Plane> = order.iter().map(|&n| planes[n]).collect();
 
+    // Each slice's pixel data are let go once they are in the volume: the
+    // series is not held twice (the slices keep their headers, which is
+    // all the edits and the QA sheet read).
     let mut data = Vec::with_capacity(rows * cols * slices.len());
-    for s in slices.iter() {
+    for s in slices.iter_mut() {
         data.extend(pixels(s, rows * cols)?);
+        s.obj.remove_element(tags::PIXEL_DATA);
     }
     // Even gaps, every slice on the line from the first to the last, and
     // that line along the normal: the slices are the volume's own voxels.
