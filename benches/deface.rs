@@ -2,16 +2,23 @@
 //! head volume (1 mm, CT) on this machine: the series loaded and assembled,
 //! the face mask (model on the tract backend, brought back and refined),
 //! the NIfTI written, and the whole `deface` command end to end (which also
-//! writes the 180 defaced DICOM files with their headers anonymized).
+//! writes the 180 defaced DICOM files with their headers anonymized), with
+//! its peak memory; then the same head as one enhanced multi-frame file
+//! through `anonymize --script high` (read frame by frame to find the
+//! face, defaced frame by frame as its pixel data are copied).
 //! Prints figures; asserts nothing (target: under 5 s with tract).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "common/measure.rs"]
+mod measure;
 
 use std::process::Command;
 use std::time::Instant;
 
-use common::head_phantom::{Contrast, Identity, Rng, Template, axial_volume, write_series};
+use common::head_phantom::{
+    Contrast, Identity, Rng, Template, axial_volume, write_enhanced, write_series,
+};
 use dicom_anonymizer::deface::canonical::Modality;
 use dicom_anonymizer::deface::face_mask::{Settings, apply_mask, face_mask};
 use dicom_anonymizer::deface::model::FaceMaskModel;
@@ -22,7 +29,16 @@ use dicom_anonymizer::deface::{nifti, qa};
 fn main() {
     let template =
         Template::load().expect("pydeface's template (tests/fetch_reference.sh pydeface-template)");
-    let tmp = tempfile::tempdir().unwrap();
+    // `DEFACE_BENCH_DIR=DIR` keeps the inputs and outputs under DIR, for
+    // profiling.
+    let mut tmp = match std::env::var_os("DEFACE_BENCH_DIR") {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            tempfile::tempdir_in(dir).unwrap()
+        }
+        None => tempfile::tempdir().unwrap(),
+    };
+    tmp.disable_cleanup(std::env::var_os("DEFACE_BENCH_DIR").is_some());
     let root = tmp.path().join("in");
     let subject = root.join("sub001");
     let mut rng = Rng::new(2026);
@@ -91,21 +107,50 @@ fn main() {
         load + masking + writing + sheeting
     );
 
-    let t = Instant::now();
-    let run = Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
-        .args(["deface", "--input"])
-        .arg(&root)
-        .arg("--output")
-        .arg(tmp.path().join("out"))
-        .output()
-        .unwrap();
-    let total = t.elapsed().as_secs_f64();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let (cost, _) = measure::measure(
+        Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+            .args(["deface", "--input"])
+            .arg(&root)
+            .arg("--output")
+            .arg(tmp.path().join("out")),
     );
     println!(
-        "  `deface` command end to end {total:6.2} s  (series load, mask, NIfTI, QA sheet, 180 anonymized DICOM files; target < 5 s)"
+        "  `deface` command end to end {:6.2} s  (series load, mask, NIfTI, QA sheet, 180 anonymized DICOM files; target < 5 s); {:.2} s CPU, peak {:.0} MB",
+        cost.wall, cost.cpu, cost.peak_mb
+    );
+
+    let enhanced = tmp.path().join("enhanced");
+    write_enhanced(
+        &enhanced.join("sub001/head.dcm"),
+        &volume,
+        Modality::Ct,
+        &Identity { uid: 10, ..who },
+    );
+    let (cost, log) = measure::measure(
+        Command::new(env!("CARGO_BIN_EXE_dicom-anonymizer"))
+            .args([
+                "anonymize",
+                "--script",
+                "high",
+                "--site-id",
+                "5",
+                "--pixel-text",
+                "off",
+                "--input",
+            ])
+            .arg(&enhanced)
+            .arg("--output")
+            .arg(tmp.path().join("enhanced-out")),
+    );
+    assert!(log.contains("): defaced ("), "{log}");
+    println!(
+        "  the same head as one enhanced multi-frame file ({:.1} MB), `anonymize --script high`: {:.2} s, {:.2} s CPU, peak {:.0} MB",
+        std::fs::metadata(enhanced.join("sub001/head.dcm"))
+            .unwrap()
+            .len() as f64
+            / 1e6,
+        cost.wall,
+        cost.cpu,
+        cost.peak_mb
     );
 }

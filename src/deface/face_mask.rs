@@ -119,8 +119,12 @@ pub fn face_mask(
 ) -> Result<FaceMask, MaskError> {
     let intensities = Intensities::of(volume, modality);
     let p = probabilities(volume, &intensities, model)?;
+    let head = head_silhouette(volume.dims, &intensities);
+    // The intensities are not needed any more: let them go before the
+    // masks of the refinement are made.
+    drop(intensities);
     let coarse = threshold_on_grid(volume, &p, settings.threshold);
-    Ok(refine(volume, &intensities, coarse, settings))
+    Ok(refine(volume, &head, coarse, settings))
 }
 
 /// The probabilities sampled (trilinearly) at each voxel of `volume`, and
@@ -160,20 +164,18 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
 /// Keep the largest connected piece of the mask (stray islands elsewhere in
 /// the head are errors, not faces), then grow it by `surface_margin_mm`
 /// within the head's outer `surface_depth_mm`, where the features that make
-/// a face recognisable are: the skin and what lies just under it.
-pub fn refine(
-    volume: &Volume,
-    intensities: &Intensities,
-    mask: FaceMask,
-    settings: &Settings,
-) -> FaceMask {
+/// a face recognisable are: the skin and what lies just under it. `head`
+/// is the volume's [`head_silhouette`].
+pub fn refine(volume: &Volume, head: &[bool], mask: FaceMask, settings: &Settings) -> FaceMask {
     let dims = volume.dims;
     let mut removed = largest_component(dims, &mask.removed);
-    let head = head_silhouette(dims, intensities);
+    drop(mask);
     let spacing = volume.spacing();
     let radius = |mm: f64| spacing.map(|s| (mm / s).round().max(0.0) as usize);
-    let not_head: Vec<bool> = head.iter().map(|&h| !h).collect();
-    let deep_outside = dilate(dims, &not_head, radius(settings.surface_depth_mm));
+    let deep_outside = {
+        let not_head: Vec<bool> = head.iter().map(|&h| !h).collect();
+        dilate(dims, &not_head, radius(settings.surface_depth_mm))
+    };
     let grown = dilate(dims, &removed, radius(settings.surface_margin_mm));
     for n in 0..removed.len() {
         if grown[n] && head[n] && deep_outside[n] {
@@ -207,7 +209,12 @@ pub fn head_silhouette(dims: [usize; 3], intensities: &Intensities) -> Vec<bool>
         }
     }
     flood(dims, &mut queue, |n| !bright[n], &mut outside);
-    outside.iter().map(|&o| !o).collect()
+    drop(bright);
+    // What the outside air does not reach is head.
+    for o in &mut outside {
+        *o = !*o;
+    }
+    outside
 }
 
 /// Breadth-first flood over 6-neighbours: visit every voxel `open` lets
