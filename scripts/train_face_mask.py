@@ -19,7 +19,10 @@ template, `mean_reg2mean.nii.gz` (176×256×256, 1 mm), and its face mask,
 is that head under a random pose (rotation, scale, translation, neck cut
 off at a random level, left-right flip), in a field of view that is whole
 or stops 3 to 45 mm short of the vertex or starts 0 to 25 mm above the
-chin (the head's centre found on what it holds), and a random intensity remapping
+chin (the head's centre found on what the field holds), and with
+`--front-cut-share P` (0 by default: the bundled model was trained
+without) a share P of fields of view also end in front, up to 30 mm
+behind the tip of the nose, and a random intensity remapping
 (a random piecewise-linear curve over the T1 intensities, not necessarily
 monotonic, with a smooth multiplicative bias field and noise), so that the
 model learns the shape of a head and not one contrast. The three contrasts
@@ -120,8 +123,10 @@ def rotation(ax, ay, az):
 
 
 class Template:
-    def __init__(self, directory):
+    def __init__(self, directory, front_cut_share=0.0):
         import nibabel as nib
+
+        self.front_cut_share = front_cut_share
 
         image = nib.load(f"{directory}/mean_reg2mean.nii.gz")
         face = nib.load(f"{directory}/facemask.nii.gz")
@@ -184,7 +189,14 @@ class Template:
             face = world(self.face_vox[self.face_vox[:, 2] >= neck])
             if len(face):
                 below = face[:, 2].min() + rng.uniform(0.0, 25.0)
-        inside = (head[:, 2] >= below) & (head[:, 2] <= above)
+        # A field of view planned tight in front: its anterior edge cuts
+        # through the face, up to 30 mm behind the tip of the nose (no
+        # draw at all with a share of 0, so that the examples are the
+        # ones the bundled model was trained on).
+        front = np.inf
+        if self.front_cut_share > 0 and rng.random() < self.front_cut_share:
+            front = head[:, 1].max() - rng.uniform(0.0, 30.0)
+        inside = (head[:, 2] >= below) & (head[:, 2] <= above) & (head[:, 1] <= front)
         centre = head[inside].mean(axis=0) + rng.uniform(-8, 8, size=3)
         grid = np.eye(4)
         grid[:3, :3] *= SPACING
@@ -203,15 +215,20 @@ class Template:
         # percentile, without noise.
         s = grid[2, 3] + SPACING * np.arange(GRID)
         cut = (s < below) | (s > above)
-        if cut.any():
-            x[:, :, cut] = np.percentile(x[:, :, ~cut], 2.0)
+        if front == np.inf:
+            if cut.any():
+                x[:, :, cut] = np.percentile(x[:, :, ~cut], 2.0)
+        else:
+            a = grid[1, 3] + SPACING * np.arange(GRID)
+            cut = np.broadcast_to(cut[None, None, :] | (a > front)[None, :, None], x.shape)
+            x = np.where(cut, np.percentile(x[~cut], 2.0), x)
         brain = block_mean(brain.transpose(2, 1, 0))
         return canonical_input(x), y.transpose(2, 1, 0).astype(np.float32), brain.astype(np.float32)
 
 
 def _examples(args):
-    directory, seed, count = args
-    template = Template(directory)
+    directory, seed, count, front_cut_share = args
+    template = Template(directory, front_cut_share)
     rng = np.random.default_rng(seed)
     xs, ys, bs = [], [], []
     for _ in range(count):
@@ -222,12 +239,13 @@ def _examples(args):
     return np.stack(xs), np.stack(ys), np.stack(bs)
 
 
-def make_examples(directory, count, seed, workers):
+def make_examples(directory, count, seed, workers, front_cut_share=0.0):
     from multiprocessing import Pool
 
     per = [count // workers + (1 if w < count % workers else 0) for w in range(workers)]
     with Pool(workers) as pool:
-        parts = pool.map(_examples, [(directory, seed * 1000 + w, n) for w, n in enumerate(per)])
+        jobs = [(directory, seed * 1000 + w, n, front_cut_share) for w, n in enumerate(per)]
+        parts = pool.map(_examples, jobs)
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
@@ -449,14 +467,21 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument(
+        "--front-cut-share",
+        type=float,
+        default=0.0,
+        help="share of fields of view cut in front of the face (0: as the bundled model)",
+    )
     args = parser.parse_args()
 
     def log(msg):
         print(msg, flush=True)
 
     started = time.time()
-    xs, ys, bs = make_examples(args.template, args.examples, args.seed, args.workers)
-    vx, vy, vb = make_examples(args.template, 64, args.seed + 1, args.workers)
+    share = args.front_cut_share
+    xs, ys, bs = make_examples(args.template, args.examples, args.seed, args.workers, share)
+    vx, vy, vb = make_examples(args.template, 64, args.seed + 1, args.workers, share)
     log(f"{len(xs)} examples (+{len(vx)} for validation) in {time.time() - started:.0f} s")
     params = init_params(np.random.default_rng(args.seed))
     params = train(params, xs, ys, bs, args.steps, args.batch, args.seed, log)
