@@ -117,38 +117,52 @@ fn order_key(x: f32) -> u32 {
 /// The finite values of ranks `ks` (from 0, each below the number of
 /// finite values) among `values` in `total_cmp` order: the high 16 bits of
 /// each one's key by one count over the values, the low 16 by a second
-/// over those sharing them.
+/// count over the values sharing any of those high bits (one more pass per
+/// `PER_PASS` distinct high bins, which percentiles never reach).
 fn ranked(values: &[f32], ks: &[usize]) -> Vec<f32> {
+    const PER_PASS: usize = 8;
     let finite = || values.iter().copied().filter(|x| x.is_finite());
     let mut high_bins = vec![0usize; 1 << 16];
     for x in finite() {
         high_bins[(order_key(x) >> 16) as usize] += 1;
     }
-    let mut low_bins = vec![0usize; 1 << 16];
-    let mut found: Vec<(usize, f32)> = Vec::new();
-    ks.iter()
-        .map(|&k| {
-            let (high, left) = pick(&high_bins, k);
-            if let Some(&(_, v)) = found.iter().find(|f| f.0 == k) {
-                return v;
+    let picks: Vec<(u32, usize)> = ks.iter().map(|&k| pick(&high_bins, k)).collect();
+    let mut highs: Vec<u32> = picks.iter().map(|p| p.0).collect();
+    highs.sort_unstable();
+    highs.dedup();
+    let mut keys = vec![0u32; picks.len()];
+    // `slot` maps a high bin of this pass to its histogram (0: not in it).
+    let mut slot = vec![0u8; 1 << 16];
+    for group in highs.chunks(PER_PASS) {
+        let mut lows = vec![vec![0usize; 1 << 16]; group.len()];
+        for (s, &high) in group.iter().enumerate() {
+            slot[high as usize] = s as u8 + 1;
+        }
+        for x in finite() {
+            let key = order_key(x);
+            let s = slot[(key >> 16) as usize];
+            if s != 0 {
+                lows[s as usize - 1][(key & 0xFFFF) as usize] += 1;
             }
-            low_bins.fill(0);
-            for x in finite() {
-                let key = order_key(x);
-                if key >> 16 == high {
-                    low_bins[(key & 0xFFFF) as usize] += 1;
-                }
+        }
+        for (&(high, left), key) in picks.iter().zip(&mut keys) {
+            let s = slot[high as usize];
+            if s != 0 {
+                *key = high << 16 | pick(&lows[s as usize - 1], left).0;
             }
-            let (low, _) = pick(&low_bins, left);
-            let key = high << 16 | low;
+        }
+        for &high in group {
+            slot[high as usize] = 0;
+        }
+    }
+    keys.iter()
+        .map(|&key| {
             let bits = if key >> 31 == 1 {
                 key & !(1 << 31)
             } else {
                 !key
             };
-            let v = f32::from_bits(bits);
-            found.push((k, v));
-            v
+            f32::from_bits(bits)
         })
         .collect()
 }

@@ -14,7 +14,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::face_mask::FaceMask;
-use super::series::{Slice, decode_to_native, plane};
+use super::series::{NativeFrame, Slice, decode_to_native, plane};
 use super::stack::on_slice;
 use super::volume::Volume;
 
@@ -35,16 +35,6 @@ pub struct PixelEdit {
     pub frames: BTreeMap<usize, FrameEdit>,
 }
 
-impl PixelEdit {
-    pub fn removed_pixels(&self) -> u64 {
-        self.frames
-            .values()
-            .flat_map(|f| f.runs.iter())
-            .map(|&(_, n)| u64::from(n))
-            .sum()
-    }
-}
-
 /// A [`PixelEdit`] applied to native little-endian pixel data as bytes,
 /// one frame at a time, as they are copied from the input: the bytes
 /// [`apply`] gives, without the pixel data in memory.
@@ -60,6 +50,14 @@ pub struct FrameBytes<'a> {
 }
 
 impl PixelEdit {
+    pub fn removed_pixels(&self) -> u64 {
+        self.frames
+            .values()
+            .flat_map(|f| f.runs.iter())
+            .map(|&(_, n)| u64::from(n))
+            .sum()
+    }
+
     /// This edit over the native pixel data of `obj` (the data set as the
     /// header script left it), whose value has `value_len` bytes of `vr`
     /// (`explicit`: in an explicit VR syntax). `None` where [`apply`] must
@@ -73,16 +71,7 @@ impl PixelEdit {
         explicit: bool,
         value_len: u64,
     ) -> Option<FrameBytes<'_>> {
-        let int = |tag: Tag| obj.get(tag).and_then(|e| e.to_int::<usize>().ok());
-        let per = int(tags::ROWS)? * int(tags::COLUMNS)?;
-        if int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1 || per == 0 {
-            return None;
-        }
-        let width = match int(tags::BITS_ALLOCATED)? {
-            16 => 2,
-            8 if explicit && vr == VR::OB => 1,
-            _ => return None,
-        };
+        let NativeFrame { width, pixels: per } = NativeFrame::of(obj, vr, explicit)?;
         let frame_bytes = per * width;
         let fits = self.frames.iter().all(|(&frame, f)| {
             f.runs.iter().all(|&(start, count)| {

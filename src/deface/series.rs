@@ -110,9 +110,7 @@ impl Slice {
             frame: 0,
         })
     }
-}
 
-impl Slice {
     /// The frames of an enhanced multi-frame image with native pixel data
     /// of 8 or 16 bits, one sample per pixel: the header read up to the
     /// pixel data, each frame's bytes read from the file apart (the data
@@ -137,24 +135,12 @@ impl Slice {
             transfer_syntax,
             frame: 0,
         };
-        let o = &image.obj;
-        let n = frame_count(o) as usize;
-        let int = |tag| uint(o, tag, "").ok().map(|v| v as usize);
-        let (Some(rows), Some(cols), Some(bits)) = (
-            int(tags::ROWS),
-            int(tags::COLUMNS),
-            int(tags::BITS_ALLOCATED),
-        ) else {
+        let n = frame_count(&image.obj) as usize;
+        let Some(layout) = NativeFrame::of(&image.obj, tail.vr, tail.explicit) else {
             return Ok(None);
         };
-        let frame_bytes = rows * cols * bits / 8;
-        if tail.encapsulated
-            || n < 2
-            || !(bits == 16 || (bits == 8 && tail.vr == dicom_core::VR::OB))
-            || int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1
-            || frame_bytes == 0
-            || ((n * frame_bytes) as u64) > tail.len
-        {
+        let frame_bytes = layout.bytes();
+        if tail.encapsulated || n < 2 || ((n * frame_bytes) as u64) > tail.len {
             return Ok(None);
         }
         let input = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -170,6 +156,38 @@ impl Slice {
         with_headers(&image, pixels, dicom_core::VR::OB)
             .map(Some)
             .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The layout of one frame of native pixel data that can be read and edited
+/// as bytes, pixel by pixel: one sample per pixel, 16 bits allocated, or 8
+/// in explicit VR OB (8 bits in OW are byte-swapped in pairs on big-endian
+/// readers, and implicit VR leaves the VR to the dictionary).
+#[derive(Clone, Copy, Debug)]
+pub struct NativeFrame {
+    /// Bytes per pixel.
+    pub width: usize,
+    /// Pixels per frame.
+    pub pixels: usize,
+}
+
+impl NativeFrame {
+    pub fn of(obj: &InMemDicomObject, vr: dicom_core::VR, explicit: bool) -> Option<NativeFrame> {
+        let int = |tag| uint(obj, tag, "").ok().map(|v| v as usize);
+        let pixels = int(tags::ROWS)? * int(tags::COLUMNS)?;
+        if int(tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1 || pixels == 0 {
+            return None;
+        }
+        let width = match int(tags::BITS_ALLOCATED)? {
+            16 => 2,
+            8 if explicit && vr == dicom_core::VR::OB => 1,
+            _ => return None,
+        };
+        Some(NativeFrame { width, pixels })
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.width * self.pixels
     }
 }
 
