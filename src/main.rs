@@ -17,5 +17,24 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet to read the environment.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
+    no_transparent_huge_pages();
     dicom_anonymizer::cli::main()
+}
+
+/// Serve this process's memory in 4 KiB pages, never transparent huge
+/// pages. mimalloc asks for huge pages on its large regions; the kernel
+/// then zeroes 2 MiB at each first touch, and again after each purge, however
+/// little of it is used. The deface stage's buffers come and go (the
+/// model's per-layer scratch, the volume's working copies), and on this
+/// project's 2-core machine that zeroing took 1.4 to 2.1 s of system time
+/// out of a 6 s `deface` run; without huge pages, 0.4 s. Anonymizing
+/// streams small buffers and does not notice. A flag on the process
+/// (inherited by children), read by the kernel at each page fault.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments only; a kernel without the
+    // option returns an error, which changes nothing.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
