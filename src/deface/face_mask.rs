@@ -139,6 +139,9 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
     let [nx, ny, nz] = volume.dims;
     let last = (OUT_GRID - 1) as f64;
     let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + OUT_GRID * (j + OUT_GRID * k)]);
+    let threshold = f64::from(threshold);
+    let bounds = cell_bounds(&p.values);
+    let cells = OUT_GRID - 1;
     let mut removed = vec![false; nx * ny * nz];
     // Slice by slice, in parallel: each voxel's value depends on its
     // position alone.
@@ -151,7 +154,18 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
                 let start = apply(&to_grid, [0.0, j as f64, k as f64]);
                 for (i, voxel) in row.iter_mut().enumerate() {
                     let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).clamp(0.0, last));
-                    *voxel = trilinear([OUT_GRID; 3], u, g) > f64::from(threshold);
+                    // The cell's corners decide most voxels: an
+                    // interpolated value lies between the lowest and the
+                    // highest of them (within rounding, hence the slack).
+                    let c = u.map(|x| (x as usize).min(cells - 1));
+                    let (lo, hi) = bounds[c[0] + cells * (c[1] + cells * c[2])];
+                    *voxel = if hi < threshold - BOUND_SLACK {
+                        false
+                    } else if lo > threshold + BOUND_SLACK {
+                        true
+                    } else {
+                        trilinear([OUT_GRID; 3], u, g) > threshold
+                    };
                 }
             }
         });
@@ -159,6 +173,37 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
         dims: volume.dims,
         removed,
     }
+}
+
+/// More than the rounding error of a trilinear interpolation of values
+/// within [0, 1].
+const BOUND_SLACK: f64 = 1e-9;
+
+/// The lowest and highest of the eight corners of each cell of the model's
+/// output grid (`OUT_GRID − 1` cells a side, R fastest).
+fn cell_bounds(values: &[f32]) -> Vec<(f64, f64)> {
+    let n = OUT_GRID;
+    let cells = n - 1;
+    let mut bounds = Vec::with_capacity(cells * cells * cells);
+    for k in 0..cells {
+        for j in 0..cells {
+            for i in 0..cells {
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for (di, dj, dk) in (0..8).map(|c| (c & 1, c >> 1 & 1, c >> 2)) {
+                    let v = f64::from(values[i + di + n * (j + dj + n * (k + dk))]);
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                    if v.is_nan() {
+                        // Undecided: the interpolation says.
+                        (lo, hi) = (f64::NEG_INFINITY, f64::INFINITY);
+                        break;
+                    }
+                }
+                bounds.push((lo, hi));
+            }
+        }
+    }
+    bounds
 }
 
 /// Keep the largest connected piece of the mask (stray islands elsewhere in
@@ -404,6 +449,60 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn thresholding_by_cell_bounds_is_thresholding_every_voxel() {
+        // Smooth random probabilities (a face-like blob plus noise) on the
+        // model's grid, sampled on a volume tilted against it.
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = OUT_GRID;
+        let values: Vec<f32> = (0..n * n * n)
+            .map(|x| {
+                let (i, j, k) = (x % n, x / n % n, x / (n * n));
+                let d = ((i as f64 - 16.0).powi(2)
+                    + (j as f64 - 20.0).powi(2)
+                    + (k as f64 - 12.0).powi(2))
+                .sqrt();
+                ((1.0 - d / 12.0).clamp(0.0, 1.0) + 0.05 * next()) as f32
+            })
+            .collect();
+        let p = Probabilities {
+            canonical_centre_ras: [3.0, -5.0, 7.0],
+            values,
+        };
+        // 2.1 mm voxels, turned, centred on the grid's centre (LPS).
+        let mut affine = crate::deface::resample::pose([7.0, -4.0, 11.0], 2.1, [0.0; 3], [0.0; 3]);
+        let middle = apply(&affine, [69.5, 64.5, 59.5]);
+        for (d, centre) in [-3.0, 5.0, 7.0].into_iter().enumerate() {
+            affine[d][3] += centre - middle[d];
+        }
+        let volume = Volume {
+            dims: [140, 130, 120],
+            data: vec![0.0; 140 * 130 * 120],
+            affine_lps: affine,
+        };
+        for threshold in [0.1f32, 0.5, 0.8] {
+            let got = threshold_on_grid(&volume, &p, threshold);
+            let grid = canonical::grid_affine(p.canonical_centre_ras, n, 2.0 * canonical::SPACING);
+            let to_grid = mul(&inverse(&grid).unwrap(), &volume.affine_lps);
+            let last = (n - 1) as f64;
+            let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + n * (j + n * k)]);
+            let [nx, ny, _] = volume.dims;
+            let mut set = 0;
+            for (x, &r) in got.removed.iter().enumerate() {
+                let v = [x % nx, x / nx % ny, x / (nx * ny)].map(|c| c as f64);
+                let u = apply(&to_grid, v).map(|c| c.clamp(0.0, last));
+                let want = trilinear([n; 3], u, g) > f64::from(threshold);
+                assert_eq!(r, want, "voxel {x}, threshold {threshold}");
+                set += usize::from(r);
+            }
+            assert!(set > 1000 && set < got.removed.len() - 1000, "{set} at {threshold}");
         }
     }
 

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::canonical::{HEAD_FRACTION, Modality, percentiles};
 use super::face_mask::FaceMask;
-use super::resample::{Affine, apply, inverse};
+use super::resample::{Affine, apply, inverse, round};
 use super::volume::Volume;
 
 /// Side of each panel, pixels (1 mm each).
@@ -174,7 +174,7 @@ impl Sampler<'_> {
         let last = dims.map(|n| (n - 1) as f64);
         (lo.ceil() as usize..=hi.floor() as usize).find_map(|t| {
             let t = t as f64;
-            let u = [0, 1, 2].map(|d| (u0[d] + du[d] * t).round().clamp(0.0, last[d]));
+            let u = [0, 1, 2].map(|d| round(u0[d] + du[d] * t).clamp(0.0, last[d]));
             let n = self
                 .volume
                 .index(u[0] as usize, u[1] as usize, u[2] as usize);
@@ -183,7 +183,7 @@ impl Sampler<'_> {
     }
 
     fn voxel(&self, p: [f64; 3]) -> Option<usize> {
-        let u = apply(&self.to_voxel, p).map(f64::round);
+        let u = apply(&self.to_voxel, p).map(round);
         let d = self.volume.dims;
         if u.iter().zip(d).all(|(&x, n)| x >= 0.0 && x < n as f64) {
             Some(

@@ -27,6 +27,28 @@ pub fn apply(a: &Affine, p: [f64; 3]) -> [f64; 3] {
     [0, 1, 2].map(|r| a[r][0] * p[0] + a[r][1] * p[1] + a[r][2] * p[2] + a[r][3])
 }
 
+/// `f64::round` (halves away from zero, the sign of zero kept) without a
+/// call into libm, which `round` is on x86-64 without SSE4.1: the mapping
+/// from one grid to another rounds once per voxel.
+#[inline]
+pub fn round(x: f64) -> f64 {
+    // Below 2^52 in magnitude the conversions are exact; beyond, every
+    // value is whole already. NaN and infinities go to `f64::round` too.
+    if x.abs() < 4_503_599_627_370_496.0 {
+        let t = x as i64 as f64;
+        let r = if x - t >= 0.5 {
+            t + 1.0
+        } else if x - t <= -0.5 {
+            t - 1.0
+        } else {
+            t
+        };
+        r.copysign(x)
+    } else {
+        x.round()
+    }
+}
+
 /// The inverse of an affine (its last row `0 0 0 1`); `None` when singular.
 #[allow(clippy::needless_range_loop)] // matrix indices read best as indices
 pub fn inverse(a: &Affine) -> Option<Affine> {
@@ -159,7 +181,7 @@ fn sample(
     ];
     match interpolation {
         Interpolation::Nearest => {
-            let r = u.map(f64::round);
+            let r = u.map(round);
             if r.iter()
                 .zip([sx, sy, sz])
                 .any(|(&x, n)| x < 0.0 || x > (n - 1) as f64)
@@ -183,7 +205,8 @@ fn sample(
 /// The trilinear interpolation at `u` (voxel coordinates within
 /// `[0, n − 1]` on each axis of a grid of `dims`) of the values `g` gives.
 pub fn trilinear(dims: [usize; 3], u: [f64; 3], g: impl Fn(usize, usize, usize) -> f64) -> f64 {
-    let f = u.map(f64::floor);
+    // `u` is not negative: truncation is the floor, without a libm call.
+    let f = u.map(|x| x as usize as f64);
     let (i0, j0, k0) = (f[0] as usize, f[1] as usize, f[2] as usize);
     let (i1, j1, k1) = (
         (i0 + 1).min(dims[0] - 1),
@@ -247,6 +270,49 @@ pub fn pose(rotation_deg: [f64; 3], scale: f64, translation: [f64; 3], center: [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_is_f64_round() {
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            seed
+        };
+        let special = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_497.0,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let random = (0..100_000).map(|_| {
+            let x = next();
+            match x % 3 {
+                0 => f64::from_bits(next()),
+                1 => (x >> 20) as f64 / 64.0 - 1e4,
+                _ => (x >> 11) as f64 * 1e-9 - 4e6,
+            }
+        });
+        for x in special.into_iter().chain(random) {
+            if x.is_nan() {
+                assert!(round(x).is_nan());
+            } else {
+                assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x:e}");
+            }
+        }
+    }
 
     #[test]
     fn content_moves_with_the_motion() {

@@ -13,7 +13,7 @@
 //! made on that grid back onto each original slice (nearest voxel), so the
 //! defaced DICOM keeps the original geometry.
 
-use super::resample::{Affine, apply, inverse, mul};
+use super::resample::{Affine, apply, inverse, mul, round};
 use super::volume::Volume;
 
 /// Where one slice lies in patient space (LPS, mm).
@@ -194,7 +194,7 @@ pub fn on_slice(
     for j in 0..rows {
         let start = apply(&to_grid, [0.0, j as f64, 0.0]);
         for i in 0..cols {
-            let u = [0, 1, 2].map(|d| (start[d] + step[d] * i as f64).round());
+            let u = [0, 1, 2].map(|d| round(start[d] + step[d] * i as f64));
             let inside = u
                 .iter()
                 .zip(dims)
