@@ -502,7 +502,10 @@ mod tests {
                 assert_eq!(r, want, "voxel {x}, threshold {threshold}");
                 set += usize::from(r);
             }
-            assert!(set > 1000 && set < got.removed.len() - 1000, "{set} at {threshold}");
+            assert!(
+                set > 1000 && set < got.removed.len() - 1000,
+                "{set} at {threshold}"
+            );
         }
     }
 

@@ -109,7 +109,7 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
                 if let Some(tail) = header.tail.as_mut()
                     && tail.encapsulated
                 {
-                    match items(&mut file, tail) {
+                    match items(&mut file, tail, size) {
                         Ok((_, end)) => tail.len = end - tail.value_offset,
                         Err(_) => header.tail = None,
                     }
@@ -154,9 +154,8 @@ fn read_header(path: &Path) -> Result<Option<Header>, ReadError> {
 /// Where each item of the encapsulated pixel data of `tail` holds its
 /// value (offset in the file, length), the offset table first, when the
 /// items are well formed and their sequence delimiter within the file; and
-/// where the delimiter ends.
-fn items(file: &mut File, tail: &Tail) -> Result<(Vec<(u64, u32)>, u64), String> {
-    let size = file.metadata().map_err(|e| e.to_string())?.len();
+/// where the delimiter ends. `size`: the file's.
+fn items(file: &mut File, tail: &Tail, size: u64) -> Result<(Vec<(u64, u32)>, u64), String> {
     let mut found = Vec::new();
     let item_at = |at: u64| {
         // One positioned read per item (no seek).
@@ -183,7 +182,8 @@ pub fn frame_fragments(
     frames: usize,
 ) -> Result<Vec<Vec<(u64, u32)>>, String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
-    let (found, _) = items(&mut file, tail)?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let (found, _) = items(&mut file, tail, size)?;
     let Some(((table_at, table_len), fragments)) = found.split_first() else {
         return Err("no offset table item".into());
     };
@@ -415,8 +415,7 @@ const PROBE: [u8; 2] = [0x5A, 0xA5];
 pub fn is_probe(obj: &InMemDicomObject, tail: &Tail) -> bool {
     obj.get(tags::PIXEL_DATA).is_some_and(|e| {
         let value = e.value();
-        e.header().tag == tags::PIXEL_DATA
-            && e.header().vr == tail.vr
+        e.header().vr == tail.vr
             && if tail.encapsulated {
                 value.offset_table().is_some_and(|t| t.is_empty())
                     && value
