@@ -161,8 +161,9 @@ impl Slice {
 
 /// The layout of one frame of native pixel data that can be read and edited
 /// as bytes, pixel by pixel: one sample per pixel, 16 bits allocated, or 8
-/// in explicit VR OB (8 bits in OW are byte-swapped in pairs on big-endian
-/// readers, and implicit VR leaves the VR to the dictionary).
+/// in explicit VR OB. The byte edit writes one byte per 8-bit pixel, and
+/// explicit OB is the one encoding known to store 8-bit pixels that way; 8
+/// bits in OW or in implicit VR go to the whole path, which decodes them.
 #[derive(Clone, Copy, Debug)]
 pub struct NativeFrame {
     /// Bytes per pixel.
