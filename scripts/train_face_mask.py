@@ -22,7 +22,8 @@ or stops 3 to 45 mm short of the vertex or starts 0 to 25 mm above the
 chin (the head's centre found on what the field holds), and with
 `--front-cut-share P` (0 by default: the bundled model was trained
 without) a share P of fields of view also end in front, up to 30 mm
-behind the tip of the nose, and a random intensity remapping
+behind the tip of the nose (with `--front-cut-keeps-chin`, only fields
+of view that keep the chin), and a random intensity remapping
 (a random piecewise-linear curve over the T1 intensities, not necessarily
 monotonic, with a smooth multiplicative bias field and noise), so that the
 model learns the shape of a head and not one contrast. The three contrasts
@@ -123,10 +124,11 @@ def rotation(ax, ay, az):
 
 
 class Template:
-    def __init__(self, directory, front_cut_share=0.0):
+    def __init__(self, directory, front_cut_share=0.0, front_cut_keeps_chin=False):
         import nibabel as nib
 
         self.front_cut_share = front_cut_share
+        self.front_cut_keeps_chin = front_cut_keeps_chin
 
         image = nib.load(f"{directory}/mean_reg2mean.nii.gz")
         face = nib.load(f"{directory}/facemask.nii.gz")
@@ -194,7 +196,8 @@ class Template:
         # draw at all with a share of 0, so that the examples are the
         # ones the bundled model was trained on).
         front = np.inf
-        if self.front_cut_share > 0 and rng.random() < self.front_cut_share:
+        may_cut_front = self.front_cut_share > 0 and (below == -np.inf or not self.front_cut_keeps_chin)
+        if may_cut_front and rng.random() < self.front_cut_share:
             front = head[:, 1].max() - rng.uniform(0.0, 30.0)
         inside = (head[:, 2] >= below) & (head[:, 2] <= above) & (head[:, 1] <= front)
         centre = head[inside].mean(axis=0) + rng.uniform(-8, 8, size=3)
@@ -227,8 +230,8 @@ class Template:
 
 
 def _examples(args):
-    directory, seed, count, front_cut_share = args
-    template = Template(directory, front_cut_share)
+    directory, seed, count, front_cut = args
+    template = Template(directory, *front_cut)
     rng = np.random.default_rng(seed)
     xs, ys, bs = [], [], []
     for _ in range(count):
@@ -239,12 +242,12 @@ def _examples(args):
     return np.stack(xs), np.stack(ys), np.stack(bs)
 
 
-def make_examples(directory, count, seed, workers, front_cut_share=0.0):
+def make_examples(directory, count, seed, workers, front_cut=(0.0, False)):
     from multiprocessing import Pool
 
     per = [count // workers + (1 if w < count % workers else 0) for w in range(workers)]
     with Pool(workers) as pool:
-        jobs = [(directory, seed * 1000 + w, n, front_cut_share) for w, n in enumerate(per)]
+        jobs = [(directory, seed * 1000 + w, n, front_cut) for w, n in enumerate(per)]
         parts = pool.map(_examples, jobs)
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
@@ -473,15 +476,20 @@ def main():
         default=0.0,
         help="share of fields of view cut in front of the face (0: as the bundled model)",
     )
+    parser.add_argument(
+        "--front-cut-keeps-chin",
+        action="store_true",
+        help="cut in front only fields of view that keep the chin",
+    )
     args = parser.parse_args()
 
     def log(msg):
         print(msg, flush=True)
 
     started = time.time()
-    share = args.front_cut_share
-    xs, ys, bs = make_examples(args.template, args.examples, args.seed, args.workers, share)
-    vx, vy, vb = make_examples(args.template, 64, args.seed + 1, args.workers, share)
+    front_cut = (args.front_cut_share, args.front_cut_keeps_chin)
+    xs, ys, bs = make_examples(args.template, args.examples, args.seed, args.workers, front_cut)
+    vx, vy, vb = make_examples(args.template, 64, args.seed + 1, args.workers, front_cut)
     log(f"{len(xs)} examples (+{len(vx)} for validation) in {time.time() - started:.0f} s")
     params = init_params(np.random.default_rng(args.seed))
     params = train(params, xs, ys, bs, args.steps, args.batch, args.seed, log)
