@@ -45,10 +45,14 @@ extern "C" fn no_transparent_huge_pages() {
     }
 }
 
-/// Constructors in `.init_array.NNNNN` run before those without a
-/// priority (mimalloc's), lowest number first; up to 100 are the C
-/// runtime's.
+/// Constructors in `.init_array.NNNNN` run lowest number first, and all
+/// before those without a priority. mimalloc's has none when built by gcc
+/// and priority 101 when built by clang (`prim/prim.c`), so this one takes
+/// 100, the last number the toolchain keeps for itself: the linker orders
+/// equal priorities by input file, which would leave the order to chance.
+/// Nothing it calls needs the runtime's earlier constructors (std's
+/// argument capture is 99).
 #[cfg(target_os = "linux")]
 #[used]
-#[unsafe(link_section = ".init_array.00101")]
+#[unsafe(link_section = ".init_array.00100")]
 static NO_TRANSPARENT_HUGE_PAGES: extern "C" fn() = no_transparent_huge_pages;
