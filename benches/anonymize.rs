@@ -12,8 +12,13 @@
 //! (each into a fresh directory), wall time and, for the processes, CPU
 //! time (user + system, `wait4`'s rusage of the child); every round and
 //! the medians are printed: on a shared machine one timing of a 0.1 s job
-//! swings by 2× or more (ext4's inode allocator, for one, slows down for
-//! ~30 s after many files are deleted).
+//! swings by 2× or more. Every round's outputs are kept until the end
+//! (about 70,000 files): on ext4 without a journal, as this project's CI
+//! machine has, the inode allocator steps over every inode freed in the
+//! last minute or more, so each file created after a mass deletion costs
+//! more; deleting each round's outputs before the next made every tool,
+//! `cp -r` included, slower round after round (`cp -r` 0.05 s to 0.71 s
+//! over five rounds), and the medians measured the deletions.
 //!
 //! Then two large files of `LARGE_FRAMES` frames of 512×512 16-bit pixels
 //! (524 MB), one native, one with a fragment per frame (as a compressed
@@ -310,17 +315,6 @@ fn main() {
             scratch.cpu,
             synced[round]
         );
-        for dir in [
-            "copy",
-            "ours",
-            "gdcm",
-            "object",
-            "copy-synced",
-            "copy-syncfs",
-            "scratch",
-        ] {
-            let _ = std::fs::remove_dir_all(root.join(format!("{dir}{round}")));
-        }
     }
     let wall: Vec<f64> = costs
         .iter()
