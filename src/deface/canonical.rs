@@ -13,8 +13,9 @@ use super::volume::Volume;
 pub const GRID: usize = 64;
 /// Their size, mm.
 pub const SPACING: f64 = 4.0;
-/// Voxels per side of the model's output grid (8 mm voxels, same extent).
-pub const OUT_GRID: usize = 32;
+/// The sides of an output grid a model may give, voxels: the input grid's
+/// own (4 mm voxels) or half of it (8 mm), over the same extent.
+pub const OUT_GRIDS: [usize; 2] = [GRID, GRID / 2];
 /// A voxel is head when it is this far from the dark end (the 2nd
 /// percentile) to the bright end (the 99.5th).
 pub const HEAD_FRACTION: f32 = 0.1;

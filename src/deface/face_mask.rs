@@ -1,12 +1,12 @@
-//! The face mask of a volume: the model's probabilities on its 8 mm grid
-//! brought back to the volume's own voxels, thresholded, and refined
-//! against the head surface.
+//! The face mask of a volume: the model's probabilities on its output
+//! grid (8 or 4 mm) brought back to the volume's own voxels, thresholded,
+//! and refined against the head surface.
 
 use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
-use super::canonical::{self, Canonical, GRID, Intensities, Modality, OUT_GRID};
+use super::canonical::{self, Canonical, GRID, Intensities, Modality, OUT_GRIDS};
 use super::model::FaceMaskModel;
 use super::resample::{Affine, apply, inverse, mul, trilinear};
 use super::volume::Volume;
@@ -84,8 +84,18 @@ impl std::fmt::Display for MaskError {
 /// The face probabilities on the model's output grid, with its place.
 pub struct Probabilities {
     pub canonical_centre_ras: [f64; 3],
-    /// `OUT_GRID³`, R fastest.
+    /// Voxels per side of the output grid (one of [`OUT_GRIDS`]): it
+    /// covers the input grid's extent.
+    pub side: usize,
+    /// `side³`, R fastest.
     pub values: Vec<f32>,
+}
+
+impl Probabilities {
+    /// The output grid's voxel size, mm.
+    pub fn spacing(&self) -> f64 {
+        canonical::SPACING * GRID as f64 / self.side as f64
+    }
 }
 
 /// Run the model on `volume` (whose `intensities` they are).
@@ -99,13 +109,18 @@ pub fn probabilities(
     let (shape, values) = model
         .run([1, 2, GRID, GRID, GRID], input)
         .map_err(MaskError::Model)?;
-    if shape != [1, 1, OUT_GRID, OUT_GRID, OUT_GRID] {
-        return Err(MaskError::Model(format!(
-            "face-mask model: output shape {shape:?}, expected [1, 1, {OUT_GRID}, {OUT_GRID}, {OUT_GRID}]"
-        )));
-    }
+    let side = match shape[..] {
+        [1, 1, d, h, w] if d == h && h == w && OUT_GRIDS.contains(&d) => d,
+        _ => {
+            let [a, b] = OUT_GRIDS;
+            return Err(MaskError::Model(format!(
+                "face-mask model: output shape {shape:?}, expected [1, 1, n, n, n] with n {a} or {b}"
+            )));
+        }
+    };
     Ok(Probabilities {
         canonical_centre_ras: centre_ras,
+        side,
         values,
     })
 }
@@ -131,17 +146,18 @@ pub fn face_mask(
 /// compared with `threshold`. Beyond the model's grid, the nearest edge
 /// value holds: a face that reaches the edge goes on beyond it.
 pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> FaceMask {
-    let grid = canonical::grid_affine(p.canonical_centre_ras, OUT_GRID, 2.0 * canonical::SPACING);
+    let n = p.side;
+    let grid = canonical::grid_affine(p.canonical_centre_ras, n, p.spacing());
     let to_grid: Affine = mul(
         &inverse(&grid).expect("a grid affine is invertible"),
         &volume.affine_lps,
     );
     let [nx, ny, nz] = volume.dims;
-    let last = (OUT_GRID - 1) as f64;
-    let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + OUT_GRID * (j + OUT_GRID * k)]);
+    let last = (n - 1) as f64;
+    let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + n * (j + n * k)]);
     let threshold = f64::from(threshold);
-    let bounds = cell_bounds(&p.values);
-    let cells = OUT_GRID - 1;
+    let bounds = cell_bounds(n, &p.values);
+    let cells = n - 1;
     let mut removed = vec![false; nx * ny * nz];
     // Slice by slice, in parallel: each voxel's value depends on its
     // position alone.
@@ -164,7 +180,7 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
                     } else if lo > threshold + BOUND_SLACK {
                         true
                     } else {
-                        trilinear([OUT_GRID; 3], u, g) > threshold
+                        trilinear([n; 3], u, g) > threshold
                     };
                 }
             }
@@ -180,9 +196,8 @@ pub fn threshold_on_grid(volume: &Volume, p: &Probabilities, threshold: f32) -> 
 const BOUND_SLACK: f64 = 1e-9;
 
 /// The lowest and highest of the eight corners of each cell of the model's
-/// output grid (`OUT_GRID − 1` cells a side, R fastest).
-fn cell_bounds(values: &[f32]) -> Vec<(f64, f64)> {
-    let n = OUT_GRID;
+/// output grid of `n` voxels a side (`n − 1` cells a side, R fastest).
+fn cell_bounds(n: usize, values: &[f32]) -> Vec<(f64, f64)> {
     let cells = n - 1;
     let mut bounds = Vec::with_capacity(cells * cells * cells);
     for k in 0..cells {
@@ -461,19 +476,27 @@ mod tests {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
-        let n = OUT_GRID;
+        for n in OUT_GRIDS {
+            thresholding_by_cell_bounds_on_a_grid_of(n, &mut next);
+        }
+    }
+
+    fn thresholding_by_cell_bounds_on_a_grid_of(n: usize, next: &mut impl FnMut() -> f64) {
+        // Grid units: the same blob whatever the side.
+        let f = n as f64 / 32.0;
         let values: Vec<f32> = (0..n * n * n)
             .map(|x| {
                 let (i, j, k) = (x % n, x / n % n, x / (n * n));
-                let d = ((i as f64 - 16.0).powi(2)
-                    + (j as f64 - 20.0).powi(2)
-                    + (k as f64 - 12.0).powi(2))
+                let d = ((i as f64 - 16.0 * f).powi(2)
+                    + (j as f64 - 20.0 * f).powi(2)
+                    + (k as f64 - 12.0 * f).powi(2))
                 .sqrt();
-                ((1.0 - d / 12.0).clamp(0.0, 1.0) + 0.05 * next()) as f32
+                ((1.0 - d / (12.0 * f)).clamp(0.0, 1.0) + 0.05 * next()) as f32
             })
             .collect();
         let p = Probabilities {
             canonical_centre_ras: [3.0, -5.0, 7.0],
+            side: n,
             values,
         };
         // 2.1 mm voxels, turned, centred on the grid's centre (LPS).
@@ -489,7 +512,7 @@ mod tests {
         };
         for threshold in [0.1f32, 0.5, 0.8] {
             let got = threshold_on_grid(&volume, &p, threshold);
-            let grid = canonical::grid_affine(p.canonical_centre_ras, n, 2.0 * canonical::SPACING);
+            let grid = canonical::grid_affine(p.canonical_centre_ras, n, p.spacing());
             let to_grid = mul(&inverse(&grid).unwrap(), &volume.affine_lps);
             let last = (n - 1) as f64;
             let g = |i: usize, j: usize, k: usize| f64::from(p.values[i + n * (j + n * k)]);
@@ -504,7 +527,7 @@ mod tests {
             }
             assert!(
                 set > 1000 && set < got.removed.len() - 1000,
-                "{set} at {threshold}"
+                "{set} at {threshold}, side {n}"
             );
         }
     }
