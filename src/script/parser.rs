@@ -141,6 +141,9 @@ impl<'a> EnvelopeParser<'a> {
         }
         let (after_attrs, _, self_closing) = self.attributes(after_name, "script")?;
         let mut items = leading;
+        // Room for every child at once (each begins with `<`): a script of
+        // thousands of rules no longer copies its list as it grows.
+        items.reserve(memchr::memchr_iter(b'<', after_attrs.as_bytes()).count());
         rest = after_attrs;
         if !self_closing {
             rest = self.children(rest, &mut items)?;
