@@ -1,7 +1,8 @@
 //! The face-mask model's runtime: an ONNX graph with the operators the model
-//! uses (3-D Conv, Relu, MaxPool, Resize, Sigmoid) runs through `ort` on the
-//! pure-Rust tract backend, offline, and gives what the graph defines,
-//! recomputed here by hand.
+//! uses (3-D Conv, Relu, MaxPool, Resize, Concat, Sigmoid) and the Add of a
+//! model with a 4 mm output grid runs through `ort` on the pure-Rust tract
+//! backend, offline, and gives what the graph defines, recomputed here by
+//! hand.
 
 mod common;
 
@@ -17,7 +18,7 @@ fn by_hand(dims: [usize; 3], x: &[f32]) -> Vec<f32> {
             x[i as usize + nx * (j as usize + ny * k as usize)]
         }
     };
-    let mut relu = vec![0.0f32; nx * ny * nz];
+    let mut conv = vec![0.0f32; nx * ny * nz];
     for k in 0..nz {
         for j in 0..ny {
             for i in 0..nx {
@@ -32,7 +33,7 @@ fn by_hand(dims: [usize; 3], x: &[f32]) -> Vec<f32> {
                         }
                     }
                 }
-                relu[i + nx * (j + ny * k)] = s.max(0.0);
+                conv[i + nx * (j + ny * k)] = s;
             }
         }
     }
@@ -43,9 +44,14 @@ fn by_hand(dims: [usize; 3], x: &[f32]) -> Vec<f32> {
                 let (bi, bj, bk) = (i / 2 * 2, j / 2 * 2, k / 2 * 2);
                 let mut m = f32::MIN;
                 for (a, b, c) in (0..8).map(|n| (n & 1, (n >> 1) & 1, n >> 2)) {
-                    m = m.max(relu[(bi + a) + nx * ((bj + b) + ny * (bk + c))]);
+                    m = m.max(conv[(bi + a) + nx * ((bj + b) + ny * (bk + c))].max(0.0));
                 }
-                out[i + nx * (j + ny * k)] = 1.0 / (1.0 + (-m).exp());
+                // The upsampled channel and the input, concatenated in
+                // that order, through the 1x1x1 convolution; plus the
+                // first convolution's output.
+                let at = i + nx * (j + ny * k);
+                let sum = m - 0.5 * x[at] + 0.05 + conv[at];
+                out[at] = 1.0 / (1.0 + (-sum).exp());
             }
         }
     }

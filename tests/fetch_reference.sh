@@ -140,7 +140,8 @@ case "${1:-}" in
     echo "$out"
     ;;
   onnx-test-model)
-    out=$cache/onnx-test/face_mask_test.onnx
+    # Named by the script's content: a changed graph is made again.
+    out=$cache/onnx-test/face_mask_test-$(sha256sum "$root/tests/reference/make_test_onnx.py" | cut -c1-16).onnx
     if [ ! -s "$out" ]; then
       venv=$cache/onnx-venv
       if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnx' 2>/dev/null; then
