@@ -59,6 +59,8 @@ prepare its input exactly as `canonical_input` below does:
 """
 
 import argparse
+import hashlib
+import inspect
 import math
 import time
 
@@ -249,6 +251,23 @@ def _examples(args):
         ys.append(y.astype(np.float16))
         bs.append(b.astype(np.float16))
     return np.stack(xs), np.stack(ys), np.stack(bs)
+
+
+def examples_key(args):
+    """What the examples depend on, as one digest for `--examples-cache`:
+    the options that draw them, the template's two files (their bytes),
+    and the code that makes them (this module's `Template` and
+    `make_examples`), so a cache made from another template or by an
+    earlier version of this script is never taken for this one."""
+    digest = hashlib.sha256()
+    options = (args.examples, args.seed, args.front_cut_share, args.front_cut_keeps_chin)
+    digest.update(repr(options).encode())
+    for name in ("mean_reg2mean.nii.gz", "facemask.nii.gz"):
+        with open(f"{args.template}/{name}", "rb") as f:
+            digest.update(hashlib.sha256(f.read()).digest())
+    for code in (Template, make_examples):
+        digest.update(inspect.getsource(code).encode())
+    return digest.hexdigest()
 
 
 def make_examples(directory, count, seed, workers, front_cut=(0.0, False)):
@@ -566,14 +585,14 @@ def main():
 
     started = time.time()
     front_cut = (args.front_cut_share, args.front_cut_keeps_chin)
-    key = np.array([args.examples, args.seed, args.front_cut_share, float(args.front_cut_keeps_chin)])
+    key = examples_key(args)
     cached = None
     if args.examples_cache:
         try:
             cached = np.load(args.examples_cache)
         except FileNotFoundError:
             pass
-    if cached is not None and np.array_equal(cached["key"], key):
+    if cached is not None and str(cached["key"]) == key:
         xs, ys, bs, vx, vy, vb = (cached[n] for n in ("xs", "ys", "bs", "vx", "vy", "vb"))
         log(f"examples read from {args.examples_cache}")
     else:
