@@ -61,6 +61,38 @@ pub(super) enum Read {
 /// the third; larger ones are read up to their pixel data, then again.
 const KEEP_PARSED: u64 = 1 << 20;
 
+/// A file's content when it is at most [`KEEP_PARSED`] bytes long, else
+/// `None`: one open, and its size from the open file (not a second look
+/// up of its path).
+fn read_small(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > KEEP_PARSED {
+        return Ok(None);
+    }
+    // Into a buffer one byte longer than its size, so that the read that
+    // finds the end finds it in place (`File::read_to_end` would ask the
+    // file its size and position again).
+    let mut bytes = vec![0; size as usize + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if filled == bytes.len() {
+            // It grew since its size was read: the rest as it comes.
+            file.read_to_end(&mut bytes)?;
+            return Ok((bytes.len() as u64 <= KEEP_PARSED).then_some(bytes));
+        }
+    }
+    bytes.truncate(filled);
+    Ok(Some(bytes))
+}
+
 /// Read and judge one file. With `stream` (the RSNA dialect's rules, and
 /// whether `QUARANTINE_INVALID` applies, when nothing else needs the data
 /// set), a small file that qualifies is prepared for the streaming path
@@ -72,14 +104,11 @@ pub(super) fn scan(
     filter: Option<&FilterStage>,
     stream: Option<(&rsna::RsnaRules, bool)>,
 ) -> Scanned {
-    let mut whole = std::fs::metadata(path).is_ok_and(|m| m.len() <= KEEP_PARSED);
-    let bytes = match whole {
-        true => match std::fs::read(path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) => return Scanned::Unreadable(e.to_string()),
-        },
-        false => None,
+    let bytes = match read_small(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return Scanned::Unreadable(e.to_string()),
     };
+    let mut whole = bytes.is_some();
     let bytes = match (bytes, stream) {
         (Some(bytes), Some((rules, gate))) => match stream::prepare(bytes, rules, gate) {
             Ok(prepared) => {
