@@ -84,8 +84,10 @@ fn read_small(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
             Err(e) => return Err(e),
         }
         if filled == bytes.len() {
-            // It grew since its size was read: the rest as it comes.
-            file.read_to_end(&mut bytes)?;
+            // It grew since its size was read: the rest as it comes, up
+            // to one byte past the limit (then it is read as a large file).
+            let room = KEEP_PARSED + 1 - filled as u64;
+            (&mut file).take(room).read_to_end(&mut bytes)?;
             return Ok((bytes.len() as u64 <= KEEP_PARSED).then_some(bytes));
         }
     }
@@ -637,4 +639,66 @@ pub fn reserved_output(output: &Path, store: &Path, out_rel: &Path) -> Option<St
         return Some("has the name of a temporary file".into());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_file_is_read_whole_and_a_large_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"DICM and more").unwrap();
+        assert_eq!(read_small(&small).unwrap().unwrap(), b"DICM and more");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(read_small(&empty).unwrap().unwrap(), b"");
+        let large = dir.path().join("large");
+        std::fs::write(&large, vec![7u8; KEEP_PARSED as usize + 1]).unwrap();
+        assert!(read_small(&large).unwrap().is_none());
+        assert!(read_small(&dir.path().join("missing")).is_err());
+    }
+
+    /// A file longer than its size said when it was opened (here a
+    /// kernel file, whose size reads as 0) is read on to its end.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_that_grew_since_its_size_was_read_is_read_to_its_end() {
+        let path = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        let bytes = read_small(path).unwrap().unwrap();
+        assert!(bytes.starts_with(b"Name:"), "{:?}", &bytes[..16]);
+        assert!(bytes.len() > 100);
+    }
+
+    /// One that grew past the limit is left for the large files' reader,
+    /// having read no more than one byte past the limit: here a pipe
+    /// whose writer keeps it open until the reader is done, so reading it
+    /// to its end would never return.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_that_grew_past_the_limit_is_read_no_further() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path and a mode.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            // More than the limit; a write the reader stopped taking fails.
+            let _ = w.write_all(&vec![1u8; KEEP_PARSED as usize + (1 << 16)]);
+            // Open until the reader says it is done; whether it gave up
+            // waiting (a reader that reads to the end returns only then).
+            wait.recv_timeout(std::time::Duration::from_secs(20))
+                .is_err()
+        });
+        assert!(read_small(&fifo).unwrap().is_none());
+        let _ = done.send(());
+        let gave_up = writer.join().unwrap();
+        assert!(!gave_up, "the reader waited for the end of the pipe");
+    }
 }
