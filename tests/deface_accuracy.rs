@@ -1,5 +1,6 @@
-//! How much of the face the bundled model removes, how much else, and
-//! whether any brain, on heads it never saw: pydeface's template under 51
+//! How much of the face the engine removes (the aligned template's face,
+//! or the bundled model's where the alignment fails), how much else, and
+//! whether any brain, on heads the model never saw: pydeface's template under 51
 //! random poses (rotation up to ±20°, translation up to ±25 mm, scale
 //! ±10 %) in three contrasts the training never used (T1, inverted
 //! T2-like, CT-like in Hounsfield units), with noise from half to two and
@@ -9,11 +10,16 @@
 //! template's face mask, and a brain mask derived from the template:
 //! `head_phantom::brain_mask`) is moved by the same pose and cut the same
 //! way. The figures are per case: the mean, and the worst case.
+//!
+//! These heads are the template itself, moved: the alignment can fit them
+//! exactly. The second test reshapes each head first (a smooth
+//! displacement of several mm that no affine motion undoes), as a
+//! subject's head differs from the template's.
 
 mod common;
 
 use common::head_phantom::{Case, Contrast, Rng, Tally, Template, case_on, random_pose};
-use dicom_anonymizer::deface::face_mask::{Settings, face_mask};
+use dicom_anonymizer::deface::face_mask::{Combine, Settings, face_mask};
 use dicom_anonymizer::deface::model::FaceMaskModel;
 use rayon::prelude::*;
 
@@ -65,26 +71,38 @@ fn settings() -> Settings {
     if let Some(m) = get("DEFACE_MARGIN_MM") {
         s.surface_margin_mm = m;
     }
+    match std::env::var("DEFACE_COMBINE").as_deref() {
+        Ok("model") => s.combine = Combine::Model,
+        Ok("template") => s.combine = Combine::Template,
+        Ok("union") => s.combine = Combine::Union,
+        _ => {}
+    }
+    if let Some(d) = get("DEFACE_TEMPLATE_MARGIN_MM") {
+        s.template_margin_mm = d;
+    }
     if let Some(d) = get("DEFACE_DEPTH_MM") {
         s.surface_depth_mm = d;
     }
     s
 }
 
-#[test]
-fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_heads() {
-    let Some(template) = Template::load() else {
-        return;
-    };
+/// The figures of a run over some cases.
+struct Figures {
+    cases: usize,
+    face: (f64, f64),
+    other: (f64, f64),
+    brain_worst: f64,
+    cases_with_brain: usize,
+    whole_mean: f64,
+}
+
+/// Deface `cases` heads drawn from `seed` (each reshaped by up to
+/// `reshape_mm` first, when not 0), print each case and the summary.
+fn run(template: &Template, seed: u64, cases: usize, reshape_mm: f64) -> Figures {
     let model = FaceMaskModel::bundled().unwrap();
     let settings = settings();
-    // `DEFACE_ACCURACY_CASES` runs fewer or more (while tuning).
-    let cases = std::env::var("DEFACE_ACCURACY_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(51);
     const MM: f64 = 1.5;
-    let mut rng = Rng::new(seed());
+    let mut rng = Rng::new(seed);
     let draws: Vec<_> = (0..cases)
         .map(|n| {
             let (pose, text) = random_pose(&mut rng, template.centre);
@@ -107,16 +125,23 @@ fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_hea
     let tallies: Vec<(String, Tally)> = draws
         .into_par_iter()
         .map(|(contrast, pose, text, view, noise, noise_seed)| {
-            let description = format!("{contrast:?}, {text}, {view:?}, noise ×{noise:.1}");
+            let mut rng = Rng::new(noise_seed);
+            let reshaped = (reshape_mm > 0.0).then(|| template.reshaped(reshape_mm, &mut rng));
+            let (head, shape) = match &reshaped {
+                Some((t, how)) => (t, format!(", {how}")),
+                None => (template, String::new()),
+            };
+            let description = format!("{contrast:?}, {text}{shape}, {view:?}, noise ×{noise:.1}");
             let whole = case_on(
-                &template,
+                head,
                 contrast,
                 pose,
                 description.clone(),
                 template.grid(MM),
                 noise,
-                &mut Rng::new(noise_seed),
+                &mut rng,
             );
+            drop(reshaped);
             let c = view.cut(whole, MM);
             let mask = face_mask(&c.image, contrast.modality(), model, &settings)
                 .unwrap_or_else(|e| panic!("{description}: {e}"));
@@ -124,10 +149,9 @@ fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_hea
             for (n, &removed) in mask.removed.iter().enumerate() {
                 t.add(&c, n, removed);
             }
-            (description, t)
+            (format!("{description} [{}]", mask.made_by), t)
         })
         .collect();
-
     for (description, t) in &tallies {
         println!(
             "{description}: face removed {:6.2} %, other head removed {:5.2} %, brain voxels removed {}",
@@ -136,6 +160,7 @@ fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_hea
             t.brain_removed
         );
     }
+
     let n = tallies.len() as f64;
     let mean = |f: fn(&Tally) -> f64| tallies.iter().map(|(_, t)| f(t)).sum::<f64>() / n;
     let worst = |f: fn(&Tally) -> f64, lowest: bool| {
@@ -164,37 +189,90 @@ fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_hea
         .collect();
     let whole_mean = whole.iter().sum::<f64>() / whole.len().max(1) as f64;
     println!("  whole heads: face voxels removed: mean {whole_mean:.2} %");
-    // The targets are 99 % / 1 % / no brain voxel, which the
-    // bundled model reaches on whole heads only (the face), not on cut
-    // fields of view; these bounds are what it achieves now on the
-    // held-out draws (measured: whole heads 99.26 %; all 96.51 %, worst
-    // 65.15 %; other 2.43 %, worst 4.48 %; brain in 3 cases, at most 94
-    // voxels), so that it cannot get worse unnoticed.
-    if cases == 51 && seed() == 5_151_515 {
+    Figures {
+        cases,
+        face: (face.0, face.1.0),
+        other: (other.0, other.1.0),
+        brain_worst: brain.1.0,
+        cases_with_brain,
+        whole_mean,
+    }
+}
+
+/// `DEFACE_ACCURACY_CASES` runs fewer or more (while tuning).
+fn cases(default: usize) -> usize {
+    std::env::var("DEFACE_ACCURACY_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn the_face_is_removed_and_the_rest_of_the_head_and_the_brain_kept_on_unseen_heads() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let f = run(&template, seed(), cases(51), 0.0);
+    // The targets, met on these draws with a margin (measured:
+    // face 99.98 %, worst 99.61 %; other 0.61 %, worst 1.07 %; no brain),
+    // so that they cannot be lost unnoticed.
+    if as_shipped(f.cases, 51) {
         assert!(
-            whole_mean >= 99.0,
-            "whole heads: face removed {whole_mean:.2} %"
+            f.whole_mean >= 99.5,
+            "whole heads: face removed {:.2} %",
+            f.whole_mean
         );
-        assert!(face.0 >= 96.0, "face voxels removed: mean {:.2} %", face.0);
+        assert!(f.face.0 >= 99.0, "face removed: mean {:.2} %", f.face.0);
+        assert!(f.face.1 >= 99.0, "face removed: worst {:.2} %", f.face.1);
+        assert!(f.other.0 <= 1.0, "other removed: mean {:.2} %", f.other.0);
+        assert!(f.other.1 <= 1.5, "other removed: worst {:.2} %", f.other.1);
         assert!(
-            face.1.0 >= 64.0,
-            "face voxels removed: worst {:.2} %",
-            face.1.0
+            f.cases_with_brain == 0,
+            "brain voxels removed in {} cases, at most {}",
+            f.cases_with_brain,
+            f.brain_worst
         );
+    }
+}
+
+/// Whether this run is the one the bounds were measured on: the held-out
+/// seed, all the cases, the settings as shipped.
+fn as_shipped(cases: usize, all: usize) -> bool {
+    cases == all
+        && seed() == 5_151_515
+        && settings() == Settings::default()
+        && std::env::var_os("DEFACE_RESHAPE_MM").is_none()
+}
+
+/// The same on heads that are not the template under any affine motion:
+/// each reshaped by a smooth displacement of up to about
+/// `DEFACE_RESHAPE_MM` (6 mm by default) before it is posed, so the
+/// template the engine aligns no longer fits them exactly.
+#[test]
+fn the_face_is_removed_on_heads_shaped_unlike_the_template() {
+    let Some(template) = Template::load() else {
+        return;
+    };
+    let mm = std::env::var("DEFACE_RESHAPE_MM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6.0);
+    let f = run(&template, seed() ^ 0x5eed, cases(18), mm);
+    // Below the targets: an affine alignment cannot follow a head's own
+    // shape (measured: face 97.52 %, worst 89.62 %; other 0.86 %, worst
+    // 1.64 %; no brain; the model alone: face 94.68 %, worst 68.88 %; other 2.32 %, worst
+    // 5.94 %; brain in 2 cases, up to 103 voxels). The
+    // bounds keep it from getting worse unnoticed.
+    if as_shipped(f.cases, 18) {
+        assert!(f.face.0 >= 97.0, "face removed: mean {:.2} %", f.face.0);
+        assert!(f.face.1 >= 88.0, "face removed: worst {:.2} %", f.face.1);
+        assert!(f.other.0 <= 1.0, "other removed: mean {:.2} %", f.other.0);
+        assert!(f.other.1 <= 2.0, "other removed: worst {:.2} %", f.other.1);
         assert!(
-            other.0 <= 2.6,
-            "other head voxels removed: mean {:.2} %",
-            other.0
-        );
-        assert!(
-            other.1.0 <= 5.0,
-            "other head voxels removed: worst {:.2} %",
-            other.1.0
-        );
-        assert!(
-            cases_with_brain <= 3 && brain.1.0 <= 150.0,
-            "brain voxels removed in {cases_with_brain} cases, at most {}",
-            brain.1.0
+            f.cases_with_brain == 0,
+            "brain voxels removed in {} cases, at most {}",
+            f.cases_with_brain,
+            f.brain_worst
         );
     }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use super::anonymize::{self, AnonymizeArgs, Prepared, default_store};
 use super::usage;
 use crate::batch::layout::component;
-use crate::deface::face_mask::{FaceMask, Settings};
+use crate::deface::face_mask::{FaceMask, MadeBy, Settings};
 use crate::deface::model::FaceMaskModel;
 use crate::deface::nifti;
 use crate::deface::pipeline::{self, Defaced, Defacing, SeriesOutcome};
@@ -164,6 +164,7 @@ fn qa_subject(args: &DefaceArgs, subject: &str) -> Result<String, String> {
     let removed = FaceMask {
         dims: mask.dims,
         removed: mask.data.iter().map(|&m| m > 0.5).collect(),
+        made_by: MadeBy::File,
     };
     let sheet = qa::write(
         &out.join("qa.png"),

@@ -7,7 +7,10 @@
 //! - [`head`]: which series are heads;
 //! - [`canonical`]: the grid and intensities the model sees;
 //! - [`model`]: the ONNX face-mask model through `ort` (tract backend);
-//! - [`face_mask`]: probabilities → mask on the native grid → refined;
+//! - [`template`]: pydeface's head and face on a 2 mm grid, bundled;
+//! - [`register`]: that template aligned to a volume;
+//! - [`face_mask`]: the aligned template's face, or the model's
+//!   probabilities → mask on the native grid → refined;
 //! - [`edit`]: the change to one DICOM file, as data, applied after the
 //!   header script;
 //! - [`pipeline`]: a tree's head series found and defaced, and the plan
@@ -26,7 +29,9 @@ pub mod model;
 pub mod nifti;
 pub mod pipeline;
 pub mod qa;
+pub mod register;
 pub mod resample;
 pub mod series;
 pub mod stack;
+pub mod template;
 pub mod volume;

@@ -12,7 +12,7 @@ use dicom_object::InMemDicomObject;
 
 use super::canonical::Modality;
 use super::edit::{self, PixelEdit};
-use super::face_mask::{FaceMask, Settings, apply_mask, face_mask};
+use super::face_mask::{FaceMask, MadeBy, Settings, apply_mask, face_mask};
 use super::head;
 use super::model::FaceMaskModel;
 use super::series::{Slice, assemble, series_headers};
@@ -55,8 +55,13 @@ pub struct SeriesReport {
 pub enum SeriesOutcome {
     /// Not a head: left alone.
     NotHead(String),
-    /// A head, defaced: voxels removed of the volume's total.
-    Defaced { removed: usize, voxels: usize },
+    /// A head, defaced: voxels removed of the volume's total, and which
+    /// face mask it was.
+    Defaced {
+        removed: usize,
+        voxels: usize,
+        made_by: MadeBy,
+    },
     /// A head that could not be defaced.
     Failed(String),
 }
@@ -65,9 +70,13 @@ impl std::fmt::Display for SeriesReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.outcome {
             SeriesOutcome::NotHead(why) => write!(f, "{}: not a head ({why})", self.label),
-            SeriesOutcome::Defaced { removed, voxels } => write!(
+            SeriesOutcome::Defaced {
+                removed,
+                voxels,
+                made_by,
+            } => write!(
                 f,
-                "{}: defaced ({removed} of {voxels} voxels removed)",
+                "{}: defaced ({removed} of {voxels} voxels removed; {made_by})",
                 self.label
             ),
             SeriesOutcome::Failed(why) => {
@@ -220,6 +229,7 @@ pub fn judge_series(
                 SeriesOutcome::Defaced {
                     removed: d.mask.count(),
                     voxels: d.mask.removed.len(),
+                    made_by: d.mask.made_by,
                 },
                 Some(d),
             ),

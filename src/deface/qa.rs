@@ -515,6 +515,7 @@ mod tests {
             FaceMask {
                 dims: [n; 3],
                 removed,
+                made_by: crate::deface::face_mask::MadeBy::Model,
             },
         )
     }

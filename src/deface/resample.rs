@@ -23,8 +23,11 @@ pub fn mul(a: &Affine, b: &Affine) -> Affine {
     out
 }
 
+#[inline]
 pub fn apply(a: &Affine, p: [f64; 3]) -> [f64; 3] {
-    [0, 1, 2].map(|r| a[r][0] * p[0] + a[r][1] * p[1] + a[r][2] * p[2] + a[r][3])
+    // Written out: `array::map` does not always inline in hot loops.
+    let row = |r: &[f64; 4]| r[0] * p[0] + r[1] * p[1] + r[2] * p[2] + r[3];
+    [row(&a[0]), row(&a[1]), row(&a[2])]
 }
 
 /// `f64::round` (halves away from zero, the sign of zero kept) without a

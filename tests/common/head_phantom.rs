@@ -11,6 +11,7 @@ use dicom_anonymizer::deface::canonical::{Modality, percentiles};
 use dicom_anonymizer::deface::nifti;
 use dicom_anonymizer::deface::resample::{Affine, Interpolation, apply, pose, resample};
 use dicom_anonymizer::deface::volume::Volume;
+use rayon::prelude::*;
 
 /// The three held-out contrasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +161,95 @@ impl Template {
             centre: sum.map(|s| s / n),
             head_threshold,
         })
+    }
+
+    /// The template's head reshaped by a smooth displacement of up to
+    /// about `amplitude_mm` (three plane waves per axis, of random
+    /// directions, phases and wavelengths of 120 to 240 mm): a head that is
+    /// not the template under any affine motion, as a subject's is not.
+    /// The face and brain masks are carried along with it.
+    #[allow(dead_code)]
+    pub fn reshaped(&self, amplitude_mm: f64, rng: &mut Rng) -> (Template, String) {
+        let waves: Vec<[f64; 6]> = (0..9)
+            .map(|_| {
+                let dir = loop {
+                    let d = [0; 3].map(|_| rng.uniform(-1.0, 1.0));
+                    let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                    if n > 0.2 && n <= 1.0 {
+                        break d.map(|x| x / n);
+                    }
+                };
+                let k = std::f64::consts::TAU / rng.uniform(120.0, 240.0);
+                let a = rng.uniform(-1.0, 1.0) * amplitude_mm / 3.0_f64.sqrt();
+                [
+                    dir[0] * k,
+                    dir[1] * k,
+                    dir[2] * k,
+                    rng.uniform(0.0, std::f64::consts::TAU),
+                    a,
+                    0.0,
+                ]
+            })
+            .collect();
+        let centre = self.centre;
+        // The displacement at `p` (LPS mm): axis `d` sums waves 3d..3d+3.
+        let shift = |p: [f64; 3]| {
+            let q = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+            [0, 1, 2].map(|d| {
+                waves[3 * d..3 * d + 3]
+                    .iter()
+                    .map(|w| w[4] * (w[0] * q[0] + w[1] * q[1] + w[2] * q[2] + w[3]).sin())
+                    .sum::<f64>()
+            })
+        };
+        let largest = (0..2000)
+            .map(|_| {
+                let p = [0; 3].map(|d| centre[d] + rng.uniform(-90.0, 90.0));
+                let s = shift(p);
+                (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt()
+            })
+            .fold(0.0, f64::max);
+        let to_voxels = dicom_anonymizer::deface::resample::inverse(&self.t.affine_lps).unwrap();
+        let warp = |v: &Volume, linear: bool| -> Volume {
+            let [nx, ny, nz] = v.dims;
+            let last = [nx, ny, nz].map(|n| (n - 1) as f64);
+            let mut data = vec![0.0f32; v.data.len()];
+            data.par_chunks_mut(nx * ny)
+                .enumerate()
+                .for_each(|(k, slice)| {
+                    for j in 0..ny {
+                        for i in 0..nx {
+                            let p = apply(&v.affine_lps, [i as f64, j as f64, k as f64]);
+                            let s = shift(p);
+                            let u = apply(&to_voxels, [p[0] + s[0], p[1] + s[1], p[2] + s[2]]);
+                            if (0..3).any(|d| !(u[d] >= 0.0 && u[d] <= last[d])) {
+                                continue;
+                            }
+                            slice[i + nx * j] = if linear {
+                                dicom_anonymizer::deface::resample::trilinear(
+                                    v.dims,
+                                    u,
+                                    |a, b, c| f64::from(v.get(a, b, c)),
+                                ) as f32
+                            } else {
+                                let r = u.map(|x| (x + 0.5) as usize);
+                                v.get(r[0].min(nx - 1), r[1].min(ny - 1), r[2].min(nz - 1))
+                            };
+                        }
+                    }
+                });
+            Volume { data, ..v.clone() }
+        };
+        (
+            Template {
+                t: warp(&self.t, true),
+                face: warp(&self.face, false),
+                brain: warp(&self.brain, false),
+                centre: self.centre,
+                head_threshold: self.head_threshold,
+            },
+            format!("reshaped by up to {largest:.1} mm"),
+        )
     }
 
     /// A grid over the template's field of view with voxels of `mm`.
