@@ -13,7 +13,8 @@ use super::resample::{Affine, apply, inverse, mul, trilinear};
 use super::template::Template;
 use super::volume::Volume;
 
-/// How the model's probabilities become a mask.
+/// How a volume's face mask is made: the aligned template's face, or the
+/// model's probabilities made a mask.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
     /// The model's mask (used where the template does not align): voxels
@@ -31,10 +32,11 @@ pub struct Settings {
     /// How the template's aligned face and the model's are combined.
     pub combine: Combine,
     /// How far (mm) the aligned template's face grows, every way (rounded
-    /// to whole voxels, at least one): the template's face at half a voxel's precision
-    /// misses its edge voxels. On 9 tuning poses (`DEFACE_ACCURACY_SEED=777`,
-    /// 1.5 mm voxels) one voxel of growth removed 100.00 % of the face
-    /// (worst 99.99 %) and 0.58 % of the rest of the head.
+    /// to whole voxels, at least one): the template's face, placed at half
+    /// a voxel's precision, misses its edge voxels. On 9 tuning poses
+    /// (`DEFACE_ACCURACY_SEED=777`, 1.5 mm voxels) one voxel of growth
+    /// removed 100.00 % of the face (worst 99.99 %) and 0.58 % of the rest
+    /// of the head.
     pub template_margin_mm: f64,
 }
 
@@ -206,15 +208,19 @@ pub fn face_mask(
     // The intensities are not needed any more: let them go before the
     // masks of the refinement are made.
     drop(intensities);
-    let model_mask = threshold_on_grid(volume, &p, settings.threshold);
+    // The model's mask, made only where it is used.
+    let model_mask = || {
+        let coarse = threshold_on_grid(volume, &p, settings.threshold);
+        refine(volume, &head, coarse, settings)
+    };
     if settings.combine == Combine::Model {
-        return Ok(refine(volume, &head, model_mask, settings));
+        return Ok(model_mask());
     }
     let template = Template::bundled().map_err(MaskError::Model)?;
     let alignment = register::align(volume, &head, &p, template);
     let head_dice = alignment.as_ref().map(|a| a.head_dice);
     let Some(alignment) = alignment.filter(|a| a.trusted()) else {
-        let mut mask = refine(volume, &head, model_mask, settings);
+        let mut mask = model_mask();
         mask.made_by = MadeBy::ModelAsAlignmentFailed { head_dice };
         return Ok(mask);
     };
@@ -237,7 +243,7 @@ pub fn face_mask(
     );
     Ok(match settings.combine {
         Combine::Union => {
-            let mut mask = refine(volume, &head, model_mask, settings);
+            let mut mask = model_mask();
             for (r, f) in mask.removed.iter_mut().zip(face) {
                 *r |= f;
             }
