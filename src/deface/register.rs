@@ -6,8 +6,8 @@
 //! The model finds the face in any contrast but blurs its edges, and on a
 //! head cut at the chin it can miss the eyes; the template's face mask,
 //! once aligned, has the face's true shape, and where the head is cut the
-//! rest of the head still places it. The two agree or the alignment is
-//! not used (see [`Alignment::trusted`]).
+//! rest of the head still places it. An alignment under which the two
+//! heads do not overlap well is not used (see [`Alignment::trusted`]).
 //!
 //! Only what lies within the volume's field of view is compared, so a
 //! field of view that stops short of the vertex or starts above the chin
