@@ -429,7 +429,9 @@ pub fn sync_filesystem(dir: &Path, staged: &[Staged]) -> std::io::Result<()> {
 /// [`set_temp_owner`] named the process's part of a shared output.
 fn temp_path(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
+    // Asked once: `getpid` is a system call each time.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     match TEMP_OWNER.get() {
         Some(owner) => path.with_file_name(format!("{TEMP_MARKER}{owner}-{pid}-{n}")),
         None => path.with_file_name(format!("{TEMP_MARKER}{pid}-{n}")),
@@ -522,9 +524,13 @@ fn write_error(e: &(dyn std::error::Error + 'static)) -> std::io::Error {
 /// What comes before a Part 10 file's data set: an empty preamble, `DICM`
 /// and the file meta group.
 pub(crate) fn write_file_start(meta: &FileMetaTable, out: &mut dyn Write) -> std::io::Result<()> {
-    out.write_all(&[0; 128])?;
-    out.write_all(b"DICM")?;
-    meta.write(&mut *out).map_err(|e| write_error(&e))
+    // Encoded here first: dicom-rs flushes its writer after the meta
+    // group, which would cost every output a write of its own.
+    let mut start = Vec::with_capacity(512);
+    start.extend_from_slice(&[0; 128]);
+    start.extend_from_slice(b"DICM");
+    meta.write(&mut start).map_err(|e| write_error(&e))?;
+    out.write_all(&start)
 }
 
 /// Preamble, meta group, and the data set deflated as one stream.
