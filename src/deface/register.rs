@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::canonical::{self, GRID, SPACING};
 use super::face_mask::{Probabilities, dilate};
-use super::resample::{Affine, IDENTITY, apply, inverse, mul, trilinear};
+use super::resample::{Affine, IDENTITY, apply, inverse, mul, pose, trilinear};
 use super::template::Template;
 use super::volume::Volume;
 
@@ -157,28 +157,12 @@ impl Samples {
 /// The transform of parameters `t` (see [`Alignment::parameters`]) about
 /// the volume's head centre `from` and the template's `to`.
 fn transform(t: &[f64; 9], from: [f64; 3], to: [f64; 3]) -> Affine {
-    let [ax, ay, az] = [t[0], t[1], t[2]].map(f64::to_radians);
-    let (sx, cx) = ax.sin_cos();
-    let (sy, cy) = ay.sin_cos();
-    let (sz, cz) = az.sin_cos();
-    let rx = [[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]];
-    let ry = [[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]];
-    let rz = [[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]];
-    let m3 = |a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]| {
-        let mut o = [[0.0; 3]; 3];
-        for (i, row) in o.iter_mut().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-            }
-        }
-        o
-    };
-    let r = m3(&rz, &m3(&ry, &rx));
+    // The rotation, each of its columns scaled by its axis's scale.
+    let mut a = pose([t[0], t[1], t[2]], 1.0, [0.0; 3], [0.0; 3]);
     let s = [t[6].exp(), t[7].exp(), t[8].exp()];
-    let mut a = IDENTITY;
-    for i in 0..3 {
-        for j in 0..3 {
-            a[i][j] = r[i][j] * s[j];
+    for row in a.iter_mut().take(3) {
+        for (v, s) in row.iter_mut().zip(s) {
+            *v *= s;
         }
     }
     let mut shift_from = IDENTITY;
@@ -471,12 +455,7 @@ mod tests {
     #[test]
     fn a_moved_head_is_aligned_back() {
         let t = Template::bundled().unwrap();
-        let motion = crate::deface::resample::pose(
-            [12.0, -9.0, 15.0],
-            1.06,
-            [8.0, -12.0, 5.0],
-            t.head_centre(),
-        );
+        let motion = pose([12.0, -9.0, 15.0], 1.06, [8.0, -12.0, 5.0], t.head_centre());
         let (volume, head, p) = moved_template(&motion, 0..96);
         let a = align(&volume, &head, &p, t).unwrap();
         assert!(a.trusted(), "{a:?}");
@@ -487,7 +466,7 @@ mod tests {
     #[test]
     fn a_head_cut_at_the_chin_is_aligned_by_what_remains() {
         let t = Template::bundled().unwrap();
-        let motion = crate::deface::resample::pose(
+        let motion = pose(
             [-15.0, 6.0, -8.0],
             0.95,
             [-10.0, 6.0, -14.0],

@@ -33,9 +33,22 @@ pub struct Template {
     pub head: Vec<u8>,
     /// Share of each voxel that is face, 0 to 255.
     pub face: Vec<u8>,
+    /// The head's centre of mass, LPS mm ([`Template::new`] finds it once).
+    centre: [f64; 3],
 }
 
 impl Template {
+    pub fn new(dims: [usize; 3], affine_lps: Affine, head: Vec<u8>, face: Vec<u8>) -> Template {
+        let centre = centre_of_mass(dims, &affine_lps, &head);
+        Template {
+            dims,
+            affine_lps,
+            head,
+            face,
+            centre,
+        }
+    }
+
     /// The template this build ships, decoded once per process.
     pub fn bundled() -> Result<&'static Template, String> {
         static TEMPLATE: OnceLock<Result<Template, String>> = OnceLock::new();
@@ -86,31 +99,19 @@ impl Template {
         let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         let start = 20 + 96;
         match n {
-            Some(n) if n > 0 && raw.len() == start + 2 * n => Ok(Template {
+            Some(n) if n > 0 && raw.len() == start + 2 * n => Ok(Template::new(
                 dims,
                 affine_lps,
-                head: raw[start..start + n].to_vec(),
-                face: raw[start + n..].to_vec(),
-            }),
+                raw[start..start + n].to_vec(),
+                raw[start + n..].to_vec(),
+            )),
             _ => Err(bad("its size does not match its dimensions")),
         }
     }
 
     /// The head's centre of mass, LPS mm.
     pub fn head_centre(&self) -> [f64; 3] {
-        let [nx, ny, _] = self.dims;
-        let (mut sum, mut total) = ([0.0f64; 3], 0.0f64);
-        for (n, &h) in self.head.iter().enumerate() {
-            if h > 0 {
-                let w = f64::from(h);
-                let ijk = [n % nx, (n / nx) % ny, n / (nx * ny)];
-                for d in 0..3 {
-                    sum[d] += w * ijk[d] as f64;
-                }
-                total += w;
-            }
-        }
-        apply(&self.affine_lps, sum.map(|s| s / total.max(1.0)))
+        self.centre
     }
 
     /// The shares of head and face (0 to 1) at `u`, voxel coordinates
@@ -209,12 +210,25 @@ pub fn derive(t1: &Volume, facemask: &Volume) -> Result<Template, String> {
             *v *= FACTOR as f64;
         }
     }
-    Ok(Template {
-        dims,
-        affine_lps,
-        head,
-        face,
-    })
+    Ok(Template::new(dims, affine_lps, head, face))
+}
+
+/// The centre of mass of the head shares `head` on a grid of `dims`
+/// placed by `affine_lps`, LPS mm.
+fn centre_of_mass(dims: [usize; 3], affine_lps: &Affine, head: &[u8]) -> [f64; 3] {
+    let [nx, ny, _] = dims;
+    let (mut sum, mut total) = ([0.0f64; 3], 0.0f64);
+    for (n, &h) in head.iter().enumerate() {
+        if h > 0 {
+            let w = f64::from(h);
+            let ijk = [n % nx, (n / nx) % ny, n / (nx * ny)];
+            for d in 0..3 {
+                sum[d] += w * ijk[d] as f64;
+            }
+            total += w;
+        }
+    }
+    apply(affine_lps, sum.map(|s| s / total.max(1.0)))
 }
 
 /// Where a point falls among the voxels of a template's grid.
@@ -250,17 +264,17 @@ mod tests {
 
     #[test]
     fn a_template_survives_encoding() {
-        let t = Template {
-            dims: [3, 2, 2],
-            affine_lps: [
+        let t = Template::new(
+            [3, 2, 2],
+            [
                 [2.0, 0.0, 0.0, -10.0],
                 [0.0, 2.0, 0.5, 4.0],
                 [0.0, 0.0, 2.0, 7.25],
                 [0.0, 0.0, 0.0, 1.0],
             ],
-            head: (0..12).map(|x| x * 20).collect(),
-            face: (0..12).map(|x| 255 - x * 3).collect(),
-        };
+            (0..12).map(|x| x * 20).collect(),
+            (0..12).map(|x| 255 - x * 3).collect(),
+        );
         assert_eq!(Template::decode(&t.encode()).unwrap(), t);
         let mut short = t.clone();
         short.face.pop();
