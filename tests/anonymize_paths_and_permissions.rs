@@ -180,6 +180,46 @@ fn a_broken_copy_never_hides_its_good_twin() {
 }
 
 #[test]
+fn a_broken_copy_at_the_end_of_a_chunk_never_hides_its_good_twin_in_the_next() {
+    // The batch takes files in chunks of 512, in path order, and captures a
+    // chunk's identities while the chunk before is still being committed:
+    // the broken copy is the 512th file, its good twin the 513th.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    for n in 0..511 {
+        mr_file(
+            &input.join(format!("f{n:03}.dcm")),
+            100 + n,
+            "Filler^F",
+            "050Y",
+        );
+    }
+    mr_file(&input.join("h_good.dcm"), 30, "Twin^Good", "041Y");
+    truncated_copy(&input.join("h_good.dcm"), &input.join("g_broken.dcm"));
+    let output = dir.path().join("out");
+    let out = anonymize(&input, &output, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(output.join("h_good.dcm").is_file(), "{}", stderr(&out));
+    assert!(
+        output
+            .join("quarantine/DICOM_Read_Error/g_broken.dcm")
+            .is_file(),
+        "{}",
+        report(&output)
+    );
+    assert!(
+        stderr(&out).contains("anonymized 512 files"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("duplicate SOPInstanceUID 0"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn quarantine_report_and_store_are_owner_only_and_the_report_is_current() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");

@@ -9,9 +9,12 @@
 //! 3. files are anonymized and written in parallel under temporary names,
 //!    failures copied to the quarantine;
 //! 4. the chunk's outputs are synced at once and renamed into place, on a
-//!    thread of their own while the next chunk is read (step 1); then the
-//!    chunk is committed to the store, in one transaction, before the next
-//!    chunk's identities are captured.
+//!    thread of their own while the next chunk is read, captured and
+//!    anonymized (steps 1 to 3); then the chunk is committed to the store,
+//!    in one transaction. The next chunk's identities were captured before
+//!    that commit: a file of it that duplicates a failure of the chunk
+//!    before (an instance the commit forgets) is held back, as a duplicate
+//!    of a failure in its own chunk is, and taken again after the commit.
 //!
 //! A final name only ever holds whole content: its data is durable before
 //! the rename. A file recorded as done whose output exists is skipped on a
@@ -356,6 +359,9 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
         // again once that failure is committed (its instance forgotten),
         // so a broken copy never hides a good one.
         let mut pending = todo;
+        // The failures of the chunk being synced and renamed, whose
+        // instances the store forgets when it is committed.
+        let mut unforgotten: HashSet<String> = HashSet::new();
         while !pending.is_empty() {
             let mut hidden: Vec<&(PathBuf, String)> = Vec::new();
             for chunk in pending.chunks(CHUNK) {
@@ -372,9 +378,9 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                         })
                         .collect()
                 });
-                if let Some(finishing) = previous.take() {
-                    finishing.finish(store, &mut summary)?;
-                }
+                // Captured while the chunk before is still being synced and
+                // renamed: its failures are not yet forgotten in the store,
+                // so a duplicate of one of them is held back (below) too.
                 let plans = plan_chunk(scanned, chunk, store, engine, rsna_mode)?;
                 let duplicate_of: Vec<Option<String>> = plans
                     .iter()
@@ -396,7 +402,8 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                 });
 
                 // The chunk's outputs: synced together, then renamed into place,
-                // while the next chunk is read; recorded once that is done.
+                // while the next chunk is read and anonymized; recorded once
+                // that is done.
                 let failed: HashSet<String> = outcomes
                     .iter()
                     .filter(|(r, ..)| r.forget_instance.is_some())
@@ -407,7 +414,7 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .zip(duplicate_of)
                     .zip(chunk)
                     .filter_map(|((outcome, first), file)| {
-                        if first.is_some_and(|f| failed.contains(&f)) {
+                        if first.is_some_and(|f| failed.contains(&f) || unforgotten.contains(&f)) {
                             hidden.push(file);
                             return None;
                         }
@@ -416,6 +423,12 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     .map(|(r, u, reason, s)| ((r, u, reason), s))
                     .unzip();
                 let staged: Vec<dicom_file::Staged> = staged.into_iter().flatten().collect();
+                // The chunk before: renamed by now (it had this chunk's whole
+                // time), then committed, its failures forgotten.
+                if let Some(finishing) = previous.take() {
+                    finishing.finish(store, &mut summary)?;
+                }
+                unforgotten = failed;
                 let pixel_copied = staged.iter().filter(|s| s.pixel_copied).count();
                 let pixel_framewise = staged.iter().filter(|s| s.pixel_framewise).count();
                 let streamed = staged.iter().filter(|s| s.streamed).count();
@@ -434,6 +447,14 @@ pub fn run(options: &Options, engine: &Engine, store: &mut Store) -> Result<Summ
                     pixel_framewise,
                     streamed,
                 });
+            }
+            // The held-back duplicates are taken again once every failure
+            // before them is forgotten.
+            if !hidden.is_empty()
+                && let Some(finishing) = previous.take()
+            {
+                finishing.finish(store, &mut summary)?;
+                unforgotten.clear();
             }
             bar.inc_length(hidden.len() as u64);
             pending = hidden;
