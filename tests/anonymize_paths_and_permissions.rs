@@ -149,34 +149,31 @@ fn inputs_that_would_land_on_the_outputs_own_files_are_refused_and_named() {
     );
 }
 
+/// Anonymize `input`, where `broken` is a truncated copy of `good`: the
+/// good file is written, the broken one quarantined, and neither is taken
+/// as a duplicate of the other; `anonymized` files in all.
+fn assert_the_good_twin_is_kept(input: &Path, good: &str, broken: &str, anonymized: usize) {
+    let output = input.with_file_name("out");
+    let out = anonymize(input, &output, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(output.join(good).is_file(), "{err}");
+    let quarantined = output.join("quarantine/DICOM_Read_Error").join(broken);
+    assert!(quarantined.is_file(), "{}", report(&output));
+    assert!(
+        err.contains(&format!("anonymized {anonymized} files")),
+        "{err}"
+    );
+    assert!(err.contains("duplicate SOPInstanceUID 0"), "{err}");
+}
+
 #[test]
 fn a_broken_copy_never_hides_its_good_twin() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     mr_file(&input.join("b_good.dcm"), 30, "Twin^Good", "041Y");
     truncated_copy(&input.join("b_good.dcm"), &input.join("a_broken.dcm"));
-    // And across chunks: a broken copy first in a later run's order.
-    let output = dir.path().join("out");
-    let out = anonymize(&input, &output, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(output.join("b_good.dcm").is_file(), "{}", stderr(&out));
-    assert!(
-        output
-            .join("quarantine/DICOM_Read_Error/a_broken.dcm")
-            .is_file(),
-        "{}",
-        report(&output)
-    );
-    assert!(
-        stderr(&out).contains("anonymized 1 files"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("duplicate SOPInstanceUID 0"),
-        "{}",
-        stderr(&out)
-    );
+    assert_the_good_twin_is_kept(&input, "b_good.dcm", "a_broken.dcm", 1);
 }
 
 #[test]
@@ -187,36 +184,12 @@ fn a_broken_copy_at_the_end_of_a_chunk_never_hides_its_good_twin_in_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     for n in 0..511 {
-        mr_file(
-            &input.join(format!("f{n:03}.dcm")),
-            100 + n,
-            "Filler^F",
-            "050Y",
-        );
+        let filler = input.join(format!("f{n:03}.dcm"));
+        mr_file(&filler, 100 + n, "Filler^F", "050Y");
     }
     mr_file(&input.join("h_good.dcm"), 30, "Twin^Good", "041Y");
     truncated_copy(&input.join("h_good.dcm"), &input.join("g_broken.dcm"));
-    let output = dir.path().join("out");
-    let out = anonymize(&input, &output, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(output.join("h_good.dcm").is_file(), "{}", stderr(&out));
-    assert!(
-        output
-            .join("quarantine/DICOM_Read_Error/g_broken.dcm")
-            .is_file(),
-        "{}",
-        report(&output)
-    );
-    assert!(
-        stderr(&out).contains("anonymized 512 files"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("duplicate SOPInstanceUID 0"),
-        "{}",
-        stderr(&out)
-    );
+    assert_the_good_twin_is_kept(&input, "h_good.dcm", "g_broken.dcm", 512);
 }
 
 #[test]
