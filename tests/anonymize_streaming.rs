@@ -11,6 +11,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::mutations::{apply, corpus, mutation, runner};
+use common::synthetic::mr_file;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::uids;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use proptest::strategy::{Strategy, ValueTree};
 
 /// Every file under `dir` but the store's directory, by relative path.
@@ -201,4 +207,54 @@ fn mutated_files_are_written_or_quarantined_the_same_by_both_paths() {
     let (anonymized, streamed) = both_paths(&input, &["--script", "low", "--site-id", "42"]);
     eprintln!("{cases} mutated files: {anonymized} anonymized, {streamed} streamed");
     assert!(streamed > 0 && anonymized > 0);
+}
+
+/// A synthetic MR file (UIDs made unique by `n`) with its data set
+/// deflated, and `extra` added.
+fn deflated_file(path: &Path, n: u32, extra: Vec<DataElement<InMemDicomObject>>) {
+    let plain = path.with_extension("plain");
+    mr_file(&plain, n, "Deflated^Dora", "052Y");
+    let mut obj = dicom_object::open_file(&plain).unwrap();
+    std::fs::remove_file(&plain).unwrap();
+    for element in extra {
+        obj.put(element);
+    }
+    let deflated = TransferSyntaxRegistry
+        .get(uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN)
+        .unwrap();
+    obj.meta_mut().set_transfer_syntax(deflated);
+    obj.write_to_file(path).unwrap();
+}
+
+#[test]
+fn a_deflated_file_is_streamed_and_deflated_again_as_the_object_path_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    deflated_file(&input.join("a.dcm"), 1, Vec::new());
+    deflated_file(&input.join("b.dcm"), 2, Vec::new());
+    for script in ["low", "high"] {
+        let args = ["--script", script, "--site-id", "42", "--pixel-text", "off"];
+        let (anonymized, streamed) = both_paths(&input, &args);
+        assert_eq!((anonymized, streamed), (2, 2), "{script}");
+    }
+}
+
+#[test]
+fn a_deflated_file_that_inflates_past_the_bound_takes_the_object_path() {
+    // 17 MiB of zeros inflate from a few KB; the streaming path holds at
+    // most 16 MiB of inflated data set, the object path up to 256 MiB.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let creator = DataElement::new(Tag(0x0009, 0x0010), VR::LO, PrimitiveValue::from("BIG"));
+    let zeros = DataElement::new(
+        Tag(0x0009, 0x1001),
+        VR::OB,
+        PrimitiveValue::U8(vec![0u8; 17 << 20].into()),
+    );
+    deflated_file(&input.join("big.dcm"), 3, vec![creator, zeros]);
+    assert!(std::fs::metadata(input.join("big.dcm")).unwrap().len() < 1 << 20);
+    let (anonymized, streamed) = both_paths(&input, &["--script", "low", "--site-id", "42"]);
+    assert_eq!((anonymized, streamed), (1, 0));
 }

@@ -3,7 +3,9 @@
 //!
 //! It takes a small file (read whole, in one `read`) in explicit or
 //! implicit VR little endian or explicit VR big endian (native or
-//! encapsulated pixel data) under the RSNA dialect, when nothing but the
+//! encapsulated pixel data), or deflated (inflated, up to
+//! [`MAX_INFLATED`], and deflated again as the whole data set's path
+//! does), under the RSNA dialect, when nothing but the
 //! header script and the validity gate needs the data set (no pixel
 //! script, text detector, defacing or filter). Its top-level elements are
 //! located by [`crate::dicom_file::walk`], and each is decided once:
@@ -65,6 +67,13 @@ pub(super) struct Prepared {
     bytes: Vec<u8>,
     /// Where the data set starts in `bytes`.
     data_start: usize,
+    /// A deflated data set, inflated: the data set read instead of
+    /// `bytes[data_start..]`.
+    inflated: Option<Vec<u8>>,
+    /// The file's transfer syntax, named in the output's meta group.
+    file_ts: &'static TransferSyntax,
+    /// The data set's encoding: the file's, but explicit VR little endian
+    /// for a deflated one.
     ts: &'static TransferSyntax,
     encoding: Encoding,
     elements: Vec<Located>,
@@ -78,6 +87,10 @@ pub(super) struct Prepared {
     /// `QUARANTINE_INVALID`'s note of the input, when it judges the object.
     gate: Option<crate::validity::gate::Before>,
 }
+
+/// The most a deflated data set taking the streaming path may inflate to
+/// (a larger one takes the whole data set's path, with its own bound).
+const MAX_INFLATED: u64 = 16 << 20;
 
 /// The elements read for the file's identity (as the whole data set's
 /// path reads them), and the ones whose anonymized values the batch
@@ -100,10 +113,17 @@ pub(super) fn prepare(
     rules: &RsnaRules,
     gate: bool,
 ) -> Result<Box<Prepared>, Vec<u8>> {
-    let Some((data_start, ts, elements, ascii_text)) = located(&bytes, rules) else {
+    let Some((data_start, file_ts, inflated, elements, ascii_text)) = located(&bytes, rules) else {
         return Err(bytes);
     };
-    let data = &bytes[data_start..];
+    let ts = match &inflated {
+        Some(_) => match dicom_file::registered(uids::EXPLICIT_VR_LITTLE_ENDIAN) {
+            Ok(ts) => ts,
+            Err(_) => return Err(bytes),
+        },
+        None => file_ts,
+    };
+    let data = inflated.as_deref().unwrap_or(&bytes[data_start..]);
     let decisions: Vec<Decision> = elements
         .iter()
         .map(|l| decide(l, data, rules, ascii_text))
@@ -149,6 +169,8 @@ pub(super) fn prepare(
     };
     Ok(Box::new(Prepared {
         data_start,
+        inflated,
+        file_ts,
         encoding: encoding_of(ts),
         ts,
         elements,
@@ -177,29 +199,50 @@ fn decide(l: &Located, data: &[u8], rules: &RsnaRules, ascii_text: bool) -> Deci
     }
 }
 
-/// Where the data set starts, its transfer syntax, its elements, and
-/// whether ASCII text is copied as bytes, when the file qualifies.
+/// Where the data set starts, its transfer syntax, the data set inflated
+/// (when deflated), its elements, and whether ASCII text is copied as
+/// bytes, when the file qualifies.
+#[allow(clippy::type_complexity)]
 fn located(
     bytes: &[u8],
     rules: &RsnaRules,
-) -> Option<(usize, &'static TransferSyntax, Vec<Located>, bool)> {
+) -> Option<(
+    usize,
+    &'static TransferSyntax,
+    Option<Vec<u8>>,
+    Vec<Located>,
+    bool,
+)> {
     let meta_at = match dicom_file::sniff(&bytes[..bytes.len().min(132)])? {
         Form::Part10 => 128,
         Form::NoPreamble => 0,
         Form::Raw(_) => return None,
     };
     let opening = dicom_file::open_meta(bytes, meta_at).ok()?;
-    let (ts, rest) = (opening.ts, opening.data);
+    let ts = opening.ts;
+    // A deflated data set is inflated (within a bound, else it is the
+    // whole-file reader's) and read as explicit VR little endian, as the
+    // whole-file reader reads it.
+    let inflated = match ts.codec() {
+        Codec::Dataset(Some(_)) => {
+            Some(dicom_file::inflate_within(opening.data, MAX_INFLATED).ok()?)
+        }
+        Codec::Dataset(None) => return None,
+        _ if opening.written_implicit => return None,
+        _ => None,
+    };
+    let rest = inflated.as_deref().unwrap_or(opening.data);
     // The whole-file reader decides about these bytes (they may be in
-    // the pixel data), and about deflate.
-    if memchr::memmem::find(rest, dicom_file::UN_UNDEFINED_LENGTH).is_some()
-        || matches!(ts.codec(), Codec::Dataset(_))
-        || opening.written_implicit
-    {
+    // the pixel data).
+    if memchr::memmem::find(rest, dicom_file::UN_UNDEFINED_LENGTH).is_some() {
         return None;
     }
     let data_start = opening.origin as usize;
-    let elements = walk::elements(rest, encoding_of(ts)).ok()?;
+    let read_as = match inflated {
+        Some(_) => Encoding::ExplicitLittle,
+        None => encoding_of(ts),
+    };
+    let elements = walk::elements(rest, read_as).ok()?;
     // The character set must reach the output as it is, and not switch
     // to code extensions (which the whole data set's path transcodes).
     let mut ascii_text = true;
@@ -217,7 +260,7 @@ fn located(
         let name = std::str::from_utf8(value).ok()?.trim_matches([' ', '\0']);
         ascii_text = matches!(name, "" | "ISO_IR 6" | "ISO_IR 100" | "ISO_IR 192");
     }
-    Some((data_start, ts, elements, ascii_text))
+    Some((data_start, ts, inflated, elements, ascii_text))
 }
 
 /// How a transfer syntax encodes its data set (deflate aside): every
@@ -250,7 +293,9 @@ impl Prepared {
     }
 
     fn data(&self) -> &[u8] {
-        &self.bytes[self.data_start..]
+        self.inflated
+            .as_deref()
+            .unwrap_or(&self.bytes[self.data_start..])
     }
 }
 
@@ -356,14 +401,27 @@ pub(super) fn anonymize(
         };
         written.push(bytes);
     }
-    let meta = dicom_file::fresh_meta(&obj, prepared.ts.uid()).map_err(storage)?;
+    let meta = dicom_file::fresh_meta(&obj, prepared.file_ts.uid()).map_err(storage)?;
     let target = options.output.join(&out_rel);
     let staged = dicom_file::stage(&target, |out| {
         dicom_file::write_file_start(&meta, out)?;
-        for bytes in &written {
-            out.write_all(bytes)?;
+        match prepared.inflated {
+            // Deflated again as the whole data set's path deflates it.
+            Some(_) => {
+                use std::io::Write as _;
+                let mut deflate = dicom_file::deflater(out);
+                for bytes in &written {
+                    deflate.write_all(bytes)?;
+                }
+                deflate.finish().map(drop)
+            }
+            None => {
+                for bytes in &written {
+                    out.write_all(bytes)?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     })
     .map(|staged| dicom_file::Staged {
         streamed: true,

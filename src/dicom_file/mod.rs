@@ -118,7 +118,7 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
                 Codec::Dataset(Some(_)) => {
                     // Deflated: inflated here, within a bound, and read as
                     // the explicit VR little endian it then is.
-                    inflated = inflate(rest)?;
+                    inflated = inflate_within(rest, MAX_INFLATED)?;
                     let ts = registered(uids::EXPLICIT_VR_LITTLE_ENDIAN)?;
                     (&inflated[..], ts, None)
                 }
@@ -166,19 +166,21 @@ pub fn parse(bytes: &[u8], until: Option<Tag>) -> Result<DefaultDicomObject, Rea
 /// rather than held in memory (a few KB can inflate to gigabytes).
 pub const MAX_INFLATED: u64 = 256 << 20;
 
-fn inflate(deflated: &[u8]) -> Result<Vec<u8>, ReadError> {
+/// A deflated data set inflated, refused when it inflates to more than
+/// `limit` bytes.
+pub(crate) fn inflate_within(deflated: &[u8], limit: u64) -> Result<Vec<u8>, ReadError> {
     use std::io::Read;
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(deflated)
-        .take(MAX_INFLATED + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| {
             ReadError::Malformed(format!("the deflated data set cannot be inflated: {e}"))
         })?;
-    if out.len() as u64 > MAX_INFLATED {
+    if out.len() as u64 > limit {
         return Err(ReadError::Malformed(format!(
             "the deflated data set inflates to more than {} MiB",
-            MAX_INFLATED >> 20
+            limit >> 20
         )));
     }
     Ok(out)
@@ -547,8 +549,7 @@ fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Res
     let ts = TransferSyntaxRegistry
         .get(uids::EXPLICIT_VR_LITTLE_ENDIAN)
         .ok_or_else(|| Error::other("explicit VR little endian is not registered"))?;
-    let deflate = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
-    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, deflate);
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, deflater(out));
     obj.write_dataset_with_ts(&mut buffered, ts)
         .map_err(|e| write_error(&e))?;
     buffered
@@ -556,6 +557,12 @@ fn write_deflated(obj: &DefaultDicomObject, out: &mut dyn Write) -> std::io::Res
         .map_err(|e| e.into_error())?
         .finish()
         .map(drop)
+}
+
+/// What deflates an output's data set (after its meta group), at the one
+/// level both the whole data set's path and the streaming path use.
+pub(crate) fn deflater<W: Write>(out: W) -> flate2::write::DeflateEncoder<W> {
+    flate2::write::DeflateEncoder::new(out, flate2::Compression::fast())
 }
 
 #[cfg(test)]
