@@ -113,15 +113,16 @@ pub(super) fn prepare(
     rules: &RsnaRules,
     gate: bool,
 ) -> Result<Box<Prepared>, Vec<u8>> {
-    let Some((data_start, file_ts, inflated, elements, ascii_text)) = located(&bytes, rules) else {
+    let Some(Found {
+        data_start,
+        file_ts,
+        ts,
+        inflated,
+        elements,
+        ascii_text,
+    }) = located(&bytes, rules)
+    else {
         return Err(bytes);
-    };
-    let ts = match &inflated {
-        Some(_) => match dicom_file::registered(uids::EXPLICIT_VR_LITTLE_ENDIAN) {
-            Ok(ts) => ts,
-            Err(_) => return Err(bytes),
-        },
-        None => file_ts,
     };
     let data = inflated.as_deref().unwrap_or(&bytes[data_start..]);
     let decisions: Vec<Decision> = elements
@@ -199,37 +200,42 @@ fn decide(l: &Located, data: &[u8], rules: &RsnaRules, ascii_text: bool) -> Deci
     }
 }
 
-/// Where the data set starts, its transfer syntax, the data set inflated
-/// (when deflated), its elements, and whether ASCII text is copied as
-/// bytes, when the file qualifies.
-#[allow(clippy::type_complexity)]
-fn located(
-    bytes: &[u8],
-    rules: &RsnaRules,
-) -> Option<(
-    usize,
-    &'static TransferSyntax,
-    Option<Vec<u8>>,
-    Vec<Located>,
-    bool,
-)> {
+/// What [`located`] finds in a file that qualifies.
+struct Found {
+    /// Where the data set starts in the file.
+    data_start: usize,
+    /// The file's transfer syntax.
+    file_ts: &'static TransferSyntax,
+    /// The data set's: the file's, or explicit VR little endian once
+    /// inflated.
+    ts: &'static TransferSyntax,
+    /// The data set inflated, when the file's is deflated.
+    inflated: Option<Vec<u8>>,
+    elements: Vec<Located>,
+    /// Whether ASCII text is copied as bytes.
+    ascii_text: bool,
+}
+
+/// Where a file's data set and its elements are, when the file qualifies.
+fn located(bytes: &[u8], rules: &RsnaRules) -> Option<Found> {
     let meta_at = match dicom_file::sniff(&bytes[..bytes.len().min(132)])? {
         Form::Part10 => 128,
         Form::NoPreamble => 0,
         Form::Raw(_) => return None,
     };
     let opening = dicom_file::open_meta(bytes, meta_at).ok()?;
-    let ts = opening.ts;
+    let file_ts = opening.ts;
     // A deflated data set is inflated (within a bound, else it is the
     // whole-file reader's) and read as explicit VR little endian, as the
     // whole-file reader reads it.
-    let inflated = match ts.codec() {
-        Codec::Dataset(Some(_)) => {
-            Some(dicom_file::inflate_within(opening.data, MAX_INFLATED).ok()?)
-        }
+    let (inflated, ts) = match file_ts.codec() {
+        Codec::Dataset(Some(_)) => (
+            Some(dicom_file::inflate_within(opening.data, MAX_INFLATED).ok()?),
+            dicom_file::registered(uids::EXPLICIT_VR_LITTLE_ENDIAN).ok()?,
+        ),
         Codec::Dataset(None) => return None,
         _ if opening.written_implicit => return None,
-        _ => None,
+        _ => (None, file_ts),
     };
     let rest = inflated.as_deref().unwrap_or(opening.data);
     // The whole-file reader decides about these bytes (they may be in
@@ -238,11 +244,7 @@ fn located(
         return None;
     }
     let data_start = opening.origin as usize;
-    let read_as = match inflated {
-        Some(_) => Encoding::ExplicitLittle,
-        None => encoding_of(ts),
-    };
-    let elements = walk::elements(rest, read_as).ok()?;
+    let elements = walk::elements(rest, encoding_of(ts)).ok()?;
     // The character set must reach the output as it is, and not switch
     // to code extensions (which the whole data set's path transcodes).
     let mut ascii_text = true;
@@ -260,7 +262,14 @@ fn located(
         let name = std::str::from_utf8(value).ok()?.trim_matches([' ', '\0']);
         ascii_text = matches!(name, "" | "ISO_IR 6" | "ISO_IR 100" | "ISO_IR 192");
     }
-    Some((data_start, ts, inflated, elements, ascii_text))
+    Some(Found {
+        data_start,
+        file_ts,
+        ts,
+        inflated,
+        elements,
+        ascii_text,
+    })
 }
 
 /// How a transfer syntax encodes its data set (deflate aside): every

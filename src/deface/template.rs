@@ -38,6 +38,8 @@ pub struct Template {
 }
 
 impl Template {
+    /// A template of these shares on this grid; its head's centre is found
+    /// here, once (the fields are not to be changed after).
     pub fn new(dims: [usize; 3], affine_lps: Affine, head: Vec<u8>, face: Vec<u8>) -> Template {
         let centre = centre_of_mass(dims, &affine_lps, &head);
         Template {
